@@ -1,0 +1,62 @@
+/*
+ * config.h - taod.conf(5): one directive per line, '#' comments.
+ *
+ * Parsing never exits and never prints: every error is returned as
+ * "FILE:LINE: message" in the caller's buffer, so a reload can hand it back
+ * to taoctl while the running generation stays untouched.
+ */
+#ifndef TAO_MASTER_CONFIG_H
+#define TAO_MASTER_CONFIG_H
+
+#include <sys/socket.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "tao.h"
+#include "worker/settings.h"
+
+#define TAO_MAX_LISTENS		16
+#define TAO_MAX_WORKERS		64
+#define TAO_CONFIG_ERRLEN	512
+
+struct tao_listen_conf {
+	char			 lc_text[80];	/* "127.0.0.1:12345" */
+	struct sockaddr_storage	 lc_addr;
+	socklen_t		 lc_addrlen;
+	const struct tao_codec	*lc_codec;
+	int			 lc_tls;
+};
+
+struct tao_config {
+	char			 cf_file[PATH_MAX];	/* "" = built-in */
+	int			 cf_workers;		/* 0 = auto */
+	struct tao_listen_conf	 cf_listens[TAO_MAX_LISTENS];
+	int			 cf_nlistens;
+	char			 cf_app[32];
+	struct tao_settings	 cf_settings;
+	uint32_t		 cf_max_connections;
+	size_t			 cf_ring_size;
+	int			 cf_max_old_generations;
+	uint64_t		 cf_reload_timeout_ms;
+	char			 cf_control[108];	/* sun_path size */
+	char			 cf_pidfile[PATH_MAX];
+	char			 cf_user[64];
+	char			 cf_tls_cert[PATH_MAX];
+	char			 cf_tls_key[PATH_MAX];
+	char			 cf_tls_client_ca[PATH_MAX];
+	int			 cf_log_level;
+};
+
+void	tao__config_defaults(struct tao_config *);
+/* Apply one line; 0 or -1 with "FILE:LINE: message" in err. */
+int	tao__config_line(struct tao_config *, const char *file, int lineno,
+	    const char *line, char *err, size_t errlen);
+/* Read a whole file over the current values, then validate. */
+int	tao__config_file(struct tao_config *, const char *path, char *err,
+	    size_t errlen);
+/* Checks across directives; adds the default listeners if none. */
+int	tao__config_finish(struct tao_config *, char *err, size_t errlen);
+/* Number of workers to run: cf_workers, or online CPUs for "auto". */
+int	tao__config_worker_count(const struct tao_config *);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * listeners.c - opening and dealing out the reuseport listener sockets.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "master/listeners.h"
+#include "worker/log.h"
+
+#define LISTEN_BACKLOG	65535	/* capped by net.core.somaxconn */
+
+static int
+open_one(struct tao_listen_conf *lc, char *err, size_t errlen)
+{
+	int fd, one = 1;
+
+	fd = socket(lc->lc_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
+	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof(one)) == -1)
+		goto fail;
+	if (lc->lc_addr.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)) == -1)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&lc->lc_addr, lc->lc_addrlen) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "listen %s: %s", lc->lc_text, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+/* After binding port 0, use the port the kernel chose for the rest. */
+static void
+resolve_port(struct tao_listen_conf *lc, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	in_port_t port;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+		port = s6->sin6_port;
+		((struct sockaddr_in6 *)&lc->lc_addr)->sin6_port = port;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(lc->lc_text, sizeof(lc->lc_text), "[%s]:%u", host,
+		    ntohs(port));
+	} else {
+		struct sockaddr_in *s4 = (void *)&ss;
+		port = s4->sin_port;
+		((struct sockaddr_in *)&lc->lc_addr)->sin_port = port;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(lc->lc_text, sizeof(lc->lc_text), "%s:%u", host,
+		    ntohs(port));
+	}
+}
+
+static in_port_t
+conf_port(const struct tao_listen_conf *lc)
+{
+	if (lc->lc_addr.ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)&lc->lc_addr)->sin6_port;
+	return ((const struct sockaddr_in *)&lc->lc_addr)->sin_port;
+}
+
+static struct tao_lsock *
+find(struct tao_lset *set, const struct tao_listen_conf *lc)
+{
+	for (int i = 0; i < set->lset_n; i++) {
+		struct tao_lsock *ls = &set->lset_socks[i];
+		if (ls->ls_nfd > 0 && ls->ls_conf.lc_addrlen == lc->lc_addrlen &&
+		    memcmp(&ls->ls_conf.lc_addr, &lc->lc_addr,
+		    lc->lc_addrlen) == 0)
+			return ls;
+	}
+	return NULL;
+}
+
+int
+tao__lset_apply(struct tao_lset *set, struct tao_config *cf, int nworkers,
+    uint32_t generation, char *err, size_t errlen)
+{
+	struct tao_lsock *ls;
+	static int opened[TAO_MAX_LSOCKS * TAO_MAX_WORKERS][2];
+	int nopened = 0, base_n = set->lset_n;
+	int live[TAO_MAX_LSOCKS] = { 0 };
+
+	for (int i = 0; i < cf->cf_nlistens; i++) {
+		struct tao_listen_conf *lc = &cf->cf_listens[i];
+
+		if (conf_port(lc) == 0 || (ls = find(set, lc)) == NULL) {
+			if (set->lset_n == TAO_MAX_LSOCKS) {
+				snprintf(err, errlen, "too many listen "
+				    "addresses over reloads; restart taod");
+				goto fail;
+			}
+			ls = &set->lset_socks[set->lset_n++];
+			memset(ls, 0, sizeof(*ls));
+			ls->ls_conf = *lc;
+		}
+		while (ls->ls_nfd < nworkers) {
+			int fd = open_one(&ls->ls_conf, err, errlen);
+			if (fd == -1)
+				goto fail;
+			if (conf_port(&ls->ls_conf) == 0)
+				resolve_port(&ls->ls_conf, fd);
+			opened[nopened][0] = (int)(ls - set->lset_socks);
+			opened[nopened++][1] = ls->ls_nfd;
+			ls->ls_fd[ls->ls_nfd++] = fd;
+		}
+		*lc = ls->ls_conf;	/* resolved port, current codec */
+		ls->ls_conf.lc_codec = lc->lc_codec;
+		ls->ls_conf.lc_tls = lc->lc_tls;
+		live[ls - set->lset_socks] = 1;
+	}
+	for (int i = 0; i < set->lset_n; i++) {
+		set->lset_socks[i].ls_live = live[i];
+		if (live[i])
+			set->lset_socks[i].ls_last_gen = generation;
+	}
+	return 0;
+fail:
+	while (nopened-- > 0) {
+		ls = &set->lset_socks[opened[nopened][0]];
+		close(ls->ls_fd[opened[nopened][1]]);
+		ls->ls_nfd = opened[nopened][1];
+	}
+	set->lset_n = base_n;
+	return -1;
+}
+
+int
+tao__lset_worker_fds(const struct tao_lset *set, int slot, int nworkers,
+    int *fds, const struct tao_codec **codecs, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < set->lset_n; i++) {
+		const struct tao_lsock *ls = &set->lset_socks[i];
+		if (!ls->ls_live)
+			continue;
+		for (int j = slot; j < ls->ls_nfd && n < max; j += nworkers) {
+			fds[n] = ls->ls_fd[j];
+			codecs[n++] = ls->ls_conf.lc_codec;
+		}
+	}
+	return n;
+}
+
+void
+tao__lset_gc(struct tao_lset *set, uint32_t oldest_gen)
+{
+	for (int i = 0; i < set->lset_n; i++) {
+		struct tao_lsock *ls = &set->lset_socks[i];
+		if (ls->ls_live || ls->ls_nfd == 0 ||
+		    ls->ls_last_gen >= oldest_gen)
+			continue;
+		log_info("closing listener %s (no longer configured)",
+		    ls->ls_conf.lc_text);
+		for (int j = 0; j < ls->ls_nfd; j++)
+			close(ls->ls_fd[j]);
+		ls->ls_nfd = 0;
+	}
+}
+
+void
+tao__lset_close_all(struct tao_lset *set)
+{
+	for (int i = 0; i < set->lset_n; i++) {
+		for (int j = 0; j < set->lset_socks[i].ls_nfd; j++)
+			close(set->lset_socks[i].ls_fd[j]);
+		set->lset_socks[i].ls_nfd = 0;
+	}
+	set->lset_n = 0;
+}
+
+int
+tao__lset_owns(const struct tao_lset *set, int fd)
+{
+	for (int i = 0; i < set->lset_n; i++)
+		for (int j = 0; j < set->lset_socks[i].ls_nfd; j++)
+			if (set->lset_socks[i].ls_fd[j] == fd)
+				return 1;
+	return 0;
+}

@@ -1,0 +1,439 @@
+/*
+ * ring.c - single-producer, multi-consumer lossy rings in shared memory.
+ * The layout and the record format are drawn in shm/ring-t.h, the sleep and
+ * wake-up protocol in shm/ring.h.
+ *
+ * Why a consumer never delivers a torn record (the seqlock idea applied to
+ * byte ranges instead of a sequence word):
+ *
+ *   producer, one record                 consumer at position pos
+ *   claim = end     (relaxed store)      h = head            (acquire)
+ *   fence(release)                       copy [pos, pos+len) (relaxed loads)
+ *   record words    (relaxed stores)     fence(acquire)
+ *   head_seq = seq + 1  (relaxed)        c = claim           (relaxed)
+ *   head = end      (release store)      keep the copy iff c - pos <= size
+ *
+ * The record was complete when the consumer read head (release/acquire on
+ * head).  The producer overwrites it only by writing positions beyond
+ * pos + size, and it announces those in claim before its release fence; if
+ * any word the consumer copied came from such a write, the fences
+ * synchronise and the consumer's later load of claim sees the announcement.
+ * So "c - pos <= size" proves the copy was not touched.  All shared words
+ * are accessed as relaxed 64-bit atomics: racing is defined, merely stale.
+ *
+ * Lapping: a consumer more than a lap behind (head - pos > size), or whose
+ * copy failed the check, jumps to the head.  It reads (head, head_seq) as
+ * one consistent pair (valid when claim == head, i.e. no record was in
+ * flight; see resync) and adds head_seq - its expected sequence to its
+ * drops.  If no consistent pair comes within a few tries it jumps anyway
+ * and keeps its expected sequence: the first record it then reads carries
+ * its own sequence number and the difference is the exact drop count.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/ring.h"
+
+#define REC_HDR		sizeof(struct tao_ring_rec_hdr)
+#define HDR_WORDS	(REC_HDR / sizeof(uint64_t))
+#define STACK_WORDS	512		/* records up to 4 KiB copy to stack */
+#define RESYNC_TRIES	16
+#define RESYNCS_PER_CALL 64		/* a producer lapping us non-stop */
+
+_Static_assert(sizeof(struct tao_ring_rec_hdr) == 32, "record header");
+_Static_assert(offsetof(struct tao_ring_rec_hdr, rh_kind) < 8,
+    "length and kind in the first word, so a PAD may be 8 bytes");
+
+static uint64_t
+round8(uint64_t n)
+{
+	return (n + 7) & ~(uint64_t)7;
+}
+
+/* First word of a record: rh_len and rh_kind, in memory order. */
+static uint64_t
+word0_make(uint32_t len, uint16_t kind)
+{
+	struct tao_ring_rec_hdr h;
+	uint64_t w;
+
+	memset(&h, 0, sizeof(h));
+	h.rh_len = len;
+	h.rh_kind = kind;
+	memcpy(&w, &h, sizeof(w));
+	return w;
+}
+
+static void
+word0_parse(uint64_t w, uint32_t *len, uint16_t *kind)
+{
+	struct tao_ring_rec_hdr h;
+
+	memcpy(&h, &w, sizeof(w));
+	*len = h.rh_len;
+	*kind = h.rh_kind;
+}
+
+size_t
+tao__ring_max_payload(const struct tao_shm *shm)
+{
+	return shm->sh_ring_size / 2 - REC_HDR;
+}
+
+uint64_t
+tao__ring_published(const struct tao_shm *shm, unsigned islot)
+{
+	if (islot >= shm->sh_nislots)
+		return 0;
+	return atomic_load_explicit(&tao__shm_ringctl(shm, islot)->rg_head_seq,
+	    memory_order_relaxed);
+}
+
+/* Store len bytes as whole relaxed words, zero-padding the last one. */
+static void
+store_bytes(_Atomic uint64_t *dst, const void *src, size_t len)
+{
+	const unsigned char *p = src;
+	uint64_t w;
+	size_t i, full = len / 8;
+
+	for (i = 0; i < full; i++) {
+		memcpy(&w, p + 8 * i, 8);
+		atomic_store_explicit(&dst[i], w, memory_order_relaxed);
+	}
+	if (len % 8 != 0) {
+		w = 0;
+		memcpy(&w, p + 8 * i, len % 8);
+		atomic_store_explicit(&dst[i], w, memory_order_relaxed);
+	}
+}
+
+int
+tao__ring_publish(struct tao_shm *shm, unsigned islot,
+    const struct tao_ring_rec_hdr *h, const void *payload, size_t len,
+    struct tao_ring_wake *wake)
+{
+	struct tao_ring_ctl *ctl;
+	_Atomic uint64_t *data;
+	struct tao_ring_rec_hdr rec;
+	uint64_t head, seq, off, pad, rec_len, end, size = shm->sh_ring_size;
+
+	if (islot >= shm->sh_nislots || (h->rh_kind != TAO_RING_BROADCAST &&
+	    h->rh_kind != TAO_RING_UNICAST)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (len > tao__ring_max_payload(shm)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	ctl = tao__shm_ringctl(shm, islot);
+	data = tao__shm_ringdata(shm, islot);
+	rec_len = round8(REC_HDR + len);
+	/* This process is the only writer: its own values are current. */
+	head = atomic_load_explicit(&ctl->rg_head, memory_order_relaxed);
+	seq = atomic_load_explicit(&ctl->rg_head_seq, memory_order_relaxed);
+	off = head & (size - 1);
+	pad = off + rec_len > size ? size - off : 0;
+	end = head + pad + rec_len;
+
+	atomic_store_explicit(&ctl->rg_claim, end, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	if (pad != 0) {
+		atomic_store_explicit(&data[off / 8],
+		    word0_make((uint32_t)pad, TAO_RING_PAD),
+		    memory_order_relaxed);
+		off = 0;
+	}
+	rec = *h;
+	rec.rh_len = (uint32_t)rec_len;
+	rec.rh_src_islot = (uint16_t)islot;
+	rec.rh_payload_len = (uint32_t)len;
+	rec.rh_seq = seq;
+	store_bytes(&data[off / 8], &rec, REC_HDR);
+	if (len != 0)
+		store_bytes(&data[off / 8 + HDR_WORDS], payload, len);
+	atomic_store_explicit(&ctl->rg_head_seq, seq + 1,
+	    memory_order_relaxed);
+	atomic_store_explicit(&ctl->rg_head, end, memory_order_release);
+
+	if (wake != NULL)
+		tao__ring_wake_collect(shm, islot, wake);
+	return 0;
+}
+
+/*
+ * (head, head_seq) as one pair.  Reading head with acquire makes the
+ * head_seq of that record visible; a head_seq of a later record was stored
+ * after that record's claim and release fence, so the acquire fence here
+ * makes such a claim visible and claim != head rejects the pair.
+ */
+static int
+head_pair(const struct tao_ring_ctl *ctl, uint64_t *head, uint64_t *seq)
+{
+	uint64_t h, s, c;
+	int i;
+
+	for (i = 0; i < RESYNC_TRIES; i++) {
+		h = atomic_load_explicit(&ctl->rg_head, memory_order_acquire);
+		s = atomic_load_explicit(&ctl->rg_head_seq,
+		    memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		c = atomic_load_explicit(&ctl->rg_claim, memory_order_relaxed);
+		if (c == h) {
+			*head = h;
+			*seq = s;
+			return 0;
+		}
+	}
+	*head = atomic_load_explicit(&ctl->rg_head, memory_order_acquire);
+	return -1;
+}
+
+void
+tao__ring_cursor_init(const struct tao_shm *shm, unsigned producer,
+    struct tao_ring_cursor *cur)
+{
+	const struct tao_ring_ctl *ctl = tao__shm_ringctl(shm, producer);
+	uint64_t head, seq;
+
+	memset(cur, 0, sizeof(*cur));
+	cur->rc_gen = atomic_load_explicit(&ctl->rg_gen, memory_order_acquire);
+	if (head_pair(ctl, &head, &seq) == 0)
+		cur->rc_seq = seq;
+	else
+		cur->rc_flags |= TAO_RING_CURSOR_SEQ_UNKNOWN;
+	cur->rc_pos = head;
+}
+
+/* Lapped or lost: jump to the head and count what was skipped. */
+static void
+resync(const struct tao_ring_ctl *ctl, struct tao_ring_cursor *cur)
+{
+	uint64_t head, seq;
+
+	if (head_pair(ctl, &head, &seq) == 0) {
+		if ((cur->rc_flags & TAO_RING_CURSOR_SEQ_UNKNOWN) == 0 &&
+		    seq > cur->rc_seq)
+			cur->rc_drops += seq - cur->rc_seq;
+		cur->rc_seq = seq;
+		cur->rc_flags &= ~TAO_RING_CURSOR_SEQ_UNKNOWN;
+	}
+	/* else: keep rc_seq; the next record's rh_seq settles the count */
+	cur->rc_pos = head;
+}
+
+/* Was [pos, ...) possibly overwritten?  Call after the copy. */
+static int
+overwritten(const struct tao_ring_ctl *ctl, uint64_t pos, uint64_t size)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&ctl->rg_claim, memory_order_relaxed) -
+	    pos > size;
+}
+
+static void
+account(struct tao_ring_cursor *cur, uint64_t rec_seq)
+{
+	if (cur->rc_flags & TAO_RING_CURSOR_SEQ_UNKNOWN)
+		cur->rc_flags &= ~TAO_RING_CURSOR_SEQ_UNKNOWN;
+	else if (rec_seq > cur->rc_seq)
+		cur->rc_drops += rec_seq - cur->rc_seq;
+	cur->rc_seq = rec_seq + 1;
+}
+
+int
+tao__ring_consume(const struct tao_shm *shm, unsigned producer,
+    struct tao_ring_cursor *cur, tao_ring_fn fn, void *arg,
+    unsigned max_records)
+{
+	const struct tao_ring_ctl *ctl;
+	const _Atomic uint64_t *data;
+	const struct tao_ring_rec_hdr *rec;
+	uint64_t stackbuf[STACK_WORDS], *buf, head, pos, off;
+	uint64_t size = shm->sh_ring_size;
+	uint32_t len, gen, i;
+	uint16_t kind;
+	unsigned n = 0, resyncs = 0;
+	int stop = 0;
+
+	if (producer >= shm->sh_nislots)
+		return 0;
+	ctl = tao__shm_ringctl(shm, producer);
+	data = tao__shm_ringdata(shm, producer);
+	gen = atomic_load_explicit(&ctl->rg_gen, memory_order_acquire);
+	if (gen != cur->rc_gen)		/* positions carry on across reclaim */
+		cur->rc_gen = gen;
+
+	while (n < max_records && !stop && resyncs < RESYNCS_PER_CALL) {
+		head = atomic_load_explicit(&ctl->rg_head,
+		    memory_order_acquire);
+		pos = cur->rc_pos;
+		if (head == pos)
+			break;
+		if (head - pos > size || pos % 8 != 0) {
+			resync(ctl, cur);
+			resyncs++;
+			continue;
+		}
+		off = pos & (size - 1);
+		word0_parse(atomic_load_explicit(&data[off / 8],
+		    memory_order_relaxed), &len, &kind);
+		/* A bad first word means it was overwritten (or scribbled):
+		 * never follow it, not even to copy. */
+		if (len < 8 || len % 8 != 0 || len > size - off ||
+		    len > head - pos ||
+		    (kind != TAO_RING_PAD && len < REC_HDR)) {
+			resync(ctl, cur);
+			resyncs++;
+			continue;
+		}
+		if (kind == TAO_RING_PAD) {
+			if (overwritten(ctl, pos, size)) {
+				resync(ctl, cur);
+				resyncs++;
+			} else
+				cur->rc_pos = pos + len;
+			continue;
+		}
+		buf = stackbuf;
+		if (len > sizeof(stackbuf) &&
+		    (buf = malloc(len)) == NULL) {
+			if (n == 0) {
+				errno = ENOMEM;
+				return -1;
+			}
+			break;
+		}
+		for (i = 0; i < len / 8; i++)
+			buf[i] = atomic_load_explicit(&data[off / 8 + i],
+			    memory_order_relaxed);
+		rec = (const struct tao_ring_rec_hdr *)buf;
+		if (overwritten(ctl, pos, size) ||
+		    (rec->rh_kind != TAO_RING_BROADCAST &&
+		    rec->rh_kind != TAO_RING_UNICAST) ||
+		    rec->rh_payload_len > len - REC_HDR) {
+			if (buf != stackbuf)
+				free(buf);
+			resync(ctl, cur);
+			resyncs++;
+			continue;
+		}
+		account(cur, rec->rh_seq);
+		cur->rc_pos = pos + len;
+		n++;
+		stop = fn(arg, rec, buf + HDR_WORDS);
+		if (buf != stackbuf)
+			free(buf);
+	}
+	return (int)n;
+}
+
+int
+tao__ring_readable(const struct tao_shm *shm, unsigned producer,
+    const struct tao_ring_cursor *cur)
+{
+	const struct tao_ring_ctl *ctl;
+
+	if (producer >= shm->sh_nislots)
+		return 0;
+	ctl = tao__shm_ringctl(shm, producer);
+	return atomic_load_explicit(&ctl->rg_head, memory_order_relaxed) !=
+	    cur->rc_pos ||
+	    atomic_load_explicit(&ctl->rg_gen, memory_order_relaxed) !=
+	    cur->rc_gen;
+}
+
+void
+tao__ring_sleep_begin(struct tao_shm *shm, unsigned islot)
+{
+	if (islot >= shm->sh_nislots)
+		return;
+	atomic_store_explicit(&tao__shm_ringctl(shm, islot)->rg_sleeping, 1,
+	    memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+void
+tao__ring_sleep_end(struct tao_shm *shm, unsigned islot)
+{
+	if (islot >= shm->sh_nislots)
+		return;
+	atomic_store_explicit(&tao__shm_ringctl(shm, islot)->rg_sleeping, 0,
+	    memory_order_relaxed);
+}
+
+void
+tao__ring_wake_collect(struct tao_shm *shm, unsigned self,
+    struct tao_ring_wake *wake)
+{
+	struct tao_ring_ctl *ctl;
+	unsigned i;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	for (i = 0; i < shm->sh_nislots; i++) {
+		if (i == self)
+			continue;
+		ctl = tao__shm_ringctl(shm, i);
+		/* Plain load first: the exchange would steal the line from
+		 * an awake consumer on every publish. */
+		if (atomic_load_explicit(&ctl->rg_sleeping,
+		    memory_order_relaxed) != 0 &&
+		    atomic_exchange_explicit(&ctl->rg_sleeping, 0,
+		    memory_order_relaxed) != 0)
+			wake->rw_bits[i / 64] |= UINT64_C(1) << (i % 64);
+	}
+}
+
+/*
+ * The producer is dead; the master is the ring's only writer now.
+ *
+ * Sane header, claim == head: nothing was in flight.
+ * Sane header, claim > head: the producer died inside publish.  [head,
+ * claim) holds a half-written record (and maybe the PAD before it); cover
+ * it with PAD records and move head to claim.  Consumers never read past
+ * head, so none has seen those bytes, and claim already warned anyone
+ * copying the lap-old bytes underneath.
+ * Insane header (scribbled): move both past every possible consumer
+ * position, one lap beyond, so every cursor resynchronises at the head.
+ *
+ * Positions and head_seq continue, so consumers keep the records the dead
+ * producer completed and count drops exactly; the new generation tells
+ * them the producer changed.
+ */
+void
+tao__ring_reclaim(struct tao_shm *shm, unsigned islot)
+{
+	struct tao_ring_ctl *ctl = tao__shm_ringctl(shm, islot);
+	_Atomic uint64_t *data = tao__shm_ringdata(shm, islot);
+	uint64_t size = shm->sh_ring_size, head, claim, pos, off, chunk, top;
+	uint32_t gen;
+
+	head = atomic_load_explicit(&ctl->rg_head, memory_order_relaxed);
+	claim = atomic_load_explicit(&ctl->rg_claim, memory_order_relaxed);
+	if (claim < head || claim - head > size || head % 8 != 0 ||
+	    claim % 8 != 0) {
+		top = (claim > head ? claim : head);
+		top = ((top + size - 1) & ~(size - 1)) + size;
+		atomic_store_explicit(&ctl->rg_claim, top,
+		    memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+		atomic_store_explicit(&ctl->rg_head, top,
+		    memory_order_release);
+	} else if (claim != head) {
+		for (pos = head; pos < claim; pos += chunk) {
+			off = pos & (size - 1);
+			chunk = claim - pos < size - off ? claim - pos :
+			    size - off;
+			atomic_store_explicit(&data[off / 8],
+			    word0_make((uint32_t)chunk, TAO_RING_PAD),
+			    memory_order_relaxed);
+		}
+		atomic_store_explicit(&ctl->rg_head, claim,
+		    memory_order_release);
+	}
+	atomic_store_explicit(&ctl->rg_sleeping, 0, memory_order_relaxed);
+	gen = atomic_load_explicit(&ctl->rg_gen, memory_order_relaxed);
+	atomic_store_explicit(&ctl->rg_gen, gen + 1, memory_order_release);
+}

@@ -1,0 +1,132 @@
+/*
+ * segment.h - create and check the shared-memory segment; the global netid
+ * counter, the global connection limit and islot reclaim.
+ *
+ * The layout and who writes what is drawn in shm/segment-t.h.  Nothing in
+ * shm/ logs, exits or knows about sockets: errors come back as -1 with
+ * errno set.
+ */
+#ifndef TAO_SHM_SEGMENT_H
+#define TAO_SHM_SEGMENT_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm/segment-t.h"
+#include "shm/stats-t.h"
+#include "shm/table-t.h"
+#include "shm/ring-t.h"
+
+/*
+ * Size of the segment these parameters describe, or 0 with errno EINVAL when
+ * they are out of range (nislots 1..TAO_SHM_MAX_ISLOTS, max_connections
+ * 1..TAO_SHM_MAX_CONNECTIONS, ring_size a power of two within
+ * TAO_SHM_RING_MIN..TAO_SHM_RING_MAX) or the total would overflow.
+ */
+size_t		 tao__shm_size(const struct tao_shm_params *);
+
+/*
+ * Map a fresh segment (MAP_SHARED|MAP_ANONYMOUS) and lay it out: every
+ * islot free, netid counter at 1, no connection held.  Call in the master
+ * before the first fork.  NULL with errno (EINVAL, ENOMEM) on failure.
+ * The returned handle is process-local memory; forked children inherit it.
+ */
+struct tao_shm	*tao__shm_create(const struct tao_shm_params *);
+
+/*
+ * Check that [base, base + size) holds a segment of this layout version
+ * whose header is self-consistent and fits in size.  0, or -1 with errno
+ * EINVAL (not a segment, bad geometry) or EPROTO (other layout version).
+ */
+int		 tao__shm_attach_check(const void *base, size_t size);
+
+/* Wrap an already mapped, checked segment (e.g. a memfd passed across exec)
+ * in a new handle.  The mapping stays the caller's. NULL with errno. */
+struct tao_shm	*tao__shm_attach(void *base, size_t size);
+
+/*
+ * Unmap (if tao__shm_create mapped it) and free the handle.  For tests and
+ * tools only: daemons never unmap the segment in an exit path, because the
+ * kernel's robust-futex and owner-died handling and any reader still
+ * running need the mapping until the process is gone.
+ */
+void		 tao__shm_destroy(struct tao_shm *);
+
+/* A new connection id: 1, 2, 3, ... across all processes, never reused. */
+uint64_t	 tao__shm_next_netid(struct tao_shm *);
+
+/*
+ * Take one unit of the global connection limit for a connection of this
+ * islot: 0, or -1 with errno EAGAIN when max_connections are already held
+ * (the caller then closes the connection and counts it as refused).
+ * Exact across processes: the count never exceeds the limit, and a refusal
+ * only happens when the limit was really reached at that instant.
+ * Only the islot's own worker calls acquire and release.
+ */
+int		 tao__shm_conn_acquire(struct tao_shm *, unsigned islot);
+/* Give back one unit taken by acquire on the same islot. */
+void		 tao__shm_conn_release(struct tao_shm *, unsigned islot);
+/* Units held by all islots now. */
+uint64_t	 tao__shm_conn_count(const struct tao_shm *);
+
+/* Master: record who runs in an islot (after fork) and its life state. */
+void		 tao__shm_islot_assign(struct tao_shm *, unsigned islot,
+		    pid_t pid, unsigned lslot, uint32_t generation);
+void		 tao__shm_islot_set_state(struct tao_shm *, unsigned islot,
+		    enum tao_islot_state);
+
+/*
+ * Master, after the islot's worker has exited and been reaped, before the
+ * islot is given to another worker: give its limit units back to the global
+ * count, free every table row it owned (also one left mid-update with an
+ * odd sequence), repair and re-generation its ring, clear its sleeping
+ * flag, and zero its stats block (state FREE).  Read the stats block first
+ * (tao__stats_read) if its counters must be carried into running totals.
+ * Must not run while a process still writes as this islot.
+ */
+void		 tao__shm_islot_reclaim(struct tao_shm *, unsigned islot);
+
+/* ---- section accessors (no bounds checks: islot and row are trusted) ---- */
+
+static inline struct tao_shm_hdr *
+tao__shm_hdr(const struct tao_shm *shm)
+{
+	return (struct tao_shm_hdr *)shm->sh_base;
+}
+
+static inline struct tao_stats_block *
+tao__shm_stats(const struct tao_shm *shm, unsigned islot)
+{
+	return (struct tao_stats_block *)(shm->sh_base + shm->sh_stats_off) +
+	    islot;
+}
+
+static inline struct tao_table_part *
+tao__shm_part(const struct tao_shm *shm, unsigned islot)
+{
+	return (struct tao_table_part *)(shm->sh_base + shm->sh_table_off +
+	    (size_t)islot * shm->sh_table_part_size);
+}
+
+static inline struct tao_shm_row *
+tao__shm_row(const struct tao_shm *shm, unsigned islot, unsigned row)
+{
+	return (struct tao_shm_row *)(tao__shm_part(shm, islot) + 1) + row;
+}
+
+static inline struct tao_ring_ctl *
+tao__shm_ringctl(const struct tao_shm *shm, unsigned islot)
+{
+	return (struct tao_ring_ctl *)(shm->sh_base + shm->sh_ringctl_off) +
+	    islot;
+}
+
+static inline _Atomic uint64_t *
+tao__shm_ringdata(const struct tao_shm *shm, unsigned islot)
+{
+	return (_Atomic uint64_t *)(shm->sh_base + shm->sh_ringdata_off +
+	    (size_t)islot * shm->sh_ring_size);
+}
+
+#endif

@@ -1,0 +1,383 @@
+/*
+ * table.c - the shared connection table: single-writer rows published with
+ * a seqlock.  The layout is drawn in shm/table-t.h.
+ *
+ * Memory ordering (the C11 seqlock of Boehm, "Can seqlocks get along with
+ * programming language memory models?", 2012):
+ *
+ *   writer                                reader
+ *   seq = odd          (relaxed store)    s1 = seq         (acquire load)
+ *   fence(release)                        words            (relaxed loads)
+ *   words              (relaxed stores)   fence(acquire)
+ *   seq = odd + 1      (release store)    s2 = seq         (relaxed load)
+ *                                         use the words iff s1 == s2, even
+ *
+ * If the reader's relaxed loads saw any word stored after the writer's
+ * release fence, its acquire fence synchronises with that fence, so its
+ * second load of seq sees the odd value (or later) and the copy is thrown
+ * away.  If s1 was even and equals s2, no store of the row's words can have
+ * been read from a write section that started after s1.
+ */
+#include <sched.h>
+#include <stddef.h>
+#include <string.h>
+#include <errno.h>
+#include <time.h>
+
+#include "shm/table.h"
+
+#define WORD(field)	(offsetof(struct tao_conn_row, field) / sizeof(uint64_t))
+#define W_NETID		WORD(cr_netid)
+#define W_MSGS_IN	WORD(cr_msgs_in)
+#define W_STATE		WORD(cr_lslot)	/* lslot, islot, state, pad */
+
+_Static_assert(sizeof(struct tao_conn_row) % sizeof(uint64_t) == 0,
+    "row image is whole words");
+_Static_assert(offsetof(struct tao_conn_row, cr_msgs_in) % 8 == 0 &&
+    offsetof(struct tao_conn_row, cr_msgs_out) == 8 * (W_MSGS_IN + 1) &&
+    offsetof(struct tao_conn_row, cr_bytes_in) == 8 * (W_MSGS_IN + 2) &&
+    offsetof(struct tao_conn_row, cr_bytes_out) == 8 * (W_MSGS_IN + 3),
+    "counters are four consecutive words");
+_Static_assert(offsetof(struct tao_conn_row, cr_lslot) % 8 == 0 &&
+    offsetof(struct tao_conn_row, cr_state) < 8 * (W_STATE + 1),
+    "lslot, islot and state share one word");
+
+#define READ_SPINS		128
+#define READ_PATIENCE_NS	5000000L	/* then give up: EAGAIN */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax()	__builtin_ia32_pause()
+#else
+#define cpu_relax()	atomic_signal_fence(memory_order_seq_cst)
+#endif
+
+/* ---- writer side ---- */
+
+/* Enter the write section.  A sequence left odd (by a writer that died,
+ * repaired by reclaim) stays odd rather than turning even mid-write. */
+static uint32_t
+write_begin(struct tao_shm_row *r)
+{
+	uint32_t s = atomic_load_explicit(&r->sr_seq, memory_order_relaxed);
+
+	s |= 1;
+	atomic_store_explicit(&r->sr_seq, s, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	return s;
+}
+
+static void
+write_end(struct tao_shm_row *r, uint32_t odd)
+{
+	atomic_store_explicit(&r->sr_seq, odd + 1, memory_order_release);
+}
+
+static void
+store_words(struct tao_shm_row *r, const struct tao_conn_row *src)
+{
+	uint64_t w[TAO_ROW_WORDS];
+	size_t i;
+
+	memcpy(w, src, sizeof(w));
+	for (i = 0; i < TAO_ROW_WORDS; i++)
+		atomic_store_explicit(&r->sr_word[i], w[i],
+		    memory_order_relaxed);
+}
+
+static void
+load_words(const struct tao_shm_row *r, uint64_t *w)
+{
+	size_t i;
+
+	for (i = 0; i < TAO_ROW_WORDS; i++)
+		w[i] = atomic_load_explicit(&r->sr_word[i],
+		    memory_order_relaxed);
+}
+
+/* The state out of the word that holds it, independent of byte order. */
+static uint16_t
+state_of_word(uint64_t w)
+{
+	struct tao_conn_row tmp;
+
+	memcpy((char *)&tmp + W_STATE * sizeof(w), &w, sizeof(w));
+	return tmp.cr_state;
+}
+
+int
+tao__table_insert(struct tao_shm *shm, unsigned islot,
+    const struct tao_conn_row *init)
+{
+	struct tao_table_part *p;
+	struct tao_shm_row *r;
+	struct tao_conn_row row;
+	uint32_t idx, hwm, s;
+
+	if (islot >= shm->sh_nislots) {
+		errno = EINVAL;
+		return -1;
+	}
+	p = tao__shm_part(shm, islot);
+	idx = atomic_load_explicit(&p->tp_free, memory_order_relaxed);
+	if (idx != TAO_ROW_NONE && idx < shm->sh_max_connections) {
+		r = tao__shm_row(shm, islot, idx);
+		atomic_store_explicit(&p->tp_free, atomic_load_explicit(
+		    &r->sr_next_free, memory_order_relaxed),
+		    memory_order_relaxed);
+	} else {
+		hwm = atomic_load_explicit(&p->tp_hwm, memory_order_relaxed);
+		if (hwm >= shm->sh_max_connections) {
+			errno = ENOSPC;
+			return -1;
+		}
+		idx = hwm;
+		/* Raise the mark before touching the row, so every row that
+		 * was ever written lies below it (reclaim relies on that). */
+		atomic_store_explicit(&p->tp_hwm, hwm + 1,
+		    memory_order_release);
+		r = tao__shm_row(shm, islot, idx);
+	}
+	row = *init;
+	row.cr_islot = islot;
+	if (row.cr_state == TAO_ROW_FREE)
+		row.cr_state = TAO_ROW_OPEN;
+	row.cr_peer[sizeof(row.cr_peer) - 1] = '\0';
+	s = write_begin(r);
+	store_words(r, &row);
+	write_end(r, s);
+	atomic_store_explicit(&p->tp_live, atomic_load_explicit(&p->tp_live,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
+	return (int)idx;
+}
+
+void
+tao__table_update_counters(struct tao_shm *shm, unsigned islot,
+    unsigned row, uint64_t msgs_in, uint64_t msgs_out, uint64_t bytes_in,
+    uint64_t bytes_out)
+{
+	struct tao_shm_row *r = tao__shm_row(shm, islot, row);
+	uint32_t s;
+
+	s = write_begin(r);
+	atomic_store_explicit(&r->sr_word[W_MSGS_IN], msgs_in,
+	    memory_order_relaxed);
+	atomic_store_explicit(&r->sr_word[W_MSGS_IN + 1], msgs_out,
+	    memory_order_relaxed);
+	atomic_store_explicit(&r->sr_word[W_MSGS_IN + 2], bytes_in,
+	    memory_order_relaxed);
+	atomic_store_explicit(&r->sr_word[W_MSGS_IN + 3], bytes_out,
+	    memory_order_relaxed);
+	write_end(r, s);
+}
+
+void
+tao__table_set_state(struct tao_shm *shm, unsigned islot, unsigned row,
+    enum tao_row_state state)
+{
+	struct tao_shm_row *r = tao__shm_row(shm, islot, row);
+	struct tao_conn_row tmp;
+	uint64_t w;
+	uint32_t s;
+
+	/* Only this process writes the row, so its own words are current. */
+	w = atomic_load_explicit(&r->sr_word[W_STATE], memory_order_relaxed);
+	memcpy((char *)&tmp + W_STATE * sizeof(w), &w, sizeof(w));
+	tmp.cr_state = state;
+	memcpy(&w, (char *)&tmp + W_STATE * sizeof(w), sizeof(w));
+	s = write_begin(r);
+	atomic_store_explicit(&r->sr_word[W_STATE], w, memory_order_relaxed);
+	write_end(r, s);
+}
+
+static void
+row_clear(struct tao_shm_row *r)
+{
+	struct tao_conn_row zero;
+	uint32_t s;
+
+	memset(&zero, 0, sizeof(zero));		/* state FREE, netid 0 */
+	s = write_begin(r);
+	store_words(r, &zero);
+	write_end(r, s);
+}
+
+void
+tao__table_remove(struct tao_shm *shm, unsigned islot, unsigned row)
+{
+	struct tao_table_part *p = tao__shm_part(shm, islot);
+	struct tao_shm_row *r = tao__shm_row(shm, islot, row);
+	uint32_t live;
+
+	row_clear(r);
+	atomic_store_explicit(&r->sr_next_free, atomic_load_explicit(
+	    &p->tp_free, memory_order_relaxed), memory_order_relaxed);
+	atomic_store_explicit(&p->tp_free, row, memory_order_relaxed);
+	live = atomic_load_explicit(&p->tp_live, memory_order_relaxed);
+	atomic_store_explicit(&p->tp_live, live ? live - 1 : 0,
+	    memory_order_relaxed);
+}
+
+/* ---- reader side ---- */
+
+static long
+elapsed_ns(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000000L +
+	    (t.tv_nsec - t0->tv_nsec);
+}
+
+/* Spin briefly, then yield (a descheduled writer on this core gets to
+ * finish), then give up: a dead writer must not hang readers. */
+static int
+read_backoff(unsigned *tries, struct timespec *t0)
+{
+	if (++*tries < READ_SPINS) {
+		cpu_relax();
+		return 0;
+	}
+	if (*tries == READ_SPINS)
+		clock_gettime(CLOCK_MONOTONIC, t0);
+	else if (elapsed_ns(t0) > READ_PATIENCE_NS)
+		return -1;
+	sched_yield();
+	return 0;
+}
+
+int
+tao__table_read(const struct tao_shm *shm, unsigned islot, unsigned row,
+    struct tao_conn_row *out)
+{
+	const struct tao_shm_row *r;
+	uint64_t w[TAO_ROW_WORDS];
+	struct timespec t0 = { 0, 0 };
+	uint32_t s1, s2;
+	unsigned tries = 0;
+
+	if (islot >= shm->sh_nislots || row >= shm->sh_max_connections) {
+		errno = ENOENT;
+		return -1;
+	}
+	r = tao__shm_row(shm, islot, row);
+	for (;;) {
+		s1 = atomic_load_explicit(&r->sr_seq, memory_order_acquire);
+		if ((s1 & 1) == 0) {
+			load_words(r, w);
+			atomic_thread_fence(memory_order_acquire);
+			s2 = atomic_load_explicit(&r->sr_seq,
+			    memory_order_relaxed);
+			if (s1 == s2)
+				break;
+		}
+		if (read_backoff(&tries, &t0) == -1) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+	memcpy(out, w, sizeof(*out));
+	if (out->cr_state == TAO_ROW_FREE) {
+		errno = ENOENT;
+		return -1;
+	}
+	out->cr_peer[sizeof(out->cr_peer) - 1] = '\0';
+	return 0;
+}
+
+static unsigned
+part_hwm(const struct tao_shm *shm, unsigned islot)
+{
+	uint32_t hwm = atomic_load_explicit(&tao__shm_part(shm, islot)->tp_hwm,
+	    memory_order_acquire);
+
+	return hwm < shm->sh_max_connections ? hwm : shm->sh_max_connections;
+}
+
+int
+tao__table_next(const struct tao_shm *shm, struct tao_table_iter *it,
+    struct tao_conn_row *out)
+{
+	const struct tao_shm_row *r;
+	unsigned hwm;
+	uint64_t w;
+
+	for (; it->ti_islot < shm->sh_nislots; it->ti_islot++, it->ti_row = 0) {
+		hwm = part_hwm(shm, it->ti_islot);
+		while (it->ti_row < hwm) {
+			r = tao__shm_row(shm, it->ti_islot, it->ti_row++);
+			/* Skip free rows without taking the seqlock. */
+			w = atomic_load_explicit(&r->sr_word[W_STATE],
+			    memory_order_relaxed);
+			if (state_of_word(w) == TAO_ROW_FREE &&
+			    (atomic_load_explicit(&r->sr_seq,
+			    memory_order_relaxed) & 1) == 0)
+				continue;
+			if (tao__table_read(shm, it->ti_islot, it->ti_row - 1,
+			    out) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int
+tao__table_find_netid(const struct tao_shm *shm, uint64_t netid,
+    unsigned *islot, unsigned *row)
+{
+	struct tao_conn_row copy;
+	unsigned i, j, hwm;
+
+	for (i = 0; netid != 0 && i < shm->sh_nislots; i++) {
+		hwm = part_hwm(shm, i);
+		for (j = 0; j < hwm; j++) {
+			if (atomic_load_explicit(
+			    &tao__shm_row(shm, i, j)->sr_word[W_NETID],
+			    memory_order_relaxed) != netid)
+				continue;
+			if (tao__table_read(shm, i, j, &copy) == 0 &&
+			    copy.cr_netid == netid) {
+				*islot = i;
+				*row = j;
+				return 0;
+			}
+		}
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+/* ---- partition life ---- */
+
+void
+tao__table_part_init(struct tao_shm *shm, unsigned islot)
+{
+	struct tao_table_part *p = tao__shm_part(shm, islot);
+
+	atomic_store_explicit(&p->tp_free, TAO_ROW_NONE, memory_order_relaxed);
+	atomic_store_explicit(&p->tp_live, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->tp_hwm, 0, memory_order_release);
+}
+
+/*
+ * The islot's writer is dead: the master becomes the single writer and
+ * frees every row it ever used.  write_begin keeps a sequence that was left
+ * odd odd, and write_end makes it even, so a row abandoned mid-update ends
+ * up free and stable.  The mark drops to 0 last: a reader scanning
+ * meanwhile sees only rows already free or being freed.
+ */
+void
+tao__table_reclaim(struct tao_shm *shm, unsigned islot)
+{
+	struct tao_shm_row *r;
+	unsigned hwm, j;
+
+	hwm = part_hwm(shm, islot);
+	for (j = 0; j < hwm; j++) {
+		r = tao__shm_row(shm, islot, j);
+		row_clear(r);
+		atomic_store_explicit(&r->sr_next_free, 0,
+		    memory_order_relaxed);
+	}
+	tao__table_part_init(shm, islot);
+}

@@ -1,0 +1,29 @@
+/*
+ * channel.h - messages between the master and one worker, over the
+ * SOCK_SEQPACKET socketpair made at fork.  Every message is one fixed-size
+ * record (the receiver checks the size before using it); a record may
+ * carry one descriptor (SCM_RIGHTS) when a connection changes hands.
+ */
+#ifndef TAO_WORKER_CHANNEL_H
+#define TAO_WORKER_CHANNEL_H
+
+#include <stdint.h>
+
+enum tao_chan_type {
+	TAO_CHAN_READY = 1,	/* worker -> master: serving */
+	TAO_CHAN_DRAIN,		/* master -> worker: stop accepting, drain */
+	TAO_CHAN_STOP,		/* master -> worker: close everything, exit */
+};
+
+struct tao_chan_msg {
+	uint32_t	cm_type;
+	uint32_t	cm_arg;
+	uint64_t	cm_value;
+};
+
+/* 0, or -1 with errno (EAGAIN if the socket is full). */
+int	tao__chan_send(int fd, uint32_t type, uint32_t arg, uint64_t value);
+/* 1 message read, 0 nothing to read, -1 EOF or error (errno, 0 = EOF). */
+int	tao__chan_recv(int fd, struct tao_chan_msg *);
+
+#endif

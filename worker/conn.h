@@ -1,0 +1,74 @@
+/*
+ * conn.h - one client connection inside a worker.
+ *
+ * Input: the worker reads into one shared buffer; a connection keeps only
+ * the unfinished remainder of a frame (c_rbuf), growing it as bytes arrive
+ * and freeing it once the frame completes, so an idle connection holds no
+ * I/O buffer.  Output: a chunked queue flushed with writev; EPOLLOUT is
+ * armed only while it is non-empty.  Back-pressure: while the queue holds
+ * write_queue_max bytes or more, tao_send() refuses and the connection is
+ * not read (undecoded input waits in c_rbuf).
+ *
+ * Life: accepted -> open -> [closing: flush, then close] -> closed.  A
+ * closed connection stays allocated until the end of the loop iteration
+ * (w_closed), so a stale event or a pointer held by a running callback
+ * never reaches freed memory.
+ */
+#ifndef TAO_WORKER_CONN_H
+#define TAO_WORKER_CONN_H
+
+#include <sys/socket.h>
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include "worker/timer.h"
+#include "worker/worker.h"
+#include "worker/wqueue.h"
+
+enum tao_conn_flag {
+	TAO_CONN_CLOSING	= 1 << 0,	/* flush, then close */
+	TAO_CONN_CLOSED		= 1 << 1,	/* fd closed, awaiting free */
+	TAO_CONN_READ_PAUSED	= 1 << 2,	/* output over its bound */
+	TAO_CONN_IN_FLUSH	= 1 << 3,	/* on w_flush */
+	TAO_CONN_ANNOUNCED	= 1 << 4,	/* on_connect accepted it */
+	TAO_CONN_PEER_EOF	= 1 << 5,
+};
+
+struct tao_conn {
+	struct tao_io		 c_io;		/* io_fd: the socket */
+	uint32_t		 c_flags;
+	uint32_t		 c_events;	/* registered epoll mask */
+	struct tao_worker	*c_worker;
+	struct tao_listener	*c_listener;
+	uint64_t		 c_netid;
+	uint8_t			*c_rbuf;	/* unfinished input, or NULL */
+	size_t			 c_rlen, c_rcap;
+	size_t			 c_rneed;	/* bytes the frame needs, 0 = ? */
+	uint64_t		 c_rstate;	/* codec state */
+	struct tao_wqueue	 c_wq;
+	uint64_t		 c_last_rx_ms, c_last_tx_ms;
+	uint64_t		 c_frame_start_ms;	/* 0: between frames */
+	int64_t			 c_timeout_id;	/* lazy timeout timer */
+	struct tao__timer_list	 c_timers;
+	void			*c_data;
+	uint64_t		 c_msgs_in, c_msgs_out;
+	uint64_t		 c_bytes_in, c_bytes_out;
+	int32_t			 c_row;		/* shm table row, -1 none */
+	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns or w_closed */
+	TAILQ_ENTRY(tao_conn)	 c_flush_entry;
+	char			 c_peer[56];	/* "[v6]:port" */
+};
+
+/* Take an accepted socket; closes fd itself on failure. */
+void	tao__conn_accept(struct tao_worker *, struct tao_listener *, int fd,
+	    const struct sockaddr *, socklen_t);
+void	tao__conn_on_event(struct tao_conn *, uint32_t events);
+int	tao__conn_flush(struct tao_conn *);
+/* Close at once, dropping queued output. */
+void	tao__conn_abort(struct tao_conn *, const char *why);
+/* Graceful stop: read what has arrived, answer it, flush, close. */
+void	tao__conn_drain(struct tao_conn *);
+void	tao__conn_free(struct tao_conn *);
+void	tao__conn_arm_timeouts(struct tao_conn *);
+
+#endif

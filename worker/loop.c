@@ -1,0 +1,394 @@
+/*
+ * loop.c - the worker's event loop.
+ *
+ * One iteration, in this order (like libuv's uv_run):
+ *
+ *	1. timers due       tao__timers_run at the cached "now"
+ *	2. flush            output queued by timer callbacks
+ *	3. poll             epoll_wait, timeout = the next timer
+ *	4. I/O events       listeners (accept), connections (read, dispatch,
+ *	                    write), the master channel, signals, the ring
+ *	5. flush            output queued for other connections in step 4
+ *	6. deferred frees   connections closed during this iteration
+ *
+ * epoll_data points at a struct tao_io whose kind picks the handler.  A
+ * connection closed in step 4 stays allocated until step 6, so a later
+ * event of the same batch finds it marked closed instead of freed.
+ */
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "worker/channel.h"
+#include "worker/clock.h"
+#include "worker/conn.h"
+#include "worker/log.h"
+#include "worker/ring.h"
+#include "worker/timer.h"
+#include "worker/worker.h"
+#include "shm/segment.h"
+
+#define MAX_EVENTS	256
+#define ACCEPT_BATCH	256
+#define ACCEPT_DELAY_MIN_MS	5
+#define ACCEPT_DELAY_MAX_MS	1000
+
+struct tao_worker *tao__worker;
+
+static void
+listeners_poll(struct tao_worker *w, int on)
+{
+	struct epoll_event ev;
+
+	for (int i = 0; i < w->w_p.wp_nlisteners; i++) {
+		struct tao_listener *l = &w->w_listeners[i];
+		if (l->l_io.io_fd == -1 || l->l_polling == on)
+			continue;
+		ev.events = EPOLLIN;
+		ev.data.ptr = &l->l_io;
+		if (epoll_ctl(w->w_epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+		    l->l_io.io_fd, &ev) == -1) {
+			log_warn("epoll_ctl listener %d", i);
+			continue;
+		}
+		l->l_polling = on;
+	}
+}
+
+static void
+accept_resume(void *owner, void *arg)
+{
+	struct tao_worker *w = arg;
+
+	(void)owner;
+	if (w->w_state == TAO_WORKER_RUNNING)
+		listeners_poll(w, 1);
+}
+
+/* EMFILE and friends: stop polling the listeners for a while (Go Tao's
+ * 5 ms doubling to 1 s) instead of spinning on a backlog we cannot take. */
+void
+tao__worker_pause_accept(struct tao_worker *w)
+{
+	int saved = errno;
+
+	w->w_accept_delay_ms = w->w_accept_delay_ms == 0 ?
+	    ACCEPT_DELAY_MIN_MS : w->w_accept_delay_ms * 2;
+	if (w->w_accept_delay_ms > ACCEPT_DELAY_MAX_MS)
+		w->w_accept_delay_ms = ACCEPT_DELAY_MAX_MS;
+	if (w->w_accept_log_ms == 0 || w->w_now_ms - w->w_accept_log_ms >=
+	    1000) {
+		w->w_accept_log_ms = w->w_now_ms;
+		errno = saved;
+		log_warn("accept (pausing %llu ms)",
+		    (unsigned long long)w->w_accept_delay_ms);
+	}
+	listeners_poll(w, 0);
+	if (tao__timers_add(w->w_timers, tao__now_ms_ceil() +
+	    w->w_accept_delay_ms, 0, accept_resume, NULL, w, NULL) == -1)
+		listeners_poll(w, 1);	/* better spin than stop for good */
+}
+
+static void
+listener_on_event(struct tao_worker *w, struct tao_listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	for (int i = 0; i < ACCEPT_BATCH && w->w_state ==
+	    TAO_WORKER_RUNNING; i++) {
+		len = sizeof(ss);
+		fd = accept4(l->l_io.io_fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+			case EWOULDBLOCK:
+#endif
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case EPERM:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				tao__worker_pause_accept(w);
+				return;
+			default:
+				log_warn("accept");
+				return;
+			}
+		}
+		w->w_accept_delay_ms = 0;
+		tao__conn_accept(w, l, fd, (struct sockaddr *)&ss, len);
+	}
+}
+
+static void
+drain_deadline(void *owner, void *arg)
+{
+	struct tao_worker *w = arg;
+	struct tao_conn *c, *next;
+	unsigned n = 0;
+
+	(void)owner;
+	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next) {
+		tao__conn_abort(c, NULL);
+		n++;
+	}
+	if (n > 0)
+		log_warnx("drain timeout: closed %u connection%s still open",
+		    n, n == 1 ? "" : "s");
+}
+
+void
+tao__worker_drain(struct tao_worker *w)
+{
+	struct tao_conn *c, *next;
+	uint64_t timeout = w->w_p.wp_settings.st_drain_timeout_ms;
+
+	if (w->w_state != TAO_WORKER_RUNNING)
+		return;
+	w->w_state = TAO_WORKER_DRAINING;
+	log_debug("draining %zu connections", (size_t)0);
+	listeners_poll(w, 0);
+	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next)
+		tao__conn_drain(c);
+	if (!TAILQ_EMPTY(&w->w_conns) && tao__timers_add(w->w_timers,
+	    tao__now_ms_ceil() + timeout, 0, drain_deadline, NULL, w,
+	    NULL) == -1)
+		drain_deadline(NULL, w);
+}
+
+static void
+worker_stop_now(struct tao_worker *w)
+{
+	w->w_state = TAO_WORKER_STOPPING;
+	listeners_poll(w, 0);
+	drain_deadline(NULL, w);
+}
+
+static void
+channel_on_event(struct tao_worker *w)
+{
+	struct tao_chan_msg m;
+	int rc;
+
+	while ((rc = tao__chan_recv(w->w_channel_io.io_fd, &m)) == 1) {
+		switch (m.cm_type) {
+		case TAO_CHAN_DRAIN:
+			tao__worker_drain(w);
+			break;
+		case TAO_CHAN_STOP:
+			worker_stop_now(w);
+			break;
+		default:
+			log_warnx("channel: unknown message %u", m.cm_type);
+		}
+	}
+	if (rc == -1) {
+		/* The master is gone: nobody supervises us any more. */
+		if (errno != 0)
+			log_warn("channel");
+		(void)epoll_ctl(w->w_epfd, EPOLL_CTL_DEL,
+		    w->w_channel_io.io_fd, NULL);
+		close(w->w_channel_io.io_fd);
+		w->w_channel_io.io_fd = -1;
+		tao__worker_drain(w);
+	}
+}
+
+static void
+signal_on_event(struct tao_worker *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->w_signal_io.io_fd, &si, sizeof(si)) ==
+	    (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM)
+			tao__worker_drain(w);
+		else if (si.ssi_signo == SIGQUIT)
+			worker_stop_now(w);
+	}
+}
+
+void
+tao__worker_flush_pending(struct tao_worker *w)
+{
+	struct tao_conn *c;
+
+	while ((c = TAILQ_FIRST(&w->w_flush)) != NULL)
+		(void)tao__conn_flush(c);	/* removes c from w_flush */
+}
+
+static void
+free_closed(struct tao_worker *w)
+{
+	struct tao_conn *c;
+
+	while ((c = TAILQ_FIRST(&w->w_closed)) != NULL) {
+		TAILQ_REMOVE(&w->w_closed, c, c_entry);
+		tao__conn_free(c);
+	}
+}
+
+static void
+dispatch(struct tao_worker *w, struct epoll_event *ev)
+{
+	struct tao_io *io = ev->data.ptr;
+
+	switch (io->io_kind) {
+	case TAO_IO_CONN:
+		tao__conn_on_event((struct tao_conn *)io, ev->events);
+		break;
+	case TAO_IO_LISTENER:
+		listener_on_event(w, (struct tao_listener *)io);
+		break;
+	case TAO_IO_CHANNEL:
+		channel_on_event(w);
+		break;
+	case TAO_IO_SIGNAL:
+		signal_on_event(w);
+		break;
+	case TAO_IO_RING:
+		tao__ring_on_event(w);
+		break;
+	}
+}
+
+static int
+io_register(struct tao_worker *w, struct tao_io *io, int kind, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = io };
+
+	io->io_kind = kind;
+	io->io_fd = fd;
+	return epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int
+worker_setup(struct tao_worker *w)
+{
+	sigset_t set;
+	int sfd;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);	/* the master decides, not a ^C */
+	signal(SIGHUP, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
+	    (sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		return -1;
+	if ((w->w_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return -1;
+	if (io_register(w, &w->w_signal_io, TAO_IO_SIGNAL, sfd) == -1)
+		return -1;
+	w->w_channel_io.io_fd = -1;
+	if (w->w_p.wp_channel_fd != -1 && io_register(w, &w->w_channel_io,
+	    TAO_IO_CHANNEL, w->w_p.wp_channel_fd) == -1)
+		return -1;
+	w->w_rbuf_size = TAO_READ_BUFFER_SIZE;
+	if ((w->w_rbuf = malloc(w->w_rbuf_size)) == NULL ||
+	    (w->w_timers = tao__timers_new()) == NULL)
+		return -1;
+	tao__wq_pool_init(&w->w_pool);
+	TAILQ_INIT(&w->w_conns);
+	TAILQ_INIT(&w->w_flush);
+	TAILQ_INIT(&w->w_closed);
+	for (int i = 0; i < w->w_p.wp_nlisteners; i++) {
+		struct tao_listener *l = &w->w_listeners[i];
+		l->l_io.io_kind = TAO_IO_LISTENER;
+		l->l_io.io_fd = w->w_p.wp_listen_fd[i];
+		l->l_codec = w->w_p.wp_codec[i];
+		l->l_index = i;
+	}
+	listeners_poll(w, 1);
+	return tao__ring_attach(w);
+}
+
+static void
+worker_teardown(struct tao_worker *w)
+{
+	free_closed(w);
+	tao__ring_detach(w);
+	tao__timers_free(w->w_timers);
+	tao__wq_pool_free(&w->w_pool);
+	free(w->w_rbuf);
+	for (int i = 0; i < w->w_p.wp_nlisteners; i++)
+		if (w->w_listeners[i].l_io.io_fd != -1)
+			close(w->w_listeners[i].l_io.io_fd);
+	if (w->w_channel_io.io_fd != -1)
+		close(w->w_channel_io.io_fd);
+	close(w->w_signal_io.io_fd);
+	close(w->w_epfd);
+	tao__worker = NULL;
+}
+
+int
+tao__worker_run(const struct tao_worker_params *p)
+{
+	static struct tao_worker worker;
+	struct tao_worker *w = &worker;
+	struct epoll_event events[MAX_EVENTS];
+	const struct tao_registry *r = p->wp_registry;
+	int n, timeout;
+
+	memset(w, 0, sizeof(*w));
+	w->w_p = *p;
+	w->w_stats = tao__shm_stats(p->wp_shm, (unsigned)p->wp_islot);
+	tao__worker = w;
+	w->w_now_ms = tao__now_ms();
+	if (worker_setup(w) == -1) {
+		log_warn("worker setup");
+		return 1;
+	}
+	if (r->r_on_worker_start != NULL)
+		r->r_on_worker_start(p->wp_server, p->wp_slot,
+		    r->r_on_worker_start_arg);
+	if (w->w_channel_io.io_fd != -1 && tao__chan_send(
+	    w->w_channel_io.io_fd, TAO_CHAN_READY, 0, 0) == -1)
+		log_warn("channel: READY");
+
+	for (;;) {
+		w->w_now_ms = tao__now_ms();
+		(void)tao__timers_run(w->w_timers, w->w_now_ms);
+		tao__worker_flush_pending(w);
+		free_closed(w);
+		if (w->w_state != TAO_WORKER_RUNNING &&
+		    TAILQ_EMPTY(&w->w_conns))
+			break;
+		timeout = tao__timers_timeout(w->w_timers, tao__now_ms());
+		timeout = tao__ring_before_poll(w, timeout);
+		n = epoll_wait(w->w_epfd, events, MAX_EVENTS, timeout);
+		tao__ring_after_poll(w);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("epoll_wait");
+			w->w_exit_code = 1;
+			break;
+		}
+		w->w_now_ms = tao__now_ms();
+		for (int i = 0; i < n; i++)
+			dispatch(w, &events[i]);
+		tao__worker_flush_pending(w);
+		free_closed(w);
+	}
+	n = w->w_exit_code;
+	worker_teardown(w);
+	return n;
+}

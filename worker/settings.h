@@ -1,0 +1,22 @@
+/*
+ * settings.h - the limits and timeouts a worker applies to its
+ * connections.  Filled by the master's config parser, copied into every
+ * worker at fork; a reload starts new workers with new settings.
+ */
+#ifndef TAO_WORKER_SETTINGS_H
+#define TAO_WORKER_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tao_settings {
+	size_t		st_max_frame;		/* payload bytes, default 8 MiB */
+	size_t		st_write_queue_max;	/* queued output bytes, 4 MiB */
+	uint64_t	st_heartbeat_ms;	/* 0 = off; close after 2x */
+	int		st_heartbeat_reply;	/* answer type-0 frames */
+	uint64_t	st_idle_timeout_ms;	/* 0 = off */
+	uint64_t	st_frame_timeout_ms;	/* 0 = off, default 30 000 */
+	uint64_t	st_drain_timeout_ms;	/* default 10 000 */
+};
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * timeouts.c - heartbeat, idle and frame timeouts, checked lazily.
+ *
+ * Receiving a frame only stores the time (c_last_rx_ms); nothing touches
+ * the timer heap per message.  Each connection that has any timeout
+ * enabled owns one timer.  When it fires, the deadlines are recomputed
+ * from the stored times: if one has passed the connection is closed and
+ * counted, otherwise the timer is re-armed for the earliest deadline.
+ * Deadlines only move later with activity (a new frame starts after the
+ * previous check), so the armed timer is never later than the true
+ * deadline: timeouts are never early and late by at most the loop's 1 ms
+ * tick.  Cost: one heap operation per connection per timeout period.
+ */
+#include <stdint.h>
+
+#include "worker/clock.h"
+#include "worker/conn.h"
+#include "worker/log.h"
+#include "worker/timer.h"
+
+static uint64_t
+deadline_min(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The earliest deadline, or UINT64_MAX if none applies; *why names it. */
+static uint64_t
+conn_next_deadline(const struct tao_conn *c, const char **why)
+{
+	const struct tao_settings *st = &c->c_worker->w_p.wp_settings;
+	uint64_t d = UINT64_MAX, t;
+
+	if (st->st_heartbeat_ms > 0) {
+		t = c->c_last_rx_ms + 2 * st->st_heartbeat_ms;
+		if (t < d) {
+			d = t;
+			*why = "heartbeat timeout";
+		}
+	}
+	if (st->st_idle_timeout_ms > 0) {
+		t = c->c_last_rx_ms > c->c_last_tx_ms ? c->c_last_rx_ms :
+		    c->c_last_tx_ms;
+		t += st->st_idle_timeout_ms;
+		if (t < d) {
+			d = t;
+			*why = "idle timeout";
+		}
+	}
+	if (st->st_frame_timeout_ms > 0 && c->c_frame_start_ms != 0) {
+		t = c->c_frame_start_ms + st->st_frame_timeout_ms;
+		if (t < d) {
+			d = t;
+			*why = "frame timeout";
+		}
+	}
+	return d;
+}
+
+static void
+conn_timeout_fired(void *owner, void *arg)
+{
+	struct tao_conn *c = owner;
+	struct tao_worker *w = c->c_worker;
+	const char *why = NULL;
+	uint64_t now = tao__now_ms(), d;
+
+	(void)arg;
+	c->c_timeout_id = -1;
+	d = conn_next_deadline(c, &why);
+	if (d <= now) {
+		TAO_STAT_ADD(w, TIMEOUTS, 1);
+		log_debug("closing %s: %s", c->c_peer, why);
+		tao__conn_abort(c, NULL);
+		return;
+	}
+	tao__conn_arm_timeouts(c);
+}
+
+void
+tao__conn_arm_timeouts(struct tao_conn *c)
+{
+	const struct tao_settings *st = &c->c_worker->w_p.wp_settings;
+	const char *why = NULL;
+	uint64_t d;
+
+	if (c->c_timeout_id > 0)
+		return;
+	d = conn_next_deadline(c, &why);
+	if (d == UINT64_MAX) {
+		/* Only a frame timeout is configured and no frame is under
+		 * way: check again one period from now (a frame that starts
+		 * later has a later deadline). */
+		if (st->st_frame_timeout_ms == 0)
+			return;
+		d = c->c_worker->w_now_ms + st->st_frame_timeout_ms;
+	}
+	d = deadline_min(d, UINT64_MAX - 1);
+	c->c_timeout_id = tao__timers_add(c->c_worker->w_timers, d, 0,
+	    conn_timeout_fired, c, NULL, &c->c_timers);
+	if (c->c_timeout_id == -1)
+		log_warn("timeout timer for %s", c->c_peer);
+}

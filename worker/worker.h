@@ -1,0 +1,108 @@
+/*
+ * worker.h - one worker process: an epoll loop serving the listener
+ * sockets of its slot.  Created in the forked child; the parent passes
+ * everything it needs in struct tao_worker_params (inherited descriptors
+ * included) and never touches the worker's memory.
+ */
+#ifndef TAO_WORKER_WORKER_H
+#define TAO_WORKER_WORKER_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include "tao.h"
+#include "worker/registry.h"
+#include "worker/settings.h"
+#include "worker/wqueue.h"
+#include "shm/stats.h"
+
+#define TAO_WORKER_MAX_LISTENERS	16
+#define TAO_READ_BUFFER_SIZE		(256 * 1024)
+
+struct tao_shm;
+struct tao_timers;
+struct tao_conn;
+
+/* What epoll_data points at: the kind says which handler gets the event. */
+enum tao_io_kind {
+	TAO_IO_LISTENER = 1,
+	TAO_IO_CONN,
+	TAO_IO_CHANNEL,
+	TAO_IO_SIGNAL,
+	TAO_IO_RING,
+};
+
+struct tao_io {
+	int		io_kind;
+	int		io_fd;
+};
+
+struct tao_listener {
+	struct tao_io		 l_io;
+	const struct tao_codec	*l_codec;
+	int			 l_index;	/* position in the config */
+	int			 l_polling;	/* registered in epoll */
+};
+
+struct tao_worker_params {
+	struct tao_server		*wp_server;	/* for callbacks */
+	const struct tao_registry	*wp_registry;
+	struct tao_settings		 wp_settings;
+	int				 wp_slot;	/* listener slot */
+	int				 wp_islot;	/* shm instance */
+	uint32_t			 wp_generation;
+	int				 wp_nlisteners;
+	int				 wp_listen_fd[TAO_WORKER_MAX_LISTENERS];
+	const struct tao_codec		*wp_codec[TAO_WORKER_MAX_LISTENERS];
+	int				 wp_channel_fd;	/* -1: none */
+	struct tao_shm			*wp_shm;
+	const int			*wp_eventfds;	/* one per islot */
+	int				 wp_nislots;
+};
+
+enum tao_worker_state {
+	TAO_WORKER_RUNNING = 0,
+	TAO_WORKER_DRAINING,
+	TAO_WORKER_STOPPING,
+};
+
+TAILQ_HEAD(tao_conn_list, tao_conn);
+
+struct tao_worker {
+	struct tao_worker_params w_p;
+	int			 w_epfd;
+	int			 w_state;
+	struct tao_io		 w_channel_io;
+	struct tao_io		 w_signal_io;
+	struct tao_listener	 w_listeners[TAO_WORKER_MAX_LISTENERS];
+	uint8_t			*w_rbuf;	/* shared by all connections */
+	size_t			 w_rbuf_size;
+	struct tao_wq_pool	 w_pool;
+	struct tao_timers	*w_timers;
+	uint64_t		 w_now_ms;	/* cached per loop iteration */
+	struct tao_conn_list	 w_conns;	/* open */
+	struct tao_conn_list	 w_flush;	/* output queued, not flushed */
+	struct tao_conn_list	 w_closed;	/* freed after this iteration */
+	uint64_t		 w_accept_delay_ms;
+	uint64_t		 w_accept_log_ms;
+	uint64_t		 w_refuse_log_ms;
+	struct tao_stats_block	*w_stats;	/* ours, in shared memory */
+	int			 w_exit_code;
+};
+
+/* The worker of the calling process (there is at most one). */
+extern struct tao_worker *tao__worker;
+
+/* Runs the loop until stopped; returns the process exit code. */
+int	tao__worker_run(const struct tao_worker_params *);
+
+/* Inside the worker. */
+void	tao__worker_drain(struct tao_worker *);
+void	tao__worker_pause_accept(struct tao_worker *);
+void	tao__worker_flush_pending(struct tao_worker *);
+
+/* Our counters live in shared memory; only this process writes them. */
+#define TAO_STAT_ADD(w, stat, n)	\
+	tao__stats_add((w)->w_stats, TAO_STAT_##stat, (n))
+
+#endif

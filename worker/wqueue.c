@@ -1,0 +1,157 @@
+/*
+ * wqueue.c - chunked output queues and their per-worker chunk pool.
+ */
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "worker/wqueue.h"
+
+#define FLUSH_IOV	64
+
+void
+tao__wq_init(struct tao_wqueue *q)
+{
+	STAILQ_INIT(&q->q_chunks);
+	q->q_bytes = 0;
+}
+
+void
+tao__wq_pool_init(struct tao_wq_pool *p)
+{
+	STAILQ_INIT(&p->p_free);
+	p->p_count = 0;
+}
+
+void
+tao__wq_pool_free(struct tao_wq_pool *p)
+{
+	struct tao_wq_chunk *ch;
+
+	while ((ch = STAILQ_FIRST(&p->p_free)) != NULL) {
+		STAILQ_REMOVE_HEAD(&p->p_free, ch_next);
+		free(ch);
+	}
+	p->p_count = 0;
+}
+
+static struct tao_wq_chunk *
+chunk_get(struct tao_wq_pool *p, size_t need)
+{
+	struct tao_wq_chunk *ch;
+	size_t cap = need <= TAO_WQ_CHUNK_SIZE ? TAO_WQ_CHUNK_SIZE : need;
+
+	if (cap == TAO_WQ_CHUNK_SIZE && (ch = STAILQ_FIRST(&p->p_free))) {
+		STAILQ_REMOVE_HEAD(&p->p_free, ch_next);
+		p->p_count--;
+	} else if ((ch = malloc(sizeof(*ch) + cap)) == NULL)
+		return NULL;
+	ch->ch_start = ch->ch_end = 0;
+	ch->ch_cap = cap;
+	return ch;
+}
+
+static void
+chunk_put(struct tao_wq_pool *p, struct tao_wq_chunk *ch)
+{
+	if (ch->ch_cap == TAO_WQ_CHUNK_SIZE && p->p_count < TAO_WQ_POOL_MAX) {
+		STAILQ_INSERT_HEAD(&p->p_free, ch, ch_next);
+		p->p_count++;
+	} else
+		free(ch);
+}
+
+int
+tao__wq_append(struct tao_wqueue *q, struct tao_wq_pool *p, const void *head,
+    size_t head_len, const void *body, size_t body_len, const void *tail,
+    size_t tail_len)
+{
+	struct tao_wq_chunk *ch = STAILQ_LAST(&q->q_chunks, tao_wq_chunk,
+	    ch_next);
+	size_t need = head_len + body_len + tail_len;
+	uint8_t *dst;
+
+	if (ch == NULL || ch->ch_cap - ch->ch_end < need) {
+		if ((ch = chunk_get(p, need)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		STAILQ_INSERT_TAIL(&q->q_chunks, ch, ch_next);
+	}
+	dst = ch->ch_data + ch->ch_end;
+	if (head_len)
+		memcpy(dst, head, head_len);
+	if (body_len)
+		memcpy(dst + head_len, body, body_len);
+	if (tail_len)
+		memcpy(dst + head_len + body_len, tail, tail_len);
+	ch->ch_end += need;
+	q->q_bytes += need;
+	return 0;
+}
+
+int
+tao__wq_flush(struct tao_wqueue *q, struct tao_wq_pool *p, int fd,
+    size_t *written)
+{
+	struct iovec iov[FLUSH_IOV];
+	struct tao_wq_chunk *ch;
+	ssize_t n;
+	size_t want;
+	int iovcnt;
+
+	*written = 0;
+	while (q->q_bytes > 0) {
+		iovcnt = 0;
+		want = 0;
+		STAILQ_FOREACH(ch, &q->q_chunks, ch_next) {
+			if (iovcnt == FLUSH_IOV)
+				break;
+			iov[iovcnt].iov_base = ch->ch_data + ch->ch_start;
+			iov[iovcnt].iov_len = ch->ch_end - ch->ch_start;
+			want += iov[iovcnt++].iov_len;
+		}
+		n = iovcnt == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) :
+		    writev(fd, iov, iovcnt);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		size_t sent = (size_t)n;
+		*written += sent;
+		q->q_bytes -= sent;
+		while (n > 0) {
+			ch = STAILQ_FIRST(&q->q_chunks);
+			size_t left = ch->ch_end - ch->ch_start;
+			if ((size_t)n < left) {
+				ch->ch_start += (size_t)n;
+				break;
+			}
+			n -= (ssize_t)left;
+			STAILQ_REMOVE_HEAD(&q->q_chunks, ch_next);
+			chunk_put(p, ch);
+		}
+		if (sent < want)	/* the socket is full */
+			return q->q_bytes == 0;
+	}
+	return 1;
+}
+
+void
+tao__wq_clear(struct tao_wqueue *q, struct tao_wq_pool *p)
+{
+	struct tao_wq_chunk *ch;
+
+	while ((ch = STAILQ_FIRST(&q->q_chunks)) != NULL) {
+		STAILQ_REMOVE_HEAD(&q->q_chunks, ch_next);
+		chunk_put(p, ch);
+	}
+	q->q_bytes = 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * wqueue.h - a connection's output: a list of byte chunks flushed with
+ * writev(2).
+ *
+ *	q_chunks -> [start..end of 16 KiB] -> [one big frame] -> [16 KiB]
+ *	            ^ written from ch_start    appended at the tail's ch_end
+ *
+ * Small messages are packed into standard 16 KiB chunks, so one readable
+ * event's worth of replies goes out in one writev; a message larger than a
+ * standard chunk gets a chunk of its own size.  An empty queue owns no
+ * memory.  Standard chunks are recycled through a per-worker pool so the
+ * steady state does no malloc.
+ */
+#ifndef TAO_WORKER_WQUEUE_H
+#define TAO_WORKER_WQUEUE_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TAO_WQ_CHUNK_SIZE	(16 * 1024)
+#define TAO_WQ_POOL_MAX		256
+
+struct tao_wq_chunk {
+	STAILQ_ENTRY(tao_wq_chunk) ch_next;
+	size_t		ch_start, ch_end, ch_cap;
+	uint8_t		ch_data[];
+};
+
+STAILQ_HEAD(tao_wq_chunks, tao_wq_chunk);
+
+struct tao_wqueue {
+	struct tao_wq_chunks	q_chunks;
+	size_t			q_bytes;	/* queued, not yet written */
+};
+
+struct tao_wq_pool {
+	struct tao_wq_chunks	p_free;
+	unsigned		p_count;
+};
+
+void	tao__wq_init(struct tao_wqueue *);
+void	tao__wq_pool_init(struct tao_wq_pool *);
+void	tao__wq_pool_free(struct tao_wq_pool *);
+/* Append head, body and tail as one contiguous message; 0 or -1 (ENOMEM). */
+int	tao__wq_append(struct tao_wqueue *, struct tao_wq_pool *,
+	    const void *head, size_t head_len, const void *body, size_t body_len,
+	    const void *tail, size_t tail_len);
+/* Write as much as the socket takes: 1 all written, 0 would block,
+ * -1 error (errno set).  *written gets the bytes sent. */
+int	tao__wq_flush(struct tao_wqueue *, struct tao_wq_pool *, int fd,
+	    size_t *written);
+void	tao__wq_clear(struct tao_wqueue *, struct tao_wq_pool *);
+
+#endif
