@@ -78,6 +78,13 @@ typedef void	(*tao_close_fn)(struct tao_conn *, void *arg);
 typedef void	(*tao_error_fn)(struct tao_conn *, int error, void *arg);
 /* conn is NULL for worker (server-wide) timers. */
 typedef void	(*tao_timer_fn)(struct tao_conn *, void *arg);
+/*
+ * Renders a broadcast or unicast message for one receiving connection
+ * (e.g. differently for line and TLV clients); it normally ends in
+ * tao_send().  Without one, the message is sent as it is.
+ */
+typedef int	(*tao_deliver_fn)(struct tao_conn *, int32_t type,
+		    const void *data, size_t len, void *arg);
 /* Runs once in every worker process after it is ready to serve. */
 typedef void	(*tao_worker_fn)(struct tao_server *, int slot, void *arg);
 
@@ -133,6 +140,7 @@ void	tao_on_connect(struct tao_server *, tao_connect_fn, void *arg);
 void	tao_on_close(struct tao_server *, tao_close_fn, void *arg);
 void	tao_on_error(struct tao_server *, tao_error_fn, void *arg);
 void	tao_on_worker_start(struct tao_server *, tao_worker_fn, void *arg);
+void	tao_on_deliver(struct tao_server *, tao_deliver_fn, void *arg);
 
 /* Connections. */
 int	 tao_send(struct tao_conn *, int32_t type, const void *, size_t);
@@ -144,9 +152,16 @@ const char *tao_conn_peer(const struct tao_conn *);	/* "addr:port" */
 const struct tao_codec *tao_conn_codec(const struct tao_conn *);
 struct tao_server *tao_conn_server(const struct tao_conn *);
 
-/* Every connection on every worker (the sender's own included). */
+/*
+ * Every connection on every worker (the sender's own included), each
+ * encoded by its own listener's codec.  Cross-worker delivery goes through
+ * a shared-memory ring per worker: it never blocks the sender, and a worker
+ * too slow to keep up loses the oldest messages (counted as ring_drops).
+ * TAO_ETOOBIG above half of ring_size.
+ */
 int	tao_broadcast(struct tao_server *, int32_t type, const void *, size_t);
-/* The connection with this netid, on whichever worker holds it. */
+/* The connection with this netid, on whichever worker holds it;
+ * TAO_ENOENT if no such connection is open. */
 int	tao_unicast(struct tao_server *, uint64_t netid, int32_t type,
 	    const void *, size_t);
 

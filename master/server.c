@@ -142,6 +142,13 @@ tao_on_worker_start(struct tao_server *s, tao_worker_fn fn, void *arg)
 	s->s_registry.r_on_worker_start_arg = arg;
 }
 
+void
+tao_on_deliver(struct tao_server *s, tao_deliver_fn fn, void *arg)
+{
+	s->s_registry.r_on_deliver = fn;
+	s->s_registry.r_on_deliver_arg = arg;
+}
+
 int
 tao_server_run(struct tao_server *s)
 {

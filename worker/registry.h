@@ -39,6 +39,8 @@ struct tao_registry {
 	void			*r_on_error_arg;
 	tao_worker_fn		 r_on_worker_start;
 	void			*r_on_worker_start_arg;
+	tao_deliver_fn		 r_on_deliver;
+	void			*r_on_deliver_arg;
 };
 
 /* 0, TAO_EEXIST for a second registration of a type, TAO_ENOMEM. */

@@ -9,9 +9,10 @@
  *   +---------+---------+---------+--       so lookup by id is O(1) and a
  *        ^         ^  free list: free -> 2 -> ...    stale id fails the
  *        |         |                                 generation check
- *   heap (array of node pointers, min at [0], each node keeps its position)
- *   [ n1 | n0 | ... ]         key (deadline, seq); seq grows on every add
- *                             and re-arm, so ties run in insertion order
+ *   heap (array of {deadline, seq, node}, min at [0]; each node keeps its
+ *   position, so cancel is O(log n))
+ *   [ 5,0,n1 | 9,3,n0 | ... ]  key (deadline, seq); seq grows on every add
+ *                              and re-arm, so ties run in insertion order
  *   owner list (doubly linked, head embedded in the owner)
  *   conn->timers -> n0 <-> n7 <-> n3       cancel_owner walks only these
  *
@@ -26,6 +27,12 @@
  *
  * A slot whose generation reaches 2^31 is retired rather than reused, so
  * ids stay positive and are never handed out twice.
+ *
+ * The heap holds a copy of each key next to the node pointer, not just the
+ * pointer (libuv's layout): sifting then compares keys that sit in the
+ * same cache lines instead of loading two scattered nodes per level.  With
+ * 100 000 and 1 000 000 timers that made firing about 1.7x faster here,
+ * for 16 more bytes per timer.
  */
 #include <errno.h>
 #include <limits.h>
@@ -64,8 +71,15 @@ struct tao__timer {
 	uint8_t			 t_state;
 };
 
+/* A heap slot: a copy of the node's key, and the node. */
+struct heap_entry {
+	uint64_t		 h_deadline;
+	uint64_t		 h_seq;
+	struct tao__timer	*h_node;
+};
+
 struct tao_timers {
-	struct tao__timer	**ts_heap;
+	struct heap_entry	 *ts_heap;
 	uint32_t		  ts_heap_len;
 	uint32_t		  ts_heap_cap;	/* kept >= ts_live */
 	struct tao__timer	**ts_chunks;
@@ -106,40 +120,40 @@ tao__timers_free(struct tao_timers *ts)
 /* ---- heap ------------------------------------------------------------- */
 
 static inline int
-runs_before(const struct tao__timer *a, const struct tao__timer *b)
+entry_before(const struct heap_entry *a, const struct heap_entry *b)
 {
-	if (a->t_deadline != b->t_deadline)
-		return a->t_deadline < b->t_deadline;
-	return a->t_seq < b->t_seq;
+	if (a->h_deadline != b->h_deadline)
+		return a->h_deadline < b->h_deadline;
+	return a->h_seq < b->h_seq;
 }
 
 static inline void
-heap_place(struct tao_timers *ts, uint32_t i, struct tao__timer *n)
+heap_place(struct tao_timers *ts, uint32_t i, const struct heap_entry *e)
 {
-	ts->ts_heap[i] = n;
-	n->t_heap_index = i;
+	ts->ts_heap[i] = *e;
+	e->h_node->t_heap_index = i;
 }
 
 static void
 heap_sift_up(struct tao_timers *ts, uint32_t i)
 {
-	struct tao__timer *n = ts->ts_heap[i];
+	struct heap_entry e = ts->ts_heap[i];
 	uint32_t parent;
 
 	while (i > 0) {
 		parent = (i - 1) / 2;
-		if (!runs_before(n, ts->ts_heap[parent]))
+		if (!entry_before(&e, &ts->ts_heap[parent]))
 			break;
-		heap_place(ts, i, ts->ts_heap[parent]);
+		heap_place(ts, i, &ts->ts_heap[parent]);
 		i = parent;
 	}
-	heap_place(ts, i, n);
+	heap_place(ts, i, &e);
 }
 
 static void
 heap_sift_down(struct tao_timers *ts, uint32_t i)
 {
-	struct tao__timer *n = ts->ts_heap[i];
+	struct heap_entry e = ts->ts_heap[i];
 	uint32_t len = ts->ts_heap_len;
 	uint64_t child;
 
@@ -148,23 +162,24 @@ heap_sift_down(struct tao_timers *ts, uint32_t i)
 		if (child >= len)
 			break;
 		if (child + 1 < len &&
-		    runs_before(ts->ts_heap[child + 1], ts->ts_heap[child]))
+		    entry_before(&ts->ts_heap[child + 1], &ts->ts_heap[child]))
 			child++;
-		if (!runs_before(ts->ts_heap[child], n))
+		if (!entry_before(&ts->ts_heap[child], &e))
 			break;
-		heap_place(ts, i, ts->ts_heap[child]);
+		heap_place(ts, i, &ts->ts_heap[child]);
 		i = (uint32_t)child;
 	}
-	heap_place(ts, i, n);
+	heap_place(ts, i, &e);
 }
 
 /* The caller has made room: ts_heap_cap >= ts_live > ts_heap_len. */
 static void
 heap_insert(struct tao_timers *ts, struct tao__timer *n)
 {
+	struct heap_entry e = { n->t_deadline, n->t_seq, n };
 	uint32_t i = ts->ts_heap_len++;
 
-	heap_place(ts, i, n);
+	heap_place(ts, i, &e);
 	heap_sift_up(ts, i);
 }
 
@@ -172,13 +187,13 @@ static void
 heap_remove(struct tao_timers *ts, struct tao__timer *n)
 {
 	uint32_t i = n->t_heap_index;
-	struct tao__timer *last = ts->ts_heap[--ts->ts_heap_len];
+	struct heap_entry last = ts->ts_heap[--ts->ts_heap_len];
 
 	n->t_heap_index = HEAP_NONE;
-	if (last == n)
+	if (last.h_node == n)
 		return;
-	heap_place(ts, i, last);
-	if (i > 0 && runs_before(last, ts->ts_heap[(i - 1) / 2]))
+	heap_place(ts, i, &last);
+	if (i > 0 && entry_before(&last, &ts->ts_heap[(i - 1) / 2]))
 		heap_sift_up(ts, i);
 	else
 		heap_sift_down(ts, i);
@@ -191,7 +206,7 @@ heap_remove(struct tao_timers *ts, struct tao__timer *n)
 static int
 heap_reserve(struct tao_timers *ts)
 {
-	struct tao__timer **heap;
+	struct heap_entry *heap;
 	uint32_t cap;
 
 	if (ts->ts_live < ts->ts_heap_cap)
@@ -382,7 +397,7 @@ tao__timers_timeout(const struct tao_timers *ts, uint64_t now_ms)
 
 	if (ts->ts_heap_len == 0)
 		return -1;
-	deadline = ts->ts_heap[0]->t_deadline;
+	deadline = ts->ts_heap[0].h_deadline;
 	if (deadline <= now_ms)
 		return 0;
 	if (deadline - now_ms > INT_MAX)
@@ -456,8 +471,8 @@ tao__timers_run(struct tao_timers *ts, uint64_t now_ms)
 	ts->ts_running = 1;
 
 	/* Collect first: heap order is the run order. */
-	while (ts->ts_heap_len > 0 && ts->ts_heap[0]->t_deadline <= now_ms) {
-		n = ts->ts_heap[0];
+	while (ts->ts_heap_len > 0 && ts->ts_heap[0].h_deadline <= now_ms) {
+		n = ts->ts_heap[0].h_node;
 		heap_remove(ts, n);
 		n->t_state = NODE_COLLECTED;
 		n->t_next = NULL;
@@ -484,10 +499,13 @@ check_heap(const struct tao_timers *ts)
 	if (ts->ts_heap_len > ts->ts_heap_cap || ts->ts_live > ts->ts_heap_cap)
 		return -1;
 	for (i = 0; i < ts->ts_heap_len; i++) {
-		n = ts->ts_heap[i];
-		if (n->t_heap_index != i || n->t_state != NODE_ARMED)
+		n = ts->ts_heap[i].h_node;
+		if (n->t_heap_index != i || n->t_state != NODE_ARMED ||
+		    n->t_deadline != ts->ts_heap[i].h_deadline ||
+		    n->t_seq != ts->ts_heap[i].h_seq)
 			return -1;
-		if (i > 0 && runs_before(n, ts->ts_heap[(i - 1) / 2]))
+		if (i > 0 &&
+		    entry_before(&ts->ts_heap[i], &ts->ts_heap[(i - 1) / 2]))
 			return -1;
 	}
 	return 0;

@@ -15,11 +15,13 @@
 #include "worker/settings.h"
 #include "worker/wqueue.h"
 #include "shm/stats.h"
+#include "worker/netmap.h"
 
 #define TAO_WORKER_MAX_LISTENERS	16
 #define TAO_READ_BUFFER_SIZE		(256 * 1024)
 
 struct tao_shm;
+struct tao_ring_cursor;
 struct tao_timers;
 struct tao_conn;
 
@@ -87,6 +89,11 @@ struct tao_worker {
 	uint64_t		 w_accept_log_ms;
 	uint64_t		 w_refuse_log_ms;
 	struct tao_stats_block	*w_stats;	/* ours, in shared memory */
+	struct tao_netmap	 w_netmap;	/* our connections by netid */
+	struct tao_io		 w_ring_io;	/* our eventfd */
+	struct tao_ring_cursor	*w_cursors;	/* one per producer islot */
+	int			 w_ring_published; /* wake consumers */
+	uint64_t		 w_ring_drops;	/* already counted */
 	int			 w_exit_code;
 };
 

@@ -21,6 +21,10 @@ tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c)
 	if (tao__shm_conn_acquire(shm, (unsigned)w->w_p.wp_islot) == -1)
 		return -1;
 	c->c_netid = tao__shm_next_netid(shm);
+	if (tao__netmap_put(&w->w_netmap, c->c_netid, c) == -1) {
+		tao__shm_conn_release(shm, (unsigned)w->w_p.wp_islot);
+		return -1;
+	}
 	memset(&row, 0, sizeof(row));
 	clock_gettime(CLOCK_REALTIME, &ts);
 	row.cr_netid = c->c_netid;
@@ -40,6 +44,7 @@ tao__wshm_conn_close(struct tao_worker *w, struct tao_conn *c)
 {
 	struct tao_shm *shm = w->w_p.wp_shm;
 
+	tao__netmap_del(&w->w_netmap, c->c_netid);
 	if (c->c_row >= 0)
 		tao__table_remove(shm, (unsigned)w->w_p.wp_islot,
 		    (unsigned)c->c_row);
