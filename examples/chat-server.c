@@ -1,0 +1,80 @@
+/*
+ * chat-server.c - a chat room over every worker with libtao.
+ *
+ *	./chat-server 127.0.0.1:12346      then: nc 127.0.0.1 12346
+ *
+ * Each line a client sends is broadcast to every client of every worker,
+ * prefixed with the sender's netid; "/to NETID text" is a private message.
+ * tao_broadcast() reaches the connections of the other workers through
+ * shared memory; tao_unicast() finds a netid wherever it lives.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tao.h>
+
+static void
+on_line(struct tao_conn *conn, const struct tao_message *msg, void *arg)
+{
+	struct tao_server *server = arg;
+	char out[4096], *end;
+	const char *text = msg->data;
+	int n;
+
+	if (msg->len > 4 && strncmp(text, "/to ", 4) == 0) {
+		char num[24] = "";
+		memcpy(num, text + 4, msg->len - 4 < 23 ? msg->len - 4 : 23);
+		uint64_t to = strtoull(num, &end, 10);
+		size_t skip = 4 + (size_t)(end - num) + (*end == ' ');
+		n = snprintf(out, sizeof(out), "%" PRIu64 " (private): %.*s",
+		    tao_conn_id(conn), (int)(msg->len - skip), text + skip);
+		if (tao_unicast(server, to, 1, out, (size_t)n) < 0)
+			tao_send(conn, 1, "* no such user", 14);
+		return;
+	}
+	n = snprintf(out, sizeof(out), "%" PRIu64 ": %.*s", tao_conn_id(conn),
+	    (int)msg->len, text);
+	if (n >= (int)sizeof(out))
+		n = sizeof(out) - 1;
+	tao_broadcast(server, 1, out, (size_t)n);
+}
+
+static int
+on_connect(struct tao_conn *conn, void *arg)
+{
+	char out[64];
+	int n = snprintf(out, sizeof(out), "* %" PRIu64 " joined",
+	    tao_conn_id(conn));
+
+	tao_broadcast(arg, 1, out, (size_t)n);
+	return 0;
+}
+
+static void
+on_close(struct tao_conn *conn, void *arg)
+{
+	char out[64];
+	int n = snprintf(out, sizeof(out), "* %" PRIu64 " left",
+	    tao_conn_id(conn));
+
+	tao_broadcast(arg, 1, out, (size_t)n);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct tao_server *server = tao_server_new();
+	char listen[128];
+
+	snprintf(listen, sizeof(listen), "listen %s line",
+	    argc > 1 ? argv[1] : "127.0.0.1:12346");
+	if (server == NULL || tao_server_config_line(server, listen) < 0 ||
+	    tao_server_config_line(server, "control chat-server.sock") < 0)
+		return 1;
+	tao_on_message(server, on_line, server);
+	tao_on_connect(server, on_connect, server);
+	tao_on_close(server, on_close, server);
+	return tao_server_run(server) < 0;
+}
