@@ -186,6 +186,8 @@ on_connect(struct tao_conn *c, void *arg)
 	int n;
 
 	(void)arg;
+	if (tao_conn_migrating(c))
+		return 0;	/* a reload moved it here: already welcomed */
 	if (is_line(c))
 		n = snprintf(text, sizeof(text), "* welcome, you are %" PRIu64
 		    " (worker %d)", tao_conn_id(c), chat_slot);
@@ -202,7 +204,8 @@ static void
 on_close(struct tao_conn *c, void *arg)
 {
 	(void)arg;
-	announce(c, "left");
+	if (!tao_conn_migrating(c))
+		announce(c, "left");
 }
 
 static void

@@ -151,6 +151,14 @@ void	 tao_conn_set_data(struct tao_conn *, void *);
 const char *tao_conn_peer(const struct tao_conn *);	/* "addr:port" */
 const struct tao_codec *tao_conn_codec(const struct tao_conn *);
 struct tao_server *tao_conn_server(const struct tao_conn *);
+/*
+ * A reload hands every open connection (TLV or line, between frames) to
+ * the new generation of workers instead of closing it.  on_close runs in
+ * the old worker and on_connect in the new one as usual, and this returns
+ * 1 inside both, so an app can skip "left"/"joined" announcements and
+ * rebuild per-connection state (tao_conn_data does not cross processes).
+ */
+int	tao_conn_migrating(const struct tao_conn *);
 
 /*
  * Every connection on every worker (the sender's own included), each

@@ -79,13 +79,20 @@ conf_port(const struct tao_listen_conf *lc)
 	return ((const struct sockaddr_in *)&lc->lc_addr)->sin_port;
 }
 
+/*
+ * The open sockets for this configured address, matched as written: a
+ * port-0 listener keeps the port it got at start-up across reloads (the
+ * k-th port-0 line for a host matches the k-th such socket set).
+ */
 static struct tao_lsock *
-find(struct tao_lset *set, const struct tao_listen_conf *lc)
+find(struct tao_lset *set, const struct tao_listen_conf *lc,
+    const int *taken)
 {
 	for (int i = 0; i < set->lset_n; i++) {
 		struct tao_lsock *ls = &set->lset_socks[i];
-		if (ls->ls_nfd > 0 && ls->ls_conf.lc_addrlen == lc->lc_addrlen &&
-		    memcmp(&ls->ls_conf.lc_addr, &lc->lc_addr,
+		if (ls->ls_nfd > 0 && !taken[i] &&
+		    ls->ls_asked.lc_addrlen == lc->lc_addrlen &&
+		    memcmp(&ls->ls_asked.lc_addr, &lc->lc_addr,
 		    lc->lc_addrlen) == 0)
 			return ls;
 	}
@@ -104,7 +111,7 @@ tao__lset_apply(struct tao_lset *set, struct tao_config *cf, int nworkers,
 	for (int i = 0; i < cf->cf_nlistens; i++) {
 		struct tao_listen_conf *lc = &cf->cf_listens[i];
 
-		if (conf_port(lc) == 0 || (ls = find(set, lc)) == NULL) {
+		if ((ls = find(set, lc, live)) == NULL) {
 			if (set->lset_n == TAO_MAX_LSOCKS) {
 				snprintf(err, errlen, "too many listen "
 				    "addresses over reloads; restart taod");
@@ -112,7 +119,7 @@ tao__lset_apply(struct tao_lset *set, struct tao_config *cf, int nworkers,
 			}
 			ls = &set->lset_socks[set->lset_n++];
 			memset(ls, 0, sizeof(*ls));
-			ls->ls_conf = *lc;
+			ls->ls_conf = ls->ls_asked = *lc;
 		}
 		while (ls->ls_nfd < nworkers) {
 			int fd = open_one(&ls->ls_conf, err, errlen);

@@ -19,7 +19,8 @@
 #define TAO_MAX_LSOCKS	(2 * TAO_MAX_LISTENS)
 
 struct tao_lsock {
-	struct tao_listen_conf	ls_conf;
+	struct tao_listen_conf	ls_conf;	/* port resolved */
+	struct tao_listen_conf	ls_asked;	/* as configured (port 0?) */
 	int			ls_fd[TAO_MAX_WORKERS];
 	int			ls_nfd;
 	int			ls_live;	/* in the current config */

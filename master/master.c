@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <libutil.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -297,8 +298,10 @@ reload_commit(struct tao_master *m)
 	struct tao_proc *p;
 
 	LIST_FOREACH(p, &m->m_procs, p_entry)
-		if (p->p_gen != rl->rl_gen)
-			proc_drain(p);
+		if (p->p_gen != rl->rl_gen && p->p_state != TAO_PROC_DRAINING) {
+			p->p_state = TAO_PROC_DRAINING;
+			proc_send(p, TAO_CHAN_HANDOFF);
+		}
 	for (int i = 0; i < TAO_MAX_WORKERS; i++) {
 		struct tao_slot *sl = &m->m_slots[i];
 		sl->sl_current = NULL;
@@ -446,6 +449,8 @@ log_exit(struct tao_proc *p, int status)
 		    (long)p->p_pid);
 }
 
+static void	on_channel(struct tao_master *, struct tao_proc *);
+
 static void
 on_worker_exit(struct tao_master *m, struct tao_proc *p, int status)
 {
@@ -458,6 +463,8 @@ on_worker_exit(struct tao_master *m, struct tao_proc *p, int status)
 	int slot = p->p_slot;
 
 	log_exit(p, status);
+	/* Connections it handed over may still sit in its channel. */
+	on_channel(m, p);
 	tao__master_collect_dead(m, p);
 	proc_free(m, p);
 	if (m->m_reload.rl_active && gen == m->m_reload.rl_gen && starting) {
@@ -513,18 +520,62 @@ reap(struct tao_master *m)
 	}
 }
 
+/*
+ * An old worker hands a connection over: pass it to the serving worker of
+ * the same slot (or any serving worker of the current generation).  The
+ * new worker reads its channel all the time, so a full channel is only a
+ * short wait; past a second the connection is given up and logged.
+ */
+static void
+relay_conn(struct tao_master *m, struct tao_proc *from,
+    const struct tao_chan_msg *msg, int fd)
+{
+	struct tao_proc *to = m->m_slots[from->p_slot % m->m_nworkers]
+	    .sl_current, *p;
+	struct pollfd pfd;
+
+	if (to == NULL || to->p_state != TAO_PROC_SERVING)
+		LIST_FOREACH(p, &m->m_procs, p_entry)
+			if (p->p_gen == m->m_gen &&
+			    p->p_state == TAO_PROC_SERVING) {
+				to = p;
+				break;
+			}
+	if (to == NULL || to->p_state != TAO_PROC_SERVING) {
+		log_warnx("reload: no serving worker to take a connection; "
+		    "closing it");
+		return;
+	}
+	for (int tries = 0; tries < 2; tries++) {
+		if (tao__chan_send_fd(to->p_io.io_fd, TAO_CHAN_CONN,
+		    msg->cm_arg, msg->cm_value, fd) == 0)
+			return;
+		if (errno != EAGAIN && errno != ENOBUFS)
+			break;
+		pfd.fd = to->p_io.io_fd;
+		pfd.events = POLLOUT;
+		(void)poll(&pfd, 1, 1000);
+	}
+	log_warn("reload: passing a connection to worker %ld",
+	    (long)to->p_pid);
+}
+
 static void
 on_channel(struct tao_master *m, struct tao_proc *p)
 {
 	struct tao_chan_msg msg;
-	int rc;
+	int rc, fd;
 
-	while ((rc = tao__chan_recv(p->p_io.io_fd, &msg)) == 1) {
-		if (msg.cm_type != TAO_CHAN_READY)
-			continue;
-		if (p->p_state == TAO_PROC_STARTING)
-			p->p_state = TAO_PROC_SERVING;
-		reload_check(m);
+	while ((rc = tao__chan_recv(p->p_io.io_fd, &msg, &fd)) == 1) {
+		if (msg.cm_type == TAO_CHAN_CONN && fd >= 0)
+			relay_conn(m, p, &msg, fd);
+		else if (msg.cm_type == TAO_CHAN_READY) {
+			if (p->p_state == TAO_PROC_STARTING)
+				p->p_state = TAO_PROC_SERVING;
+			reload_check(m);
+		}
+		if (fd >= 0)
+			close(fd);
 	}
 	if (rc == -1)	/* the worker is exiting; SIGCHLD will follow */
 		(void)epoll_ctl(m->m_epfd, EPOLL_CTL_DEL, p->p_io.io_fd, NULL);

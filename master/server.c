@@ -2,7 +2,6 @@
  * server.c - the public server calls: creation, configuration,
  * registration, tao_strerror.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +10,6 @@
 #include "tao.h"
 #include "master/server.h"
 #include "worker/log.h"
-
-int tao__proctitle_ok;
-
-void
-tao__set_title(const char *fmt, ...)
-{
-	char title[128];
-	va_list ap;
-
-	if (!tao__proctitle_ok)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(title, sizeof(title), fmt, ap);
-	va_end(ap);
-	setproctitle("-%s", title);
-}
 
 const char *
 tao_strerror(int code)

@@ -8,6 +8,7 @@
 
 #include "master/config.h"
 #include "worker/registry.h"
+#include "worker/log.h"
 
 struct tao_server {
 	struct tao_config	s_config;
@@ -17,12 +18,6 @@ struct tao_server {
 	int			s_lines;	/* tao_server_config_line count */
 	int			s_workers_override;	/* taod -w, 0 = none */
 };
-
-/* taod's main sets this after setproctitle_init(); a plain libtao
- * program's titles are left alone. */
-extern int tao__proctitle_ok;
-void	tao__set_title(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
 
 int	tao__master_run(struct tao_server *);
 

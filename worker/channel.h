@@ -13,6 +13,10 @@ enum tao_chan_type {
 	TAO_CHAN_READY = 1,	/* worker -> master: serving */
 	TAO_CHAN_DRAIN,		/* master -> worker: stop accepting, drain */
 	TAO_CHAN_STOP,		/* master -> worker: close everything, exit */
+	TAO_CHAN_HANDOFF,	/* master -> old worker: reload; hand every
+				 * connection over, then exit */
+	TAO_CHAN_CONN,		/* a connection changing hands, with its fd:
+				 * arg = codec (0 tlv, 1 line), value = netid */
 };
 
 struct tao_chan_msg {
@@ -23,7 +27,12 @@ struct tao_chan_msg {
 
 /* 0, or -1 with errno (EAGAIN if the socket is full). */
 int	tao__chan_send(int fd, uint32_t type, uint32_t arg, uint64_t value);
-/* 1 message read, 0 nothing to read, -1 EOF or error (errno, 0 = EOF). */
-int	tao__chan_recv(int fd, struct tao_chan_msg *);
+/* The same with a descriptor attached (SCM_RIGHTS). */
+int	tao__chan_send_fd(int fd, uint32_t type, uint32_t arg, uint64_t value,
+	    int passed_fd);
+/* 1 message read, 0 nothing to read, -1 EOF or error (errno, 0 = EOF).
+ * A descriptor that came with it is stored in *passed_fd (else -1); the
+ * caller owns it, whatever the message. */
+int	tao__chan_recv(int fd, struct tao_chan_msg *, int *passed_fd);
 
 #endif

@@ -59,16 +59,19 @@ format_peer(const struct sockaddr *sa, char *out, size_t outlen)
 	(void)n;	/* 56 bytes hold any "[v6]:port" */
 }
 
-void
-tao__conn_accept(struct tao_worker *w, struct tao_listener *l, int fd,
-    const struct sockaddr *sa, socklen_t salen)
+/*
+ * Start serving fd: a new connection (netid 0: give it one) or one handed
+ * over by the previous generation during a reload (its netid kept).
+ */
+static void
+conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
+    const struct sockaddr *sa, uint64_t netid)
 {
 	const struct tao_registry *r = w->w_p.wp_registry;
 	struct epoll_event ev;
 	struct tao_conn *c;
 	int one = 1;
 
-	(void)salen;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("accept: connection");
 		close(fd);
@@ -81,10 +84,13 @@ tao__conn_accept(struct tao_worker *w, struct tao_listener *l, int fd,
 	c->c_listener = l;
 	c->c_row = -1;
 	c->c_timeout_id = -1;
+	c->c_netid = netid;
 	c->c_last_rx_ms = c->c_last_tx_ms = w->w_now_ms;
 	tao__wq_init(&c->c_wq);
 	LIST_INIT(&c->c_timers);
 	format_peer(sa, c->c_peer, sizeof(c->c_peer));
+	if (netid != 0)
+		c->c_flags |= TAO_CONN_MIGRATING;
 
 	if (tao__wshm_conn_open(w, c) == -1) {
 		/* Over max_connections: accepted and closed at once. */
@@ -112,7 +118,8 @@ tao__conn_accept(struct tao_worker *w, struct tao_listener *l, int fd,
 	}
 	c->c_events = EPOLLIN;
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
-	TAO_STAT_ADD(w, ACCEPTED, 1);
+	if (netid == 0)
+		TAO_STAT_ADD(w, ACCEPTED, 1);
 	TAO_STAT_ADD(w, CONNECTIONS, 1);
 	tao__conn_arm_timeouts(c);
 
@@ -123,6 +130,66 @@ tao__conn_accept(struct tao_worker *w, struct tao_listener *l, int fd,
 		return;
 	}
 	c->c_flags |= TAO_CONN_ANNOUNCED;
+	c->c_flags &= ~TAO_CONN_MIGRATING;
+	if (w->w_state != TAO_WORKER_RUNNING && !w->w_handoff)
+		tao__conn_drain(c);	/* handed to us as we stop */
+}
+
+void
+tao__conn_accept(struct tao_worker *w, struct tao_listener *l, int fd,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	(void)salen;
+	conn_start(w, l, fd, sa, 0);
+}
+
+void
+tao__conn_adopt(struct tao_worker *w, int fd, const struct tao_codec *codec,
+    uint64_t netid)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct tao_listener *l = NULL;
+
+	for (int i = 0; i < w->w_p.wp_nlisteners && l == NULL; i++)
+		if (w->w_listeners[i].l_codec == codec)
+			l = &w->w_listeners[i];
+	if (l == NULL || netid == 0 || getpeername(fd, (struct sockaddr *)&ss,
+	    &len) == -1) {
+		/* The new configuration has no listener of this kind. */
+		log_info("reload: closing a handed-over connection (no %s "
+		    "listener any more)", codec->name);
+		close(fd);
+		return;
+	}
+	conn_start(w, l, fd, (struct sockaddr *)&ss, netid);
+}
+
+/* Quiescent: between frames, nothing queued, not closing. */
+int
+tao__conn_can_hand_off(const struct tao_conn *c)
+{
+	return !(c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
+	    TAO_CONN_READ_PAUSED)) && c->c_rbuf == NULL &&
+	    c->c_wq.q_bytes == 0;
+}
+
+/*
+ * The connection leaves this worker with its socket: whatever the peer
+ * sent since our last read waits in the socket for the new owner, so
+ * nothing is lost.  on_close runs with tao_conn_migrating() true.
+ */
+void
+tao__conn_hand_off(struct tao_conn *c)
+{
+	c->c_flags |= TAO_CONN_MIGRATING;
+	conn_close_now(c);
+}
+
+int
+tao_conn_migrating(const struct tao_conn *c)
+{
+	return (c->c_flags & TAO_CONN_MIGRATING) != 0;
 }
 
 /* ---- input ---------------------------------------------------------- */
@@ -534,7 +601,8 @@ conn_close_now(struct tao_conn *c)
 	TAILQ_INSERT_TAIL(&w->w_closed, c, c_entry);
 	tao__timers_cancel_owner(w->w_timers, &c->c_timers);
 	c->c_timeout_id = -1;
-	TAO_STAT_ADD(w, CLOSED, 1);
+	if (!(c->c_flags & TAO_CONN_MIGRATING))
+		TAO_STAT_ADD(w, CLOSED, 1);
 	tao__stats_sub(w->w_stats, TAO_STAT_CONNECTIONS, 1);
 	tao__wshm_conn_close(w, c);
 	if ((c->c_flags & TAO_CONN_ANNOUNCED) && r->r_on_close != NULL)

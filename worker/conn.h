@@ -32,6 +32,9 @@ enum tao_conn_flag {
 	TAO_CONN_IN_FLUSH	= 1 << 3,	/* on w_flush */
 	TAO_CONN_ANNOUNCED	= 1 << 4,	/* on_connect accepted it */
 	TAO_CONN_PEER_EOF	= 1 << 5,
+	TAO_CONN_MIGRATING	= 1 << 6,	/* changing generation */
+	TAO_CONN_HANDOFF	= 1 << 7,	/* hand off when quiescent */
+	TAO_CONN_NO_UNIT	= 1 << 8,	/* holds no max_connections unit */
 };
 
 struct tao_conn {
@@ -62,6 +65,12 @@ struct tao_conn {
 /* Take an accepted socket; closes fd itself on failure. */
 void	tao__conn_accept(struct tao_worker *, struct tao_listener *, int fd,
 	    const struct sockaddr *, socklen_t);
+/* Take a connection handed over by the previous generation. */
+void	tao__conn_adopt(struct tao_worker *, int fd, const struct tao_codec *,
+	    uint64_t netid);
+int	tao__conn_can_hand_off(const struct tao_conn *);
+/* Forget the connection here (its fd was sent to the new generation). */
+void	tao__conn_hand_off(struct tao_conn *);
 void	tao__conn_on_event(struct tao_conn *, uint32_t events);
 int	tao__conn_flush(struct tao_conn *);
 /* Close at once, dropping queued output. */

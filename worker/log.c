@@ -4,6 +4,7 @@
  * single write(2), so lines of concurrent processes never interleave.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,4 +124,20 @@ fatalx(const char *fmt, ...)
 	log_emit(TAO_LOG_ERROR, 0, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+int tao__proctitle_ok;
+
+void
+tao__set_title(const char *fmt, ...)
+{
+	char title[128];
+	va_list ap;
+
+	if (!tao__proctitle_ok)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(title, sizeof(title), fmt, ap);
+	va_end(ap);
+	setproctitle("-%s", title);
 }

@@ -35,4 +35,10 @@ void	fatal(const char *, ...)
 void	fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 
+/* taod's main sets this after setproctitle_init(); a plain libtao
+ * program's process titles are left alone. */
+extern int tao__proctitle_ok;
+void	tao__set_title(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
 #endif

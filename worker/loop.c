@@ -63,6 +63,12 @@ listeners_poll(struct tao_worker *w, int on)
 }
 
 static void
+tao__set_worker_title(struct tao_worker *w, const char *state)
+{
+	tao__set_title("taod: worker process %d (%s)", w->w_p.wp_slot, state);
+}
+
+static void
 accept_resume(void *owner, void *arg)
 {
 	struct tao_worker *w = arg;
@@ -154,22 +160,36 @@ drain_deadline(void *owner, void *arg)
 }
 
 void
+tao__worker_drain_begin(struct tao_worker *w)
+{
+	uint64_t timeout = w->w_p.wp_settings.st_drain_timeout_ms;
+
+	w->w_state = TAO_WORKER_DRAINING;
+	tao__set_worker_title(w, "shutting down");
+	listeners_poll(w, 0);
+	if (tao__timers_add(w->w_timers, tao__now_ms_ceil() + timeout, 0,
+	    drain_deadline, NULL, w, NULL) == -1)
+		drain_deadline(NULL, w);
+}
+
+void
 tao__worker_drain(struct tao_worker *w)
 {
 	struct tao_conn *c, *next;
-	uint64_t timeout = w->w_p.wp_settings.st_drain_timeout_ms;
 
-	if (w->w_state != TAO_WORKER_RUNNING)
+	if (w->w_state != TAO_WORKER_RUNNING) {
+		if (w->w_handoff) {
+			/* The master is gone or stopping during a hand-off:
+			 * finish by closing gracefully instead. */
+			w->w_handoff = 0;
+			TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next)
+				tao__conn_drain(c);
+		}
 		return;
-	w->w_state = TAO_WORKER_DRAINING;
-	log_debug("draining %zu connections", (size_t)0);
-	listeners_poll(w, 0);
+	}
+	tao__worker_drain_begin(w);
 	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next)
 		tao__conn_drain(c);
-	if (!TAILQ_EMPTY(&w->w_conns) && tao__timers_add(w->w_timers,
-	    tao__now_ms_ceil() + timeout, 0, drain_deadline, NULL, w,
-	    NULL) == -1)
-		drain_deadline(NULL, w);
 }
 
 static void
@@ -184,12 +204,25 @@ static void
 channel_on_event(struct tao_worker *w)
 {
 	struct tao_chan_msg m;
-	int rc;
+	int rc, fd;
 
-	while ((rc = tao__chan_recv(w->w_channel_io.io_fd, &m)) == 1) {
+	while ((rc = tao__chan_recv(w->w_channel_io.io_fd, &m, &fd)) == 1) {
 		switch (m.cm_type) {
 		case TAO_CHAN_DRAIN:
 			tao__worker_drain(w);
+			break;
+		case TAO_CHAN_HANDOFF:
+			tao__worker_handoff(w);
+			break;
+		case TAO_CHAN_CONN:
+			/* Adopt it even if a newer reload already told us to
+			 * hand off or stop: the sweep passes it on, or the
+			 * drain closes it gracefully. */
+			if (fd >= 0) {
+				tao__conn_adopt(w, fd,
+				    tao__handoff_codec(m.cm_arg), m.cm_value);
+				fd = -1;
+			}
 			break;
 		case TAO_CHAN_STOP:
 			worker_stop_now(w);
@@ -197,6 +230,8 @@ channel_on_event(struct tao_worker *w)
 		default:
 			log_warnx("channel: unknown message %u", m.cm_type);
 		}
+		if (fd >= 0)
+			close(fd);
 	}
 	if (rc == -1) {
 		/* The master is gone: nobody supervises us any more. */
@@ -386,6 +421,7 @@ tao__worker_run(const struct tao_worker_params *p)
 		for (int i = 0; i < n; i++)
 			dispatch(w, &events[i]);
 		tao__worker_flush_pending(w);
+		tao__worker_handoff_sweep(w);
 		free_closed(w);
 	}
 	n = w->w_exit_code;

@@ -94,6 +94,8 @@ struct tao_worker {
 	struct tao_ring_cursor	*w_cursors;	/* one per producer islot */
 	int			 w_ring_published; /* wake consumers */
 	uint64_t		 w_ring_drops;	/* already counted */
+	int			 w_handoff;	/* reload: hand connections over */
+	int64_t			 w_handoff_timer;
 	int			 w_exit_code;
 };
 
@@ -105,6 +107,12 @@ int	tao__worker_run(const struct tao_worker_params *);
 
 /* Inside the worker. */
 void	tao__worker_drain(struct tao_worker *);
+/* Stop accepting and arm the drain deadline (graceful stop and reload). */
+void	tao__worker_drain_begin(struct tao_worker *);
+/* handoff.c */
+void	tao__worker_handoff(struct tao_worker *);
+void	tao__worker_handoff_sweep(struct tao_worker *);
+const struct tao_codec *tao__handoff_codec(uint32_t id);
 void	tao__worker_pause_accept(struct tao_worker *);
 void	tao__worker_flush_pending(struct tao_worker *);
 

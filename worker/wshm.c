@@ -18,11 +18,17 @@ tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c)
 	struct timespec ts;
 	int idx;
 
-	if (tao__shm_conn_acquire(shm, (unsigned)w->w_p.wp_islot) == -1)
-		return -1;
-	c->c_netid = tao__shm_next_netid(shm);
+	if (tao__shm_conn_acquire(shm, (unsigned)w->w_p.wp_islot) == -1) {
+		if (c->c_netid == 0)
+			return -1;
+		/* Handed over in a reload: serve it even at the limit. */
+		c->c_flags |= TAO_CONN_NO_UNIT;
+	}
+	if (c->c_netid == 0)
+		c->c_netid = tao__shm_next_netid(shm);
 	if (tao__netmap_put(&w->w_netmap, c->c_netid, c) == -1) {
-		tao__shm_conn_release(shm, (unsigned)w->w_p.wp_islot);
+		if (!(c->c_flags & TAO_CONN_NO_UNIT))
+			tao__shm_conn_release(shm, (unsigned)w->w_p.wp_islot);
 		return -1;
 	}
 	memset(&row, 0, sizeof(row));
@@ -49,7 +55,8 @@ tao__wshm_conn_close(struct tao_worker *w, struct tao_conn *c)
 		tao__table_remove(shm, (unsigned)w->w_p.wp_islot,
 		    (unsigned)c->c_row);
 	c->c_row = -1;
-	tao__shm_conn_release(shm, (unsigned)w->w_p.wp_islot);
+	if (!(c->c_flags & TAO_CONN_NO_UNIT))
+		tao__shm_conn_release(shm, (unsigned)w->w_p.wp_islot);
 }
 
 void

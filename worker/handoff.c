@@ -1,0 +1,85 @@
+/*
+ * handoff.c - a reload moves this worker's connections to the new
+ * generation instead of closing them.
+ *
+ * On TAO_CHAN_HANDOFF the worker stops accepting and marks every
+ * connection.  A marked connection leaves as soon as it is quiescent (no
+ * partial frame read, no output queued): its socket goes to the master
+ * over the channel (SCM_RIGHTS), which passes it to the new worker of the
+ * slot.  Bytes the client sends meanwhile wait in the socket, so no
+ * request is lost and the client sees nothing.  Connections still busy at
+ * drain_timeout_ms are closed like in a graceful stop.
+ */
+#include <errno.h>
+
+#include "worker/channel.h"
+#include "worker/clock.h"
+#include "worker/conn.h"
+#include "worker/log.h"
+#include "worker/timer.h"
+#include "worker/worker.h"
+
+#define HANDOFF_RETRY_MS	5
+
+static uint32_t
+codec_id(const struct tao_codec *codec)
+{
+	return codec == &tao_codec_line ? 1 : 0;
+}
+
+const struct tao_codec *
+tao__handoff_codec(uint32_t id)
+{
+	return id == 1 ? &tao_codec_line : &tao_codec_tlv;
+}
+
+void
+tao__worker_handoff_sweep(struct tao_worker *w)
+{
+	struct tao_conn *c, *next;
+
+	if (!w->w_handoff || w->w_channel_io.io_fd == -1)
+		return;
+	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next) {
+		if (!tao__conn_can_hand_off(c))
+			continue;
+		if (tao__chan_send_fd(w->w_channel_io.io_fd, TAO_CHAN_CONN,
+		    codec_id(c->c_listener->l_codec), c->c_netid,
+		    c->c_io.io_fd) == -1) {
+			if (errno != EAGAIN && errno != ENOBUFS)
+				log_warn("handing over %s", c->c_peer);
+			return;		/* channel full: retry on the timer */
+		}
+		tao__conn_hand_off(c);
+	}
+}
+
+static void
+handoff_retry(void *owner, void *arg)
+{
+	struct tao_worker *w = arg;
+
+	(void)owner;
+	tao__worker_handoff_sweep(w);
+	if (TAILQ_EMPTY(&w->w_conns) && w->w_handoff_timer > 0) {
+		(void)tao__timers_cancel(w->w_timers, w->w_handoff_timer,
+		    NULL);
+		w->w_handoff_timer = 0;
+	}
+}
+
+void
+tao__worker_handoff(struct tao_worker *w)
+{
+	if (w->w_state != TAO_WORKER_RUNNING || w->w_channel_io.io_fd == -1)
+		return;
+	w->w_handoff = 1;
+	tao__worker_drain_begin(w);
+	tao__worker_handoff_sweep(w);
+	if (!TAILQ_EMPTY(&w->w_conns)) {
+		int64_t id = tao__timers_add(w->w_timers, tao__now_ms_ceil() +
+		    HANDOFF_RETRY_MS, HANDOFF_RETRY_MS, handoff_retry, NULL, w,
+		    NULL);
+		w->w_handoff_timer = id > 0 ? id : 0;
+	}
+}
