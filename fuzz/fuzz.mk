@@ -24,14 +24,15 @@
 # The compiler is always clang (libFuzzer): FUZZ_CC.  Only FUZZ_* variables
 # are defined here; the rest of the build is the GNUmakefile's.
 
-FUZZ_TARGETS	:= tlv line
+FUZZ_TARGETS	:= tlv line config ctl
 
 FUZZ_CC		?= clang
 FUZZ_TIME	?= 10
 FUZZ_MAX_LEN	?= 4096
 FUZZ_ARGS	?=
 FUZZ_DIR	:= build/fuzz
-FUZZ_LIB_SRCS	:= $(sort $(wildcard proto/*.c)) fuzz/codec-check.c
+FUZZ_LIB_SRCS	:= $(sort $(wildcard proto/*.c)) fuzz/codec-check.c \
+		   master/config.c master/ctlproto.c worker/log.c
 
 # Recursive (=) so that pkg-config runs only when something is fuzzed.
 FUZZ_CFLAGS	?= -std=gnu11 -D_GNU_SOURCE -I. -Iinclude \

@@ -24,6 +24,9 @@
 
 #define MAX_WORDS	8
 
+/* Fuzzing turns name lookups off (numeric addresses only). */
+int tao__config_resolve_names = 1;
+
 struct directive {
 	const char	*name;
 	int		 min_args, max_args;
@@ -148,7 +151,8 @@ parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV |
+	    (tao__config_resolve_names ? 0 : AI_NUMERICHOST);
 	rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port, &hints,
 	    &res);
 	if (rc != 0)

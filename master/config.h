@@ -47,6 +47,8 @@ struct tao_config {
 	int			 cf_log_level;
 };
 
+extern int tao__config_resolve_names;	/* 0: numeric hosts only */
+
 void	tao__config_defaults(struct tao_config *);
 /* Apply one line; 0 or -1 with "FILE:LINE: message" in err. */
 int	tao__config_line(struct tao_config *, const char *file, int lineno,
