@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,17 @@ set_app(struct tao_config *cf, char **argv, int argc, char *msg, size_t msglen)
 	return set_path(argv, cf->cf_app, sizeof(cf->cf_app), msg, msglen);
 }
 
+/* Checked here so a missing user is reported at its line, by -t too. */
+static int
+set_user(struct tao_config *cf, char **argv, int argc, char *msg,
+    size_t msglen)
+{
+	(void)argc;
+	if (tao__config_resolve_names && getpwnam(argv[1]) == NULL)
+		return complain(msg, msglen, "user %s: no such user", argv[1]);
+	return set_path(argv, cf->cf_user, sizeof(cf->cf_user), msg, msglen);
+}
+
 static int
 set_on_off(char **argv, int *out, char *msg, size_t msglen)
 {
@@ -278,7 +290,6 @@ fn(struct tao_config *cf, char **argv, int argc, char *msg,		\
 
 PATH_SETTER(set_control, cf_control)
 PATH_SETTER(set_pidfile, cf_pidfile)
-PATH_SETTER(set_user, cf_user)
 PATH_SETTER(set_tls_cert, cf_tls_cert)
 PATH_SETTER(set_tls_key, cf_tls_key)
 PATH_SETTER(set_tls_client_ca, cf_tls_client_ca)
@@ -392,6 +403,8 @@ tao__config_line(struct tao_config *cf, const char *file, int lineno,
 			    d->max_args > 1 ? "s" : "");
 			return -1;
 		}
+		if (strcmp(d->name, "app") == 0)
+			cf->cf_app_line = lineno;
 		if (d->set(cf, argv, argc, msg, sizeof(msg)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s", file, lineno, msg);
 			return -1;

@@ -71,27 +71,31 @@ main(int argc, char *argv[])
 		if (tao__config_file(&s->s_config, file, err, sizeof(err)) ==
 		    -1) {
 			fprintf(stderr, "%s\n", err);
-			return 1;
+			goto fail;
 		}
 		s->s_config_path = file;
 	} else if (tao__config_finish(&s->s_config, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
-		return 1;
+		goto fail;
 	}
 	if (workers > 0)
 		s->s_config.cf_workers = s->s_workers_override = workers;
 	if (tao_app_install(s, s->s_config.cf_app) == -1) {
-		fprintf(stderr, "%s: unknown app '%s' (want %s)\n",
-		    file ? file : "built-in", s->s_config.cf_app,
-		    tao_app_names());
-		return 1;
+		fprintf(stderr, "%s:%d: unknown app '%s' (want %s)\n",
+		    file ? file : "built-in", s->s_config.cf_app_line,
+		    s->s_config.cf_app, tao_app_names());
+		goto fail;
 	}
 	if (test) {
 		printf("taod: configuration %s is ok\n", file ? file :
 		    "(built-in)");
+		tao_server_free(s);
 		return 0;
 	}
 	ch = tao_server_run(s) == 0 ? 0 : 1;
 	tao_server_free(s);
 	return ch;
+fail:
+	tao_server_free(s);
+	return 1;
 }
