@@ -133,12 +133,18 @@ tao__mshm_check_reload(struct tao_master *m, const struct tao_config *next,
 		    "taod", next->cf_file[0] ? next->cf_file : "config");
 		return -1;
 	}
-	if ((n + 1) * (next->cf_max_old_generations + 2) > m->m_nislots) {
-		snprintf(err, errlen, "%s: %d workers with max_old_generations "
-		    "%d need more worker instances than the shared memory made "
-		    "at start-up holds (%d); restart taod",
-		    next->cf_file[0] ? next->cf_file : "config", n,
-		    next->cf_max_old_generations, m->m_nislots);
+	int live = 0;
+	struct tao_proc *p;
+
+	LIST_FOREACH(p, &m->m_procs, p_entry)
+		live++;
+	if (live + n > m->m_nislots) {
+		snprintf(err, errlen, "%s: %d new workers next to the %d still "
+		    "running exceed the %d worker instances the shared memory "
+		    "was sized for at start-up; wait for old generations to "
+		    "finish, or restart taod",
+		    next->cf_file[0] ? next->cf_file : "config", n, live,
+		    m->m_nislots);
 		return -1;
 	}
 	return 0;
