@@ -51,7 +51,8 @@ struct bench_hist {
 
 void		bench_hist_init(struct bench_hist *);
 void		bench_hist_add(struct bench_hist *, uint64_t ns);
-void		bench_hist_merge(struct bench_hist *, const struct bench_hist *);
+void		bench_hist_merge(struct bench_hist *,
+		    const struct bench_hist *);
 /* The value at quantile q (0..1) in ns, within the bucket error; 0 if
  * empty. */
 uint64_t	bench_hist_quantile(const struct bench_hist *, double q);
@@ -106,7 +107,7 @@ struct bench_result {
 
 struct bench_thread {
 	int			 t_id;
-	int			 t_first;	/* first global connection index */
+	int			 t_first;	/* first global conn index */
 	int			 t_count;	/* connections of this thread */
 	const struct bench_opts	*t_opts;
 	struct bench_result	 t_res;
@@ -192,7 +193,7 @@ void	 bench_pool_fill(const struct bench_pool *, uint8_t *dst, size_t len,
 int	 bench_pool_check(const struct bench_pool *, const uint8_t *buf,
 	    size_t len, uint64_t salt, uint64_t seq);
 
-/* ---- modes ---------------------------------------------------------------- */
+/* ---- modes --------------------------------------------------------- */
 
 typedef int	(*bench_run_fn)(struct bench_thread *);
 

@@ -21,7 +21,7 @@
 enum { B_CONNECTING, B_SENT, B_DONE, B_FAILED };
 
 struct burst_conn {
-	struct bench_conn	 b_c;		/* first: epoll data points here */
+	struct bench_conn	 b_c;		/* first, for epoll data */
 	int			 b_state;
 	uint64_t		 b_salt;
 	uint64_t		 b_started;

@@ -28,7 +28,7 @@
 #define TICK_MS		100	/* how often timeouts are looked for */
 
 struct echo_conn {
-	struct bench_conn	 e_c;		/* first: epoll data points here */
+	struct bench_conn	 e_c;		/* first, for epoll data */
 	uint64_t		 e_salt;
 	uint64_t		 e_next_send;
 	uint64_t		 e_next_recv;

@@ -32,7 +32,7 @@
 enum { I_PINGING, I_HELD, I_GONE };
 
 struct idle_conn {
-	struct bench_conn	 i_c;		/* first: epoll data points here */
+	struct bench_conn	 i_c;		/* first, for epoll data */
 	int			 i_state;
 	uint64_t		 i_next_hb;
 };

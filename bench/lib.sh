@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - helpers shared by the bench/*.sh scripts (sourced, bash).
 #
 # Every process started through bench_start is remembered and stopped by
@@ -7,6 +8,8 @@
 
 BENCH_PIDS=()
 BENCH_TMP=
+# Clock ticks per second, the unit of /proc/PID/stat's times.
+export CLK_TCK
 CLK_TCK=$(getconf CLK_TCK)
 
 bench_die() {
@@ -102,7 +105,11 @@ bench_cleanup() {
 		bench_stop "$pid" 5
 	done
 	BENCH_PIDS=()
-	[ -n "$BENCH_TMP" ] && rm -rf "$BENCH_TMP"
+	if [ -n "${BENCH_KEEP:-}" ] && [ -n "$BENCH_TMP" ]; then
+		echo "${0##*/}: logs and configs kept in $BENCH_TMP" >&2
+	elif [ -n "$BENCH_TMP" ]; then
+		rm -rf "$BENCH_TMP"
+	fi
 	BENCH_TMP=
 }
 
@@ -153,7 +160,7 @@ bench_json() {
 	*"\"$2\":"*) ;;
 	*) echo ""; return ;;
 	esac
-	v=${1#*\"$2\":}
+	v=${1#*\""$2"\":}
 	v=${v%%[,\}]*}
 	v=${v#\"}
 	echo "${v%\"}"

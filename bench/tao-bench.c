@@ -9,13 +9,13 @@
  * (a reply that differs from the request, a reset, a timeout, a failed
  * connect, a missing message) and 2 for bad usage.
  */
+#include <sys/resource.h>
+
 #include <arpa/inet.h>
 #include <netdb.h>
 
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -122,7 +122,29 @@ resolve(struct bench_opts *o, const char *host, long port)
 	freeaddrinfo(ai);
 }
 
-/* Options not given take the mode's defaults (-1 / -1.0 mean unset). */
+static void
+unset_int(int *v, int value)
+{
+	if (*v < 0)
+		*v = value;
+}
+
+static void
+unset_size(size_t *v, size_t value)
+{
+	if (*v == SIZE_MAX)
+		*v = value;
+}
+
+static void
+unset_real(double *v, double value)
+{
+	if (*v < 0)
+		*v = value;
+}
+
+/* Options not given take the mode's defaults: -1 (SIZE_MAX for sizes)
+ * means unset. */
 static void
 defaults(struct bench_opts *o)
 {
@@ -130,29 +152,29 @@ defaults(struct bench_opts *o)
 
 	switch (o->o_mode) {
 	case MODE_ECHO:
-		if (o->o_conns < 0) o->o_conns = 100;
-		if (o->o_payload == SIZE_MAX) o->o_payload = 128;
+		unset_int(&o->o_conns, 100);
+		unset_size(&o->o_payload, 128);
 		break;
 	case MODE_STREAM:
-		if (o->o_conns < 0) o->o_conns = 1;
-		if (o->o_payload == SIZE_MAX) o->o_payload = 65536;
+		unset_int(&o->o_conns, 1);
+		unset_size(&o->o_payload, 65536);
 		frame = BENCH_HDR + o->o_payload;
 		if (o->o_depth < 0)
 			o->o_depth = frame >= (2u << 20) ? 2 :
 			    (int)((2u << 20) / frame);
 		break;
 	case MODE_BURST:
-		if (o->o_conns < 0) o->o_conns = 1000;
-		if (o->o_payload == SIZE_MAX) o->o_payload = 1024;
-		if (o->o_timeout < 0) o->o_timeout = 30;
+		unset_int(&o->o_conns, 1000);
+		unset_size(&o->o_payload, 1024);
+		unset_real(&o->o_timeout, 30);
 		break;
 	case MODE_IDLE:
-		if (o->o_conns < 0) o->o_conns = 1000;
-		if (o->o_payload == SIZE_MAX) o->o_payload = 8;
+		unset_int(&o->o_conns, 1000);
+		unset_size(&o->o_payload, 8);
 		break;
 	case MODE_CHAT:
-		if (o->o_conns < 0) o->o_conns = 100;
-		if (o->o_payload == SIZE_MAX) o->o_payload = 32;
+		unset_int(&o->o_conns, 100);
+		unset_size(&o->o_payload, 32);
 		if (o->o_payload < 24) {
 			fprintf(stderr, "tao-bench: chat needs -s >= 24\n");
 			usage(stderr, 2);
@@ -163,10 +185,11 @@ defaults(struct bench_opts *o)
 		}
 		break;
 	}
-	if (o->o_depth < 0) o->o_depth = 1;
-	if (o->o_seconds < 0) o->o_seconds = 5;
-	if (o->o_timeout < 0) o->o_timeout = 10;
-	if (o->o_threads > o->o_conns) o->o_threads = o->o_conns;
+	unset_int(&o->o_depth, 1);
+	unset_real(&o->o_seconds, 5);
+	unset_real(&o->o_timeout, 10);
+	if (o->o_threads > o->o_conns)
+		o->o_threads = o->o_conns;
 	if (o->o_heartbeat_ms > 0 && o->o_mode != MODE_IDLE) {
 		fprintf(stderr, "tao-bench: --heartbeat is for mode idle\n");
 		usage(stderr, 2);
@@ -203,6 +226,8 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		}
 	if (run == NULL)
 		bad("mode", argv[1]);
+	/* getopt names its complaints after argv[0] of what it is given. */
+	argv[1] = (char *)"tao-bench";
 	o->o_conns = o->o_depth = -1;
 	o->o_payload = SIZE_MAX;
 	o->o_seconds = o->o_timeout = -1;
@@ -212,8 +237,12 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 	while ((ch = getopt_long(argc - 1, argv + 1, "h:p:c:n:d:s:t:j:", longs,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 'h': host = optarg; break;
-		case 'p': port = number("port", optarg, 1, 65535); break;
+		case 'h':
+			host = optarg;
+			break;
+		case 'p':
+			port = number("port", optarg, 1, 65535);
+			break;
 		case 'c':
 		case 'n':
 			o->o_conns = (int)number("count", optarg, 1, MAX_CONNS);
@@ -232,7 +261,9 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 			o->o_threads = (int)number("threads", optarg, 1,
 			    MAX_THREADS);
 			break;
-		case 'J': o->o_json = 1; break;
+		case 'J':
+			o->o_json = 1;
+			break;
 		case 'H':
 			o->o_heartbeat_ms = (uint64_t)number("heartbeat",
 			    optarg, 1, 3600000);
@@ -325,6 +356,19 @@ us(const struct bench_hist *h, double q)
 	return (double)bench_hist_quantile(h, q) / 1000.0;
 }
 
+/* User and system time of this process so far, in seconds: on a small
+ * machine the load generator's own cost is part of the picture. */
+static double
+client_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void
 print_json(const struct bench_opts *o, const struct bench_result *r,
     double secs)
@@ -350,6 +394,7 @@ print_json(const struct bench_opts *o, const struct bench_result *r,
 		    (unsigned long long)r->r_lat2.h_count,
 		    us(&r->r_lat2, 0.5), us(&r->r_lat2, 0.99),
 		    us(&r->r_lat2, 0.999), us(&r->r_lat2, 1));
+	printf("\"client_cpu_s\":%.3f,", client_cpu());
 	printf("\"connected\":%llu,\"open\":%llu,\"connect_failures\":%llu,"
 	    "\"mismatches\":%llu,\"resets\":%llu,\"timeouts\":%llu,"
 	    "\"missing\":%llu,\"duplicates\":%llu,\"reordered\":%llu,"
@@ -378,9 +423,11 @@ static void
 print_text(const struct bench_opts *o, const struct bench_result *r,
     double secs)
 {
-	printf("tao-bench %s: %d connections, depth %d, %zu-byte payloads, "
-	    "%d thread%s\n", o->o_mode_name, o->o_conns, o->o_depth,
-	    o->o_payload, o->o_threads, o->o_threads == 1 ? "" : "s");
+	printf("tao-bench %s: %d connections", o->o_mode_name, o->o_conns);
+	if (o->o_mode == MODE_ECHO || o->o_mode == MODE_STREAM)
+		printf(", depth %d", o->o_depth);
+	printf(", %zu-byte payloads, %d thread%s\n", o->o_payload,
+	    o->o_threads, o->o_threads == 1 ? "" : "s");
 	switch (o->o_mode) {
 	case MODE_ECHO:
 	case MODE_STREAM:
@@ -410,6 +457,7 @@ print_text(const struct bench_opts *o, const struct bench_result *r,
 		print_latency("cross-worker", &r->r_lat2);
 		break;
 	}
+	printf("%-13s %.2f s\n", "client CPU", client_cpu());
 	printf("%-13s %llu (connect failures %llu, mismatches %llu, resets "
 	    "%llu, timeouts %llu, missing %llu, duplicates %llu, reordered "
 	    "%llu)\n", "errors", (unsigned long long)errors_of(r),

@@ -257,8 +257,14 @@ tao__ctl_close_all(struct tao_master *m)
 {
 	struct tao_ctl_client *cl;
 
-	while ((cl = LIST_FIRST(&m->m_clients)) != NULL)
-		client_close(m, cl);
+	/* A client waiting for `stop` is left open on purpose: the kernel
+	 * closes it as the process exits, so taoctl returns only then. */
+	while ((cl = LIST_FIRST(&m->m_clients)) != NULL) {
+		LIST_REMOVE(cl, entry);
+		if (!cl->waiting)
+			close(cl->io.io_fd);
+		free(cl);
+	}
 	if (m->m_ctl_io.io_fd > 0) {
 		close(m->m_ctl_io.io_fd);
 		(void)unlink(m->m_cf.cf_control);

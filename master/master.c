@@ -737,13 +737,15 @@ master_setup(struct tao_master *m)
 static void
 master_teardown(struct tao_master *m)
 {
-	tao__ctl_close_all(m);
 	tao__lset_close_all(&m->m_lset);
 	if (m->m_pidfh != NULL)
 		pidfile_remove(m->m_pidfh);
 	close(m->m_sig_io.io_fd);
 	close(m->m_epfd);
 	tao__mshm_destroy(m);
+	/* Last: closing the control socket answers a waiting `taoctl stop`,
+	 * which must find the pidfile and the listeners gone. */
+	tao__ctl_close_all(m);
 }
 
 int
@@ -766,9 +768,9 @@ tao__master_run(struct tao_server *s)
 	tao__log_set_level(m->m_cf.cf_log_level);
 	if (master_setup(m) == -1)
 		return -1;
-	tao__set_title("taod: master process");
 	for (int i = 0; i < m->m_nworkers; i++)
 		spawn_current(m, i);
+	tao__set_title("taod: master process");
 
 	while (!(m->m_stopping && LIST_EMPTY(&m->m_procs))) {
 		m->m_now_ms = tao__now_ms();

@@ -41,7 +41,15 @@ define install_unit
 	    $(DESTDIR)$(UNITDIR)/taod.service
 endef
 
-install: all
+# What install builds first: everything, unless a package build, which
+# runs no tests, asks for only the files installed (INSTALL_DEPS=installables).
+INSTALL_DEPS	?= all
+INSTALLED_BUILD	:= $(LIBRARIES) $(BUILD)/taod $(BUILD)/taoctl $(BUILD)/tao-bench
+
+.PHONY: installables
+installables: $(INSTALLED_BUILD)
+
+install: $(INSTALL_DEPS)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSCONFDIR)/taod \

@@ -21,8 +21,9 @@
  *
  * The producer never looks at consumers (Aeron's "untethered" policy, not
  * Disruptor gating): a consumer that falls more than a lap behind finds its
- * records overwritten, skips to the head and counts exactly how many records
- * it lost from the sequence numbers.  Consumers keep their cursors in their
+ * records overwritten, skips forward (every lap starts with a record, so
+ * the start of the head's lap is a safe place to resume) and counts exactly
+ * how many records it lost from the sequence numbers.  Consumers keep their cursors in their
  * own memory, so a dead consumer costs the others nothing.
  */
 #ifndef TAO_SHM_RING_T_H

@@ -20,16 +20,20 @@
  * synchronise and the consumer's later load of claim sees the announcement.
  * So "c - pos <= size" proves the copy was not touched.  All shared words
  * are accessed as relaxed 64-bit atomics: racing is defined, merely stale.
+ * The consumer copies a batch of consecutive records and checks once, for
+ * the batch's first position (see struct batch); head and claim live on the
+ * producer's hot cache line, so one load of each per batch, not per record.
  *
  * Lapping: a consumer more than a lap behind (head - pos > size), or whose
- * copy failed the check, jumps to the head.  It reads (head, head_seq) as
- * one consistent pair (valid when claim == head, i.e. no record was in
- * flight; see resync) and adds head_seq - its expected sequence to its
- * drops.  If no consistent pair comes within a few tries it jumps anyway
- * and keeps its expected sequence: the first record it then reads carries
- * its own sequence number and the difference is the exact drop count.
+ * copy failed the check, skips forward (resync): to the first record of
+ * the head's lap if that is ahead of it, else to the head.  Drops are
+ * counted exactly from sequence numbers: every record carries its own, so
+ * the first record read after a skip tells how many were jumped over; when
+ * skipping to the head, a consistent (head, head_seq) pair (claim == head:
+ * no record in flight) gives the count at once.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +41,8 @@
 
 #define REC_HDR		sizeof(struct tao_ring_rec_hdr)
 #define HDR_WORDS	(REC_HDR / sizeof(uint64_t))
-#define STACK_WORDS	512		/* records up to 4 KiB copy to stack */
+#define STACK_WORDS	1024		/* batches of up to 8 KiB on the stack */
+#define BATCH_MAX	64		/* records validated together */
 #define RESYNC_TRIES	16
 #define RESYNCS_PER_CALL 64		/* a producer lapping us non-stop */
 
@@ -207,24 +212,39 @@ tao__ring_cursor_init(const struct tao_shm *shm, unsigned producer,
 	cur->rc_pos = head;
 }
 
-/* Lapped or lost: jump to the head and count what was skipped. */
+/*
+ * Lapped, or the copy was overwritten: move forward to a record boundary.
+ * Every lap begins with a record (records never straddle the end), so the
+ * start of the head's lap is one: restart there when it is ahead of us and
+ * keep that lap's records; the sequence number of the record found there
+ * settles the drop count (account).  Otherwise jump to the head and count
+ * at once from a consistent (head, head_seq) pair.
+ */
 static void
-resync(const struct tao_ring_ctl *ctl, struct tao_ring_cursor *cur)
+resync(const struct tao_ring_ctl *ctl, struct tao_ring_cursor *cur,
+    uint64_t size)
 {
-	uint64_t head, seq;
+	uint64_t head, seq, lap;
+	int paired;
 
-	if (head_pair(ctl, &head, &seq) == 0) {
-		if ((cur->rc_flags & TAO_RING_CURSOR_SEQ_UNKNOWN) == 0 &&
-		    seq > cur->rc_seq)
-			cur->rc_drops += seq - cur->rc_seq;
-		cur->rc_seq = seq;
-		cur->rc_flags &= ~TAO_RING_CURSOR_SEQ_UNKNOWN;
+	paired = head_pair(ctl, &head, &seq) == 0;
+	lap = head & ~(size - 1);
+	if (lap > cur->rc_pos && lap < head) {
+		cur->rc_pos = lap;
+		return;
 	}
-	/* else: keep rc_seq; the next record's rh_seq settles the count */
 	cur->rc_pos = head;
+	if (!paired)
+		return;		/* the next record's rh_seq will tell */
+	if ((cur->rc_flags & TAO_RING_CURSOR_SEQ_UNKNOWN) == 0 &&
+	    seq > cur->rc_seq)
+		cur->rc_drops += seq - cur->rc_seq;
+	cur->rc_seq = seq;
+	cur->rc_flags &= ~TAO_RING_CURSOR_SEQ_UNKNOWN;
 }
 
-/* Was [pos, ...) possibly overwritten?  Call after the copy. */
+/* Was anything at or after pos possibly overwritten?  Call after the
+ * copy: the acquire fence pairs with the producer's release fence. */
 static int
 overwritten(const struct tao_ring_ctl *ctl, uint64_t pos, uint64_t size)
 {
@@ -243,6 +263,127 @@ account(struct tao_ring_cursor *cur, uint64_t rec_seq)
 	cur->rc_seq = rec_seq + 1;
 }
 
+/*
+ * A batch: consecutive records copied out of the ring, then validated
+ * together with one load of claim.  One check suffices because the oldest
+ * record is the first to be overwritten: if the first position is intact,
+ * so is everything after it.  (If it is not, the lengths that led to the
+ * later records are suspect too, so the whole batch is thrown away.)
+ */
+struct batch {
+	uint64_t	*buf;
+	size_t		 cap;		/* words */
+	size_t		 used;
+	unsigned	 n;
+	struct {
+		uint64_t	pos;
+		uint32_t	len;
+		uint32_t	word;	/* index in buf; NO_COPY for a PAD */
+	} it[BATCH_MAX];
+};
+
+#define NO_COPY		UINT32_MAX
+#define GATHER_BAD	-1		/* first record unreadable: resync */
+#define GATHER_BIG	1		/* first record bigger than buf */
+#define GATHER_NOMEM	2
+
+/* Could this first word start a record that lies in the room left? */
+static int
+word0_sane(uint32_t len, uint16_t kind, uint64_t to_end, uint64_t to_head)
+{
+	if (len < 8 || len % 8 != 0 || len > to_end || len > to_head)
+		return 0;
+	if (kind == TAO_RING_PAD)
+		return 1;
+	return (kind == TAO_RING_BROADCAST || kind == TAO_RING_UNICAST) &&
+	    len >= REC_HDR;
+}
+
+/* Copy records [pos, head) into b, at most limit of them (PADs free).
+ * GATHER_BIG leaves the first record's length in b->it[0].len. */
+static int
+gather(const _Atomic uint64_t *data, uint64_t size, uint64_t pos,
+    uint64_t head, unsigned limit, struct batch *b)
+{
+	uint64_t off;
+	uint32_t len, i, recs = 0;
+	uint16_t kind;
+
+	/* Half a lap or more behind, the producer may reach the batch's
+	 * first record while it is being copied, and one overwritten record
+	 * throws the whole batch away: go one record at a time there. */
+	if (head - pos >= size / 2)
+		limit = 1;
+	while (pos < head && b->n < BATCH_MAX && recs < limit) {
+		off = pos & (size - 1);
+		word0_parse(atomic_load_explicit(&data[off / 8],
+		    memory_order_relaxed), &len, &kind);
+		/* A bad first word was overwritten (or scribbled on): never
+		 * follow it, not even to copy. */
+		if (!word0_sane(len, kind, size - off, head - pos))
+			return b->n == 0 ? GATHER_BAD : 0;
+		b->it[b->n].pos = pos;
+		b->it[b->n].len = len;
+		b->it[b->n].word = NO_COPY;
+		if (kind != TAO_RING_PAD) {
+			if (b->used + len / 8 > b->cap)
+				return b->n == 0 ? GATHER_BIG : 0;
+			for (i = 0; i < len / 8; i++)
+				b->buf[b->used + i] = atomic_load_explicit(
+				    &data[off / 8 + i], memory_order_relaxed);
+			b->it[b->n].word = (uint32_t)b->used;
+			b->used += len / 8;
+			recs++;
+		}
+		b->n++;
+		pos += len;
+	}
+	return 0;
+}
+
+/* The first record does not fit the stack buffer: copy it alone into a
+ * buffer of its size.  0, GATHER_BAD, or GATHER_NOMEM. */
+static int
+gather_big(const _Atomic uint64_t *data, uint64_t size, uint64_t pos,
+    uint64_t head, struct batch *b)
+{
+	int r;
+
+	b->cap = b->it[0].len / 8;
+	b->used = b->n = 0;
+	if ((b->buf = malloc(b->cap * sizeof(uint64_t))) == NULL)
+		return GATHER_NOMEM;
+	/* changed meanwhile (overwritten): resync */
+	if ((r = gather(data, size, pos, head, 1, b)) == GATHER_BIG)
+		r = GATHER_BAD;
+	return r;
+}
+
+/* Hand a validated batch to fn.  -1 if a record is malformed (the ring
+ * was scribbled on): the caller resynchronises. */
+static int
+deliver(struct tao_ring_cursor *cur, struct batch *b, tao_ring_fn fn,
+    void *arg, unsigned *n, int *stop)
+{
+	const struct tao_ring_rec_hdr *rec;
+	unsigned i;
+
+	for (i = 0; i < b->n && !*stop; i++) {
+		if (b->it[i].word == NO_COPY) {		/* PAD */
+			cur->rc_pos = b->it[i].pos + b->it[i].len;
+			continue;
+		}
+		rec = (const void *)(b->buf + b->it[i].word);
+		if (rec->rh_payload_len > b->it[i].len - REC_HDR)
+			return -1;
+		account(cur, rec->rh_seq);
+		cur->rc_pos = b->it[i].pos + b->it[i].len;
+		(*n)++;
+		*stop = fn(arg, rec, (const uint64_t *)rec + HDR_WORDS);
+	}
+	return 0;
+}
+
 int
 tao__ring_consume(const struct tao_shm *shm, unsigned producer,
     struct tao_ring_cursor *cur, tao_ring_fn fn, void *arg,
@@ -250,13 +391,12 @@ tao__ring_consume(const struct tao_shm *shm, unsigned producer,
 {
 	const struct tao_ring_ctl *ctl;
 	const _Atomic uint64_t *data;
-	const struct tao_ring_rec_hdr *rec;
-	uint64_t stackbuf[STACK_WORDS], *buf, head, pos, off;
+	uint64_t stackbuf[STACK_WORDS], head = 0, pos;
 	uint64_t size = shm->sh_ring_size;
-	uint32_t len, gen, i;
-	uint16_t kind;
+	struct batch b;
 	unsigned n = 0, resyncs = 0;
-	int stop = 0;
+	uint32_t gen;
+	int stop = 0, reload = 1, r;
 
 	if (producer >= shm->sh_nislots)
 		return 0;
@@ -267,65 +407,38 @@ tao__ring_consume(const struct tao_shm *shm, unsigned producer,
 		cur->rc_gen = gen;
 
 	while (n < max_records && !stop && resyncs < RESYNCS_PER_CALL) {
-		head = atomic_load_explicit(&ctl->rg_head,
-		    memory_order_acquire);
 		pos = cur->rc_pos;
+		/* head sits on the producer's hot line: re-read it only when
+		 * the records known to be complete are used up */
+		if (reload || pos == head) {
+			head = atomic_load_explicit(&ctl->rg_head,
+			    memory_order_acquire);
+			reload = 0;
+		}
 		if (head == pos)
 			break;
-		if (head - pos > size || pos % 8 != 0) {
-			resync(ctl, cur);
-			resyncs++;
-			continue;
-		}
-		off = pos & (size - 1);
-		word0_parse(atomic_load_explicit(&data[off / 8],
-		    memory_order_relaxed), &len, &kind);
-		/* A bad first word means it was overwritten (or scribbled):
-		 * never follow it, not even to copy. */
-		if (len < 8 || len % 8 != 0 || len > size - off ||
-		    len > head - pos ||
-		    (kind != TAO_RING_PAD && len < REC_HDR)) {
-			resync(ctl, cur);
-			resyncs++;
-			continue;
-		}
-		if (kind == TAO_RING_PAD) {
-			if (overwritten(ctl, pos, size)) {
-				resync(ctl, cur);
-				resyncs++;
-			} else
-				cur->rc_pos = pos + len;
-			continue;
-		}
-		buf = stackbuf;
-		if (len > sizeof(stackbuf) &&
-		    (buf = malloc(len)) == NULL) {
+		b.buf = stackbuf;
+		b.cap = STACK_WORDS;
+		b.used = b.n = 0;
+		r = GATHER_BAD;
+		if (head - pos <= size && pos % 8 == 0)
+			r = gather(data, size, pos, head, max_records - n, &b);
+		if (r == GATHER_BIG && (r = gather_big(data, size, pos, head,
+		    &b)) == GATHER_NOMEM) {
 			if (n == 0) {
 				errno = ENOMEM;
 				return -1;
 			}
 			break;
 		}
-		for (i = 0; i < len / 8; i++)
-			buf[i] = atomic_load_explicit(&data[off / 8 + i],
-			    memory_order_relaxed);
-		rec = (const struct tao_ring_rec_hdr *)buf;
-		if (overwritten(ctl, pos, size) ||
-		    (rec->rh_kind != TAO_RING_BROADCAST &&
-		    rec->rh_kind != TAO_RING_UNICAST) ||
-		    rec->rh_payload_len > len - REC_HDR) {
-			if (buf != stackbuf)
-				free(buf);
-			resync(ctl, cur);
+		if (r != 0 || overwritten(ctl, pos, size) ||
+		    deliver(cur, &b, fn, arg, &n, &stop) == -1) {
+			resync(ctl, cur, size);
 			resyncs++;
-			continue;
+			reload = 1;
 		}
-		account(cur, rec->rh_seq);
-		cur->rc_pos = pos + len;
-		n++;
-		stop = fn(arg, rec, buf + HDR_WORDS);
-		if (buf != stackbuf)
-			free(buf);
+		if (b.buf != stackbuf)
+			free(b.buf);
 	}
 	return (int)n;
 }

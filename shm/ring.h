@@ -72,8 +72,8 @@ void	tao__ring_cursor_init(const struct tao_shm *, unsigned producer,
  * Deliver up to max_records records of producer's ring to fn, copying each
  * out and checking afterwards that the producer did not overwrite it
  * meanwhile, so no torn record is ever delivered.  A cursor that was lapped
- * jumps to the head and adds the exact number of records it skipped to
- * cur->rc_drops.  A changed ring generation (the producer died and the
+ * skips forward (to the first record of the head's lap, or to the head) and
+ * adds the exact number of records it skipped to cur->rc_drops.  A changed ring generation (the producer died and the
  * master reclaimed its islot) is noted in cur->rc_gen; records the dead
  * producer completed are still delivered, a record it left half-written is
  * not.  Returns the number of records delivered, or -1 with errno ENOMEM

@@ -53,6 +53,14 @@ _Static_assert(offsetof(struct tao_conn_row, cr_lslot) % 8 == 0 &&
 
 /* ---- writer side ---- */
 
+/* Writes go to shared memory: a bad index must not scribble on another
+ * partition, so writers check it (readers check too). */
+static int
+in_range(const struct tao_shm *shm, unsigned islot, unsigned row)
+{
+	return islot < shm->sh_nislots && row < shm->sh_max_connections;
+}
+
 /* Enter the write section.  A sequence left odd (by a writer that died,
  * repaired by reclaim) stays odd rather than turning even mid-write. */
 static uint32_t
@@ -155,9 +163,12 @@ tao__table_update_counters(struct tao_shm *shm, unsigned islot,
     unsigned row, uint64_t msgs_in, uint64_t msgs_out, uint64_t bytes_in,
     uint64_t bytes_out)
 {
-	struct tao_shm_row *r = tao__shm_row(shm, islot, row);
+	struct tao_shm_row *r;
 	uint32_t s;
 
+	if (!in_range(shm, islot, row))
+		return;
+	r = tao__shm_row(shm, islot, row);
 	s = write_begin(r);
 	atomic_store_explicit(&r->sr_word[W_MSGS_IN], msgs_in,
 	    memory_order_relaxed);
@@ -174,11 +185,14 @@ void
 tao__table_set_state(struct tao_shm *shm, unsigned islot, unsigned row,
     enum tao_row_state state)
 {
-	struct tao_shm_row *r = tao__shm_row(shm, islot, row);
+	struct tao_shm_row *r;
 	struct tao_conn_row tmp;
 	uint64_t w;
 	uint32_t s;
 
+	if (!in_range(shm, islot, row))
+		return;
+	r = tao__shm_row(shm, islot, row);
 	/* Only this process writes the row, so its own words are current. */
 	w = atomic_load_explicit(&r->sr_word[W_STATE], memory_order_relaxed);
 	memcpy((char *)&tmp + W_STATE * sizeof(w), &w, sizeof(w));
@@ -204,10 +218,19 @@ row_clear(struct tao_shm_row *r)
 void
 tao__table_remove(struct tao_shm *shm, unsigned islot, unsigned row)
 {
-	struct tao_table_part *p = tao__shm_part(shm, islot);
-	struct tao_shm_row *r = tao__shm_row(shm, islot, row);
+	struct tao_table_part *p;
+	struct tao_shm_row *r;
 	uint32_t live;
 
+	if (!in_range(shm, islot, row))
+		return;
+	p = tao__shm_part(shm, islot);
+	r = tao__shm_row(shm, islot, row);
+	/* Removing a free row twice would put it on the free list twice
+	 * and hand it to two connections later. */
+	if (state_of_word(atomic_load_explicit(&r->sr_word[W_STATE],
+	    memory_order_relaxed)) == TAO_ROW_FREE)
+		return;
 	row_clear(r);
 	atomic_store_explicit(&r->sr_next_free, atomic_load_explicit(
 	    &p->tp_free, memory_order_relaxed), memory_order_relaxed);

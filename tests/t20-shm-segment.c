@@ -104,6 +104,15 @@ reap(pid_t pid, long ms)
 	return rc;
 }
 
+static double
+now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
 static void *
 shared_alloc(size_t size)
 {
@@ -319,7 +328,7 @@ test_netids(void)
 
 #define LIMIT		50
 #define LIMIT_KIDS	4
-#define LIMIT_ROUNDS	200000
+#define LIMIT_SECONDS	0.3
 #define LIMIT_HOLD_MAX	20	/* 4 x 20 > 50: they must collide */
 
 struct limit_board {
@@ -344,12 +353,18 @@ race_limit(void *arg)
 	struct limit_board *b = j->b;
 	unsigned held = 0, i, rnd = j->islot * 2654435761u + 1;
 	int64_t now, peak;
+	double t0;
 
 	while (!atomic_load(&b->go))
 		;
-	for (i = 0; i < LIMIT_ROUNDS; i++) {
+	/* Biased to acquire, so every process sits near LIMIT_HOLD_MAX and
+	 * the four together keep pressing on the limit, also while some of
+	 * them are descheduled; timed, so they surely overlap. */
+	t0 = now_s();
+	for (i = 0; (i & 1023) != 0 || now_s() - t0 < LIMIT_SECONDS; i++) {
 		rnd = rnd * 1103515245u + 12345u;
-		if (held < LIMIT_HOLD_MAX && (held == 0 || (rnd >> 16) & 1)) {
+		if (held < LIMIT_HOLD_MAX &&
+		    (held == 0 || (rnd >> 16) % 4 != 0)) {
 			if (tao__shm_conn_acquire(j->shm, j->islot) == -1) {
 				if (errno != EAGAIN)
 					return 2;

@@ -191,8 +191,12 @@ test_basic(void)
 	ok(tao__table_read(shm, 1, 4, &out) == -1 && errno == ENOENT &&
 	    tao__table_read(shm, 7, 0, &out) == -1,
 	    "out of range reads ENOENT");
+	tao__table_remove(shm, 1, b);		/* twice: ignored */
+	tao__table_remove(shm, 1, 99);		/* out of range: ignored */
 	e = tao__table_insert(shm, 1, &in);
 	is_int(e, b, "the freed row is reused");
+	ok(tao__table_insert(shm, 1, &in) == -1 && errno == ENOSPC,
+	    "a double remove did not free the row twice");
 	in = row_make(21, "10.0.0.1:80");
 	is_int(tao__table_insert(shm, 0, &in), 0, "islot 0 has its own rows");
 	in = row_make(31, "10.0.0.2:80");
@@ -281,6 +285,35 @@ sq_row(uint64_t v)
 	return r;
 }
 
+/*
+ * A writer that takes its time inside the write section, as a worker
+ * preempted mid-update would: the same protocol as table.c (odd, release
+ * fence, words, even), with a pause after every word.
+ */
+static void
+slow_write(struct tao_shm_row *sr, const struct tao_conn_row *img)
+{
+	uint64_t w[TAO_ROW_WORDS];
+	uint32_t s;
+	volatile unsigned spin;
+	size_t i;
+
+	memcpy(w, img, sizeof(w));
+	s = atomic_load_explicit(&sr->sr_seq, memory_order_relaxed) | 1;
+	atomic_store_explicit(&sr->sr_seq, s, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	for (i = 0; i < TAO_ROW_WORDS; i++) {
+		atomic_store_explicit(&sr->sr_word[i], w[i],
+		    memory_order_relaxed);
+		for (spin = 0; spin < 30; spin++)
+			;
+	}
+	atomic_store_explicit(&sr->sr_seq, s + 1, memory_order_release);
+}
+
+/* Rows 0-3 through the API: odd rounds replace the row (remove, insert:
+ * every word changes), even rounds move the four counters.  Rows 4-7 are
+ * rewritten whole by slow_write. */
 static int
 sq_writer(void *arg)
 {
@@ -299,20 +332,22 @@ sq_writer(void *arg)
 	atomic_store(&j->b->go, 1);
 	while (!atomic_load_explicit(&j->b->stop, memory_order_relaxed)) {
 		for (i = 0; i < SQ_ROWS; i++, v++) {
-			if (v % 16 == 0) {
-				/* replace the whole row */
+			r = sq_row(v);
+			r.cr_state = TAO_ROW_OPEN;
+			r.cr_islot = 0;
+			r.cr_msgs_in = r.cr_msgs_out = r.cr_bytes_in =
+			    r.cr_bytes_out = v;
+			if (i >= SQ_ROWS / 2)
+				slow_write(tao__shm_row(j->shm, 0, rows[i]),
+				    &r);
+			else if (v % 2 == 1) {
 				tao__table_remove(j->shm, 0, rows[i]);
-				r = sq_row(v);
-				r.cr_msgs_in = r.cr_msgs_out = r.cr_bytes_in =
-				    r.cr_bytes_out = v;
 				if ((k = tao__table_insert(j->shm, 0, &r)) < 0)
 					return 2;
 				rows[i] = (unsigned)k;
-			} else {
-				/* netid stays; the counters move together */
+			} else
 				tao__table_update_counters(j->shm, 0, rows[i],
 				    v, v, v, v);
-			}
 		}
 		atomic_fetch_add_explicit(&j->b->writes, SQ_ROWS,
 		    memory_order_relaxed);
@@ -387,8 +422,10 @@ test_seqlock(void)
 	    (unsigned long long)atomic_load(&job.b->reads),
 	    (unsigned long long)atomic_load(&job.b->busy),
 	    (unsigned long long)atomic_load(&job.b->free_seen));
-	ok(atomic_load(&job.b->writes) > 100000 &&
-	    atomic_load(&job.b->reads) > 100000, "both made progress");
+	ok(atomic_load(&job.b->writes) > 1000 &&
+	    atomic_load(&job.b->reads) > 1000, "both made progress");
+	ok(atomic_load(&job.b->busy) < atomic_load(&job.b->reads) / 20,
+	    "readers rarely gave up on a row being rewritten non-stop");
 	is_int(atomic_load(&job.b->torn), 0,
 	    "no row read was a mix of two versions");
 	munmap(job.b, sizeof(*job.b));
@@ -451,7 +488,9 @@ test_reclaim_odd(void)
 	rc = tao__table_read(shm, 1, 1, &r);
 	took = now_s() - t0;
 	ok(rc == -1 && errno == EAGAIN, "reading it gives up with EAGAIN");
-	ok(took < 0.05, "after a bounded wait (%.1f ms)", took * 1000);
+	/* about 5 ms of patience; more only when this machine is loaded */
+	ok(took < 0.5 * timeout_scale(), "after a bounded wait (%.1f ms)",
+	    took * 1000);
 	ok(tao__table_read(shm, 1, 0, &r) == 0 && r.cr_netid == 500 &&
 	    tao__table_read(shm, 1, 2, &r) == 0 && r.cr_netid == 502,
 	    "its other rows read fine");

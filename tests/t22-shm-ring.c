@@ -375,7 +375,8 @@ test_wrap(void)
 	struct tao_ring_cursor cur;
 	struct tao_ring_ctl *ctl = tao__shm_ringctl(shm, 0);
 	struct stream s;
-	uint64_t k, pads = 0, prev_end = 0, start;
+	uint64_t k, pads = 0, start;
+	size_t len;
 	unsigned burst;
 	int fail = 0;
 
@@ -385,21 +386,23 @@ test_wrap(void)
 	for (k = 0; k < 5000;) {
 		for (burst = 1 + k % 4; burst > 0; burst--, k++) {
 			start = atomic_load(&ctl->rg_head);
-			if (publish_k(shm, 0, 0, k, pl_len(0, k, 16, 700),
-			    NULL) == -1)
+			len = pl_len(0, k, 16, 700);
+			if (publish_k(shm, 0, 0, k, len, NULL) == -1)
 				fail = 1;
-			/* a record that would cross the end starts a lap */
-			if ((start & 4095) != 0 && prev_end == start &&
-			    ((atomic_load(&ctl->rg_head) - 1) & ~4095ull) !=
-			    (start & ~4095ull))
+			/* moved more than the record: a PAD ended the lap */
+			if (atomic_load(&ctl->rg_head) - start >
+			    ((32 + len + 7) & ~(size_t)7))
 				pads++;
-			prev_end = atomic_load(&ctl->rg_head);
 		}
 		if (tao__ring_consume(shm, 0, &cur, stream_fn, &s, 100) < 0)
 			fail = 1;
 	}
-	ok(!fail && s.got == 5000 && s.bad == 0 && cur.rc_drops == 0,
-	    "5000 records of 16-700 bytes, consumed in step: all, in order");
+	if (!ok(!fail && s.got == k && s.bad == 0 && cur.rc_drops == 0,
+	    "%llu records of 16-700 bytes, consumed in step: all, in order",
+	    (unsigned long long)k))
+		diag("fail %d got %llu bad %llu drops %llu", fail,
+		    (unsigned long long)s.got, (unsigned long long)s.bad,
+		    (unsigned long long)cur.rc_drops);
 	ok(atomic_load(&ctl->rg_head) > 300 * 4096ull && pads > 100,
 	    "%llu laps, %llu of them ended by a PAD record",
 	    (unsigned long long)(atomic_load(&ctl->rg_head) / 4096),
@@ -482,9 +485,11 @@ test_reclaim_torn(void)
 
 	/* death while wrapping: a PAD to the end plus a record at 0 */
 	while (((head = atomic_load(&ctl->rg_head)) & 4095) < 4096 - 200 ||
-	    (head & 4095) > 4096 - 72)
-		publish_k(shm, 1, 0, k++, 16 + k % 40, NULL);
-	tao__ring_consume(shm, 1, &cur, stream_fn, &s, 1000);
+	    (head & 4095) > 4096 - 72) {
+		publish_k(shm, 1, 0, k, 16 + k % 40, NULL);
+		k++;
+		tao__ring_consume(shm, 1, &cur, stream_fn, &s, 1000);
+	}
 	fake_death(shm, 1, (4096 - (head & 4095)) + 200);
 	tao__shm_islot_reclaim(shm, 1);
 	publish_k(shm, 1, 0, k++, 50, NULL);
@@ -497,11 +502,20 @@ test_reclaim_torn(void)
 	publish_k(shm, 1, 0, k++, 50, NULL);
 	atomic_store(&ctl->rg_claim, atomic_load(&ctl->rg_head) - 8);
 	tao__shm_islot_reclaim(shm, 1);
+	is_int(tao__ring_consume(shm, 1, &cur, stream_fn, &s, 1000), 0,
+	    "insane header: positions jump past every cursor");
+	ok(cur.rc_drops == 2 && cur.rc_gen == 3 && cur.rc_pos ==
+	    atomic_load(&ctl->rg_head) && cur.rc_pos % 4096 == 0,
+	    "the consumer resynchronised; the 2 unread records counted lost");
+	s.strict = 0;			/* 2 records are missing now */
 	publish_k(shm, 1, 0, k++, 50, NULL);
 	tao__ring_consume(shm, 1, &cur, stream_fn, &s, 1000);
-	ok(s.got == k - 2 && cur.rc_drops == 2 && s.bad == 0 &&
-	    s.next_k == k && cur.rc_gen == 3,
-	    "insane header: positions jump a lap, the 2 unread counted lost");
+	if (!ok(s.got == k - 2 && cur.rc_drops == 2 && s.bad == 0 &&
+	    s.next_k == k, "and follows the new producer from there"))
+		diag("got %llu k %llu drops %llu bad %llu next %llu",
+		    (unsigned long long)s.got, (unsigned long long)k,
+		    (unsigned long long)cur.rc_drops, (unsigned long long)s.bad,
+		    (unsigned long long)s.next_k);
 	tao__shm_destroy(shm);
 }
 
@@ -757,15 +771,116 @@ test_multi_lapped(void)
 		uint64_t got = atomic_load(&b->got[i]);
 		uint64_t drops = atomic_load(&b->drops[i]);
 
-		ok(got + drops == LP_N && atomic_load(&b->bad[i]) == 0 &&
-		    atomic_load(&b->last_k[i]) == LP_N,
+		ok(got + drops == LP_N && atomic_load(&b->bad[i]) == 0,
 		    "%s consumer: %llu delivered + %llu dropped == %d, "
-		    "none torn, ends at the last record",
+		    "none torn",
 		    i == 0 ? "running" : "stopped", (unsigned long long)got,
 		    (unsigned long long)drops, LP_N);
 	}
 	ok(atomic_load(&b->drops[1]) > LP_N - LP_RING / 32,
 	    "the stopped one lost what was overwritten");
+	munmap(b, sizeof(*b));
+	tao__shm_destroy(shm);
+}
+
+/* ---- records overwritten while being copied ---- */
+
+#define TS_RING		4096	/* room for two records of the sizes below */
+#define TS_SECONDS	0.3
+
+struct ts_board {
+	_Atomic int		ready, done;
+	_Atomic uint64_t	published, got[2], bad[2], drops[2];
+};
+
+struct ts_job {
+	struct tao_shm	*shm;
+	struct ts_board	*b;
+	unsigned	 id;
+};
+
+static int
+ts_producer(void *arg)
+{
+	struct ts_job *j = arg;
+	double t0 = now_s();
+	uint64_t k;
+
+	for (k = 0; (k & 255) != 0 || now_s() - t0 < TS_SECONDS; k++)
+		if (publish_k(j->shm, 0, 0, k, pl_len(0, k, 1000, 2000),
+		    NULL) == -1)
+			return 2;
+	atomic_store(&j->b->published, k);
+	atomic_store(&j->b->done, 1);
+	return 0;
+}
+
+static int
+ts_consumer(void *arg)
+{
+	struct ts_job *j = arg;
+	struct tao_ring_cursor cur;
+	struct stream s;
+	int n;
+
+	tao__ring_cursor_init(j->shm, 0, &cur);
+	memset(&s, 0, sizeof(s));
+	atomic_fetch_add(&j->b->ready, 1);
+	for (;;) {
+		int finished = atomic_load(&j->b->done);
+
+		n = tao__ring_consume(j->shm, 0, &cur, stream_fn, &s, 16);
+		if (n < 0)
+			return 2;
+		if (n == 0 && finished && !tao__ring_readable(j->shm, 0, &cur))
+			break;
+	}
+	atomic_store(&j->b->got[j->id], s.got);
+	atomic_store(&j->b->bad[j->id], s.bad);
+	atomic_store(&j->b->drops[j->id], cur.rc_drops);
+	return 0;
+}
+
+/*
+ * A ring that holds two records, a producer writing them as fast as it can:
+ * the consumers are copying a record that is being overwritten most of the
+ * time.  Whatever they deliver must be intact.
+ */
+static void
+test_torn_storm(void)
+{
+	struct tao_shm *shm = make_shm(1, TS_RING);
+	struct ts_board *b = shared_alloc(sizeof(*b));
+	struct ts_job pj, cj[2];
+	pid_t pp, cp[2];
+	unsigned i, fine = 1;
+
+	for (i = 0; i < 2; i++) {
+		cj[i].shm = shm;
+		cj[i].b = b;
+		cj[i].id = i;
+		cp[i] = spawn(ts_consumer, &cj[i]);
+	}
+	if (wait_for(&b->ready, 2, 5) == -1)
+		bail("consumers did not start");
+	pj.shm = shm;
+	pj.b = b;
+	pp = spawn(ts_producer, &pj);
+	is_int(reap(pp, 10000), 0, "producer overwrote a 2-record ring "
+	    "%llu times", (unsigned long long)atomic_load(&b->published));
+	for (i = 0; i < 2; i++) {
+		if (reap(cp[i], 10000) != 0 || atomic_load(&b->bad[i]) != 0 ||
+		    atomic_load(&b->got[i]) == 0 ||
+		    atomic_load(&b->got[i]) + atomic_load(&b->drops[i]) !=
+		    atomic_load(&b->published))
+			fine = 0;
+		diag("consumer %u: %llu delivered, %llu dropped, %llu bad", i,
+		    (unsigned long long)atomic_load(&b->got[i]),
+		    (unsigned long long)atomic_load(&b->drops[i]),
+		    (unsigned long long)atomic_load(&b->bad[i]));
+	}
+	ok(fine, "consumers delivered only intact records, and delivered + "
+	    "dropped == published");
 	munmap(b, sizeof(*b));
 	tao__shm_destroy(shm);
 }
@@ -777,7 +892,8 @@ test_multi_lapped(void)
 
 struct rl_board {
 	_Atomic int		ready, started, finish;
-	_Atomic uint64_t	got, bad, drops, gen, tags;
+	_Atomic uint64_t	pos;	/* the consumer's, for the new producer */
+	_Atomic uint64_t	got, bad, drops, gen, got_old, got_new;
 };
 
 struct rl_job {
@@ -786,15 +902,24 @@ struct rl_job {
 	unsigned	 tag;
 };
 
+/*
+ * tag 1: publishes flat out until killed.  tag 2: RL_NEW records, paced by
+ * test-only flow control so that the consumer must get every one of them.
+ */
 static int
 rl_producer(void *arg)
 {
 	struct rl_job *j = arg;
+	struct tao_ring_ctl *ctl = tao__shm_ringctl(j->shm, 1);
 	uint64_t k;
+	size_t len;
 
 	for (k = 0; j->tag == 1 || k < RL_NEW; k++) {
-		if (publish_k(j->shm, 1, j->tag, k, pl_len(j->tag, k, 16, 300),
-		    NULL) == -1)
+		len = pl_len(j->tag, k, 16, 300);
+		while (j->tag == 2 && atomic_load(&ctl->rg_head) +
+		    2 * (32 + len + 8) - atomic_load(&j->b->pos) > RL_RING)
+			sched_yield();
+		if (publish_k(j->shm, 1, j->tag, k, len, NULL) == -1)
 			return 2;
 		if (k == 1000)
 			atomic_store(&j->b->started, 1);
@@ -842,6 +967,7 @@ rl_consumer(void *arg)
 		n = tao__ring_consume(j->shm, 1, &cur, rl_fn, &r, 64);
 		if (n < 0)
 			return 2;
+		atomic_store(&j->b->pos, cur.rc_pos);
 		if (n == 0 && finished && !tao__ring_readable(j->shm, 1, &cur))
 			break;
 	}
@@ -849,8 +975,8 @@ rl_consumer(void *arg)
 	atomic_store(&j->b->bad, r.bad);
 	atomic_store(&j->b->drops, cur.rc_drops);
 	atomic_store(&j->b->gen, cur.rc_gen);
-	atomic_store(&j->b->tags, (r.s[1].got > 0) | (r.s[2].got > 0) << 1 |
-	    (uint64_t)(r.s[2].next_k == RL_NEW) << 2);
+	atomic_store(&j->b->got_old, r.s[1].got);
+	atomic_store(&j->b->got_new, r.s[2].next_k == RL_NEW ? r.s[2].got : 0);
 	return 0;
 }
 
@@ -898,8 +1024,10 @@ test_reclaim_live(void)
 	    (unsigned long long)atomic_load(&b->got),
 	    (unsigned long long)atomic_load(&b->drops));
 	ok(tao__ring_published(shm, 1) == before + RL_NEW &&
-	    atomic_load(&b->gen) == 1 && atomic_load(&b->tags) == 7,
-	    "it saw the new generation and the new producer's last record");
+	    atomic_load(&b->gen) == 1, "it saw the new generation");
+	is_int(atomic_load(&b->got_new), RL_NEW, "and every record of the new "
+	    "producer, in order (%llu of the old one's before)",
+	    (unsigned long long)atomic_load(&b->got_old));
 	munmap(b, sizeof(*b));
 	tao__shm_destroy(shm);
 }
@@ -1096,6 +1224,7 @@ main(void)
 	test_wake_set();
 	test_multi_exact();
 	test_multi_lapped();
+	test_torn_storm();
 	test_reclaim_live();
 	test_wakeup();
 	return done_testing();

@@ -82,7 +82,7 @@ static struct {
 	int			 nrecs;
 	int			*live;		/* maybe-alive record indices */
 	int			 nlive;
-	uint64_t		 seq;		/* mirrors the heap's sequence */
+	uint64_t		 seq;		/* mirrors the heap's */
 	uint64_t		 now;
 	struct event		*expect;
 	int			 nexpect, pos;
@@ -372,8 +372,8 @@ random_op(void)
 		r = &m.recs[k];
 		wrong = rng_below(8) == 0;
 		want = r->alive && !wrong ? 0 : -1;
-		got = tao__timers_cancel(m.ts, r->id,
-		    wrong ? owner_ptr(r->owner == 0 ? 1 : 0) : owner_ptr(r->owner));
+		owner = wrong ? (r->owner == 0 ? 1 : 0) : r->owner;
+		got = tao__timers_cancel(m.ts, r->id, owner_ptr(owner));
 		if (got != want) {
 			diag("cancel %d (alive %d, wrong owner %d): got %d",
 			    k, r->alive, wrong, got);
@@ -390,7 +390,8 @@ random_op(void)
 	} else if (dice < 70) {
 		/* Ids that never existed. */
 		got = tao__timers_cancel(m.ts, (int64_t)rng(), NULL);
-		got += tao__timers_cancel(m.ts, -(int64_t)rng_below(1000), NULL);
+		got += tao__timers_cancel(m.ts, -(int64_t)rng_below(1000),
+		    NULL);
 		if (got != -2) {
 			diag("cancel of a made-up id succeeded");
 			return -1;
@@ -448,8 +449,8 @@ test_model(uint64_t seed)
 		}
 		tao__timers_free(m.ts);
 	}
-	diag("callbacks that cancelled %ld (one due in the same batch: %ld), cancelled "
-	    "themselves %ld, added %ld, cancelled an owner %ld",
+	diag("callbacks that cancelled %ld (one due in the same batch: "
+	    "%ld), cancelled themselves %ld, added %ld, cancelled an owner %ld",
 	    m.acted[ACT_CANCEL], m.cancelled_in_batch,
 	    m.acted[ACT_CANCEL_SELF], m.acted[ACT_ADD],
 	    m.acted[ACT_CANCEL_OWNER]);
@@ -656,7 +657,7 @@ test_big(void)
 	free(b.order);
 }
 
-/* ---- semantics, one by one ------------------------------------------------ */
+/* ---- semantics, one by one --------------------------------------------- */
 
 struct probe {
 	struct tao_timers	*ts;
@@ -783,7 +784,8 @@ test_semantics(void)
 	/* A timer added due now by a callback runs on the next pass. */
 	p = (struct probe){ .ts = ts, .add_at = 4000 };
 	tao__timers_add(ts, 4000, 0, add_due_cb, NULL, &p, NULL);
-	is_int(tao__timers_run(ts, 4000), 1, "callback adds a due timer: 1 run");
+	is_int(tao__timers_run(ts, 4000), 1,
+	    "callback adds a due timer: 1 run");
 	is_int(tao__timers_timeout(ts, 4000), 0, "  the new one is due");
 	is_int(tao__timers_run(ts, 4000), 1, "  and runs on the next pass");
 
@@ -852,7 +854,8 @@ test_no_alloc(void)
 		add_cancel_round(ts);
 	after = mallinfo2();
 	if (before.uordblks == 0)
-		diag("mallinfo2 reports nothing (sanitizer?): check is vacuous");
+		diag("mallinfo2 reports nothing (ASan or valgrind "
+		    "allocator): check is vacuous");
 	ok(after.uordblks == before.uordblks && after.arena == before.arena,
 	    "100 rounds of 1000 add+cancel allocate nothing after warm-up");
 	tao__timers_free(ts);

@@ -65,13 +65,13 @@ struct shot {
 	int			 order;		/* rank among all firings */
 	int			*rank;
 	int			*done;
-	int			 stop_after;	/* cancel itself at this count */
+	int			 stop_after;	/* cancel self at this count */
 	int			 cancel_result;
 	struct shot		*victim;	/* cancel this one when fired */
 	struct shot		*child;		/* add this one when fired */
 	uint64_t		 child_delay_ms;
-	uint64_t		 sleep_ms;	/* sleep in this firing number */
-	int			 sleep_at;
+	uint64_t		 sleep_ms;	/* sleep this long ... */
+	int			 sleep_at;	/* ... in this firing */
 };
 
 static void
@@ -278,6 +278,12 @@ test_every(struct tao_timers *ts)
 	    (double)min_gap / MS);
 }
 
+static double
+off_grid(uint64_t fired_ns, uint64_t due_ns)
+{
+	return ((double)fired_ns - (double)due_ns) / MS;
+}
+
 static void
 test_every_behind(struct tao_timers *ts)
 {
@@ -315,8 +321,8 @@ test_every_behind(struct tao_timers *ts)
 	if (every.fires >= 5) {
 		ok(on_grid(&every, 4, 5, first + 400 * MS, 50 * MS),
 		    "  and kept its phase: %+.3f ms, %+.3f ms off the grid",
-		    ((double)every.fired_ns[3] - (double)(first + 400 * MS)) / MS,
-		    ((double)every.fired_ns[4] - (double)(first + 450 * MS)) / MS);
+		    off_grid(every.fired_ns[3], first + 400 * MS),
+		    off_grid(every.fired_ns[4], first + 450 * MS));
 	} else
 		ok(0, "  and kept its phase (too few firings)");
 }

@@ -50,14 +50,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# wait_until SECONDS COMMAND...: poll every 50 ms, scaled; 0 if it held.
+# Centiseconds since boot, without forking (the machine may be loaded).
+now_cs() {
+	read -r up _ </proc/uptime
+	echo "${up%.*}${up#*.}"
+}
+
+# wait_until SECONDS COMMAND...: poll every 50 ms until COMMAND succeeds
+# or SECONDS (times TAO_TEST_TIMEOUT_SCALE) pass; 0 if it succeeded.
 wait_until() {
-	limit=$(($1 * 20 * scale))
+	deadline=$(($(now_cs) + $1 * 100 * scale))
 	shift
-	i=0
-	while ! "$@"; do
-		i=$((i + 1))
-		[ $i -ge "$limit" ] && return 1
+	until "$@"; do
+		[ "$(now_cs)" -ge "$deadline" ] && return 1
 		sleep 0.05
 	done
 	return 0
@@ -69,6 +74,13 @@ events() {
 	    tr '\n' ' ' | sed 's/ $//'
 }
 events_are() { [ "$(events)" = "$1" ]; }
+taod_alive() { kill -0 "$taod_pid" 2>/dev/null; }
+# Wait for exactly these events, giving up early if taod died.
+events_become() {
+	want=$2
+	wait_until "$1" eval 'events_are "$want" || ! taod_alive'
+	events_are "$want"
+}
 
 cat >"$tmp/manager.py" <<'PY'
 # The service manager's side of sd_notify: one line per datagram.
@@ -118,7 +130,7 @@ CONF
 echo "1..12"
 : >"$tmp/notify.log"
 "$python" "$tmp/manager.py" "$tmp/notify.sock" "$tmp/notify.log" \
-    $((60 * scale)) &
+    $((300 * scale)) &
 listener_pid=$!
 wait_until 10 test -e "$tmp/notify.sock.ready" ||
     { echo "Bail out! the python3 notify listener did not start"; exit 1; }
@@ -127,30 +139,30 @@ NOTIFY_SOCKET=$tmp/notify.sock "$build/taod" -c "$tmp/taod.conf" \
     2>"$tmp/taod.log" &
 taod_pid=$!
 
-wait_until 20 events_are "READY=1"
+events_become 20 "READY=1"
 check $? "READY=1 after start"
 # Sent when the workers serve, so a client must get through at once.
-"$python" "$tmp/echo.py" "$port"
+"$python" "$tmp/echo.py" "$port" 2>>"$tmp/echo.err"
 check $? "a client is served as soon as READY=1 has arrived"
 workers=$(pgrep -P "$taod_pid" 2>/dev/null)
 
 timeout $((30 * scale)) "$build/taoctl" -s "$tmp/taod.sock" reload \
     >"$tmp/reload.out" 2>&1
 check $? "taoctl reload succeeds"
-wait_until 10 events_are "READY=1 RELOADING=1 READY=1"
+events_become 10 "READY=1 RELOADING=1 READY=1"
 check $? "RELOADING=1 then READY=1 around the reload"
 grep -Eq '^RELOADING=1 (.* )?MONOTONIC_USEC=[0-9]+( |$)' "$tmp/notify.log"
 check $? "RELOADING=1 carries MONOTONIC_USEC"
-"$python" "$tmp/echo.py" "$port"
+"$python" "$tmp/echo.py" "$port" 2>>"$tmp/echo.err"
 check $? "the new generation serves"
 workers="$workers $(pgrep -P "$taod_pid" 2>/dev/null)"
 
 timeout $((30 * scale)) "$build/taoctl" -s "$tmp/taod.sock" stop \
     >"$tmp/stop.out" 2>&1
 check $? "taoctl stop succeeds"
-wait_until 10 events_are "READY=1 RELOADING=1 READY=1 STOPPING=1"
+events_become 10 "READY=1 RELOADING=1 READY=1 STOPPING=1"
 check $? "STOPPING=1 on stop"
-wait_until 20 eval '! kill -0 "$taod_pid" 2>/dev/null'
+wait_until 20 eval '! taod_alive'
 check $? "taod exits"
 wait "$taod_pid"
 check $? "with status 0"
@@ -170,5 +182,6 @@ if [ $failed -ne 0 ]; then
 	diag "taod's log:"
 	diag "$(tail -n 30 "$tmp/taod.log")"
 	diag "taoctl: $(cat "$tmp/reload.out" "$tmp/stop.out" 2>/dev/null)"
+	diag "echo client: $(tail -n 3 "$tmp/echo.err" 2>/dev/null)"
 fi
 [ $failed -eq 0 ]

@@ -10,7 +10,9 @@
  *
  * Contracts:
  * - Never early: a timer runs only in a tao__timers_run(now) with
- *   now >= its deadline.
+ *   now >= its deadline.  Pass now = tao__now_ms() (floor) and build
+ *   relative deadlines on tao__now_ms_ceil(), or a timer can run up to
+ *   1 ms before the time asked (worker/clock.h).
  * - Order: by deadline; equal deadlines in the order they were added.  A
  *   periodic timer counts as added again each time it is re-armed.
  * - tao__timers_run collects every timer due at `now` before it runs any
@@ -65,8 +67,8 @@ void		 tao__timers_free(struct tao_timers *);
  * NULL.
  */
 int64_t		 tao__timers_add(struct tao_timers *, uint64_t deadline_ms,
-		    uint64_t period_ms, tao__timer_cb fn, void *owner, void *arg,
-		    struct tao__timer_list *list);
+		    uint64_t period_ms, tao__timer_cb fn, void *owner,
+		    void *arg, struct tao__timer_list *list);
 
 /*
  * Cancels timer `id` if it is live and was added with this owner (so one
@@ -89,7 +91,8 @@ void		 tao__timers_cancel_owner(struct tao_timers *,
  * Milliseconds from now_ms until the earliest deadline, for epoll_wait: -1
  * if there is no timer, 0 if one is already due, at most INT_MAX.
  */
-int		 tao__timers_timeout(const struct tao_timers *, uint64_t now_ms);
+int		 tao__timers_timeout(const struct tao_timers *,
+		    uint64_t now_ms);
 
 /*
  * Runs every timer due at now_ms, in (deadline, insertion) order, with the
