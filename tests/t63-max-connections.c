@@ -169,7 +169,8 @@ main(void)
 				bail("connect failed");
 			back += welcomed(&cl[i], ms);
 		}
-		is_int(back, lost, "the %d places it held are free again", lost);
+		is_int(back, lost, "the %d places it held are free again",
+		    lost);
 		ok(refused(d.ports[0], ms), "and no more than those");
 	}
 

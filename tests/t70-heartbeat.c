@@ -8,7 +8,9 @@
  * be closed between 350 ms and 1 s (scaled) after it connected, H and E
  * must still be open after 2 s, H must get exactly one empty type-0
  * reply per heartbeat, and `timeouts` must count S.  When H falls
- * silent it is closed ~400 ms later too.
+ * silent it is closed ~400 ms later too.  Then: with `heartbeat_reply
+ * off` heartbeats are not answered; and bytes of a frame that never
+ * completes are not a heartbeat.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +82,51 @@ no_reply_case(void)
 	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
 }
 
+/*
+ * Only frames count as signs of life (issue 5: "every received frame
+ * refreshes the connection's last-seen time"): a client that drips the
+ * bytes of a frame it never completes is silent, and the heartbeat must
+ * close it long before the default frame_timeout_ms of 30 s would.
+ */
+static void
+drip_case(void)
+{
+	static const uint8_t head[8] = { 1, 0, 0, 0, 100, 0, 0, 0 };
+	struct itest_taod d;
+	struct itest_conn c;
+	uint64_t t0, now, next, deadline;
+	int sent = 0;
+	long elapsed;
+
+	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp echo\n"
+	    "workers 1\nheartbeat_ms 200\n") == -1)
+		bail("taod did not start");
+	if (itest_conn_open(&c, d.ports[0]) == -1)
+		bail("connect failed");
+	t0 = next = itest_now_ms();
+	deadline = t0 + (uint64_t)itest_ms(1500);
+	while (!c.eof && (now = itest_now_ms()) < deadline) {
+		if (now >= next) {
+			uint8_t b = sent < 8 ? head[sent] : 'x';
+
+			if (itest_conn_write(&c, &b, 1) == -1)
+				break;
+			sent++;
+			next += 100;
+			continue;
+		}
+		(void)itest_conn_wait_closed(&c, (int)(next - now));
+	}
+	elapsed = (long)(itest_now_ms() - t0);
+	diag("byte-dripping client: %s after %ld ms, %d bytes sent",
+	    c.eof ? "closed" : "still open", elapsed, sent);
+	ok(c.eof && elapsed >= 350 && elapsed <= itest_ms(1000),
+	    "a client dripping bytes of an unfinished frame is closed by "
+	    "the heartbeat (350 ms - 1 s)");
+	itest_conn_close(&c);
+	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
+}
+
 int
 main(void)
 {
@@ -91,7 +138,7 @@ main(void)
 	long long timeouts_mid = -1;
 	long elapsed;
 
-	plan(17);
+	plan(19);
 	itest_watchdog(40);
 	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp echo\n"
 	    "workers 2\nheartbeat_ms 200\n") == -1)
@@ -120,7 +167,8 @@ main(void)
 		}
 		wake = next_hb < next_e ? next_hb : next_e;
 		now = itest_now_ms();
-		(void)itest_conns_poll(c, N, wake > now ? (int)(wake - now) : 0);
+		(void)itest_conns_poll(c, N,
+		    wake > now ? (int)(wake - now) : 0);
 		if (c[S].eof && closed_at == 0)
 			closed_at = itest_now_ms();
 		replies += count_replies(&c[H], &other);
@@ -162,5 +210,6 @@ main(void)
 	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
 
 	no_reply_case();
+	drip_case();
 	return done_testing();
 }

@@ -116,6 +116,12 @@ drip_thread(void *arg)
 	return NULL;
 }
 
+static void
+fill(uint8_t *payload, int seq)
+{
+	memset(payload, 'a' + seq % 26, PAYLOAD);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -147,7 +153,7 @@ echo_run(struct itest_conn *n, double *rtt, int *bad)
 			if (waiting[i] || done[i] == ECHOES ||
 			    itest_now_ms() < next[i])
 				continue;
-			memset(payload, 'a' + (done[i] + i) % 26, sizeof(payload));
+			fill(payload, done[i] + i);
 			sent_at[i] = itest_now();
 			if (itest_conn_send(&n[i], 7, payload, PAYLOAD) == -1)
 				return total;
@@ -157,7 +163,7 @@ echo_run(struct itest_conn *n, double *rtt, int *bad)
 		for (int i = 0; i < NNORMAL; i++) {
 			if (!waiting[i] || !itest_conn_frame(&n[i], &f))
 				continue;
-			memset(payload, 'a' + (done[i] + i) % 26, sizeof(payload));
+			fill(payload, done[i] + i);
 			if (f.type != 7 || f.len != PAYLOAD ||
 			    memcmp(f.data, payload, PAYLOAD) != 0)
 				(*bad)++;

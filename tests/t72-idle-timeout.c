@@ -57,7 +57,8 @@ receive_only_case(void)
 			next += 100;
 		}
 		now = itest_now_ms();
-		(void)itest_conns_poll(c, 2, next > now ? (int)(next - now) : 0);
+		(void)itest_conns_poll(c, 2,
+		    next > now ? (int)(next - now) : 0);
 		while (itest_conn_frame(&c[0], &f))
 			got += f.type == 1;
 		c[1].off = c[1].len;
@@ -102,7 +103,8 @@ main(void)
 			next += 100;
 		}
 		now = itest_now_ms();
-		(void)itest_conns_poll(c, 2, next > now ? (int)(next - now) : 0);
+		(void)itest_conns_poll(c, 2,
+		    next > now ? (int)(next - now) : 0);
 		if (c[0].eof && idle_closed == 0)
 			idle_closed = itest_now_ms();
 		while (itest_conn_frame(&c[1], &f)) {

@@ -5,8 +5,9 @@
  * Two clients connect a moment apart.  Each must get its third frame
  * 2.5-3.6 s (upper bound scaled) after connecting, each frame an ISO 8601
  * time "YYYY-MM-DDTHH:MM:SS.mmmZ" close to our own clock, strictly
- * increasing, the first and third stamps 2 s apart (1.8-2.25 s).  Once the clients have gone the
- * server sends nothing more (their timers died with them).
+ * increasing, the first and third stamps 2 s apart (1.8-2.25 s).  Once
+ * the clients have gone the server sends nothing more (their timers died
+ * with them).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -28,11 +28,11 @@ struct itest_taod {
 	pid_t	 pid;			/* master; also its process group */
 	int	 status;		/* wait status once reaped */
 	int	 reaped;
-	char	 dir[128];		/* temporary directory, removed at stop */
+	char	 dir[128];		/* temporary, removed at stop */
 	char	 conf[160];
 	char	 log[160];
 	char	 ctl[160];		/* control socket */
-	int	 ports[ITEST_MAX_PORTS];	/* in the order of the listen lines */
+	int	 ports[ITEST_MAX_PORTS];	/* as the listen lines go */
 	int	 nports;
 };
 
@@ -55,7 +55,7 @@ struct itest_frame {
 	const uint8_t	*data;
 };
 
-/* ---- time --------------------------------------------------------------- */
+/* ---- time ----------------------------------------------------------- */
 double		 itest_scale(void);
 int		 itest_ms(int ms);		/* ms * itest_scale() */
 uint64_t	 itest_now_ms(void);		/* CLOCK_MONOTONIC */
@@ -64,7 +64,7 @@ void		 itest_sleep_ms(int ms);
 /* Fail the whole test (kill taod, exit 255) after seconds * scale. */
 void		 itest_watchdog(int seconds);
 
-/* ---- the daemon ----------------------------------------------------------- */
+/* ---- the daemon ----------------------------------------------------- */
 const char	*itest_build_dir(void);		/* TAO_BUILD or "build" */
 /*
  * Write `config` (directives separated by newlines; a "control" line is
@@ -102,16 +102,15 @@ pid_t		 itest_wait_respawn(struct itest_taod *d, int slot, pid_t old,
 int		 itest_conns(struct itest_taod *d, char *out, size_t outlen);
 /* Rows of `conns --json` text whose "pid" is pid. */
 int		 itest_conns_count_pid(const char *json, pid_t pid);
-/* The "worker" of the row whose peer is our local port, or -1. */
-int		 itest_conns_worker_of(const char *json, int local_port);
 
-/* ---- clients ---------------------------------------------------------------- */
+/* ---- clients (itest-conn.c) ---------------------------------------- */
 /* Connect to 127.0.0.1:port (blocking, bounded), then non-blocking. */
 int		 itest_conn_open(struct itest_conn *c, int port);
 void		 itest_conn_close(struct itest_conn *c);
 int		 itest_conn_local_port(const struct itest_conn *c);
 /* Write all bytes (waits for room, bounded).  0 or -1. */
-int		 itest_conn_write(struct itest_conn *c, const void *p, size_t n);
+int		 itest_conn_write(struct itest_conn *c, const void *p,
+		    size_t n);
 int		 itest_conn_send(struct itest_conn *c, int32_t type,
 		    const void *p, size_t n);
 /* Read what the socket has now: >0 bytes read, 0 nothing, -1 eof. */
@@ -125,7 +124,8 @@ int		 itest_conn_next(struct itest_conn *c, struct itest_frame *f,
 int		 itest_conn_expect(struct itest_conn *c, int32_t type,
 		    struct itest_frame *f, int timeout_ms);
 /* Pop a buffered '\n' line (without it) into out: 1 or 0. */
-int		 itest_conn_line(struct itest_conn *c, char *out, size_t outlen);
+int		 itest_conn_line(struct itest_conn *c, char *out,
+		    size_t outlen);
 /* Wait for the next line: 1, 0 on timeout, -1 if the peer closed. */
 int		 itest_conn_next_line(struct itest_conn *c, char *out,
 		    size_t outlen, int timeout_ms);
