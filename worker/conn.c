@@ -203,6 +203,7 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 	struct tao_message m = { f->type, f->payload, f->len, NULL };
 
 	c->c_msgs_in++;
+	c->c_last_rx_ms = w->w_now_ms;	/* a frame, not loose bytes */
 	TAO_STAT_ADD(w, MSGS_IN, 1);
 	h = tao__registry_find(r, f->type);
 	if (f->type == TAO_TYPE_HEARTBEAT && c->c_listener->l_codec ==
@@ -403,7 +404,6 @@ conn_read(struct tao_conn *c)
 			tao__conn_abort(c, NULL);
 			return -1;
 		}
-		c->c_last_rx_ms = w->w_now_ms;
 		TAO_STAT_ADD(w, BYTES_IN, (uint64_t)n);
 		c->c_bytes_in += (uint64_t)n;
 		if (own) {
