@@ -484,7 +484,6 @@ on_worker_exit(struct tao_master *m, struct tao_proc *p, int status)
 	}
 	(void)clean;
 	sl->sl_restarts++;
-	tao__mshm_count_restart(m, slot);
 	if (lived >= BACKOFF_RESET_MS || sl->sl_backoff_ms == 0) {
 		sl->sl_backoff_ms = lived >= BACKOFF_RESET_MS ? 0 :
 		    BACKOFF_MIN_MS;

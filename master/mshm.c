@@ -113,13 +113,6 @@ tao__mshm_islot_reclaim(struct tao_master *m, int islot, int slot)
 	tao__shm_islot_reclaim(m->m_shm, (unsigned)islot);
 }
 
-void
-tao__mshm_count_restart(struct tao_master *m, int slot)
-{
-	(void)m;
-	(void)slot;
-}
-
 int
 tao__mshm_check_reload(struct tao_master *m, const struct tao_config *next,
     char *err, size_t errlen)

@@ -19,7 +19,6 @@ void	tao__mshm_islot_prepare(struct tao_master *, int islot, int slot,
 	    uint32_t gen);
 void	tao__mshm_islot_started(struct tao_master *, int islot, pid_t pid);
 void	tao__mshm_islot_reclaim(struct tao_master *, int islot, int slot);
-void	tao__mshm_count_restart(struct tao_master *, int slot);
 /* A reload cannot resize the segment: refuse what would need it. */
 int	tao__mshm_check_reload(struct tao_master *, const struct tao_config *,
 	    char *err, size_t errlen);

@@ -39,8 +39,8 @@ conn_settings(const struct tao_conn *c)
 	return &c->c_worker->w_p.wp_settings;
 }
 
-static void
-format_peer(const struct sockaddr *sa, char *out, size_t outlen)
+void
+tao__format_peer(const struct sockaddr *sa, char *out, size_t outlen)
 {
 	char host[INET6_ADDRSTRLEN];
 	int n = 0;
@@ -88,18 +88,19 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	c->c_last_rx_ms = c->c_last_tx_ms = w->w_now_ms;
 	tao__wq_init(&c->c_wq);
 	LIST_INIT(&c->c_timers);
-	format_peer(sa, c->c_peer, sizeof(c->c_peer));
 	if (netid != 0)
 		c->c_flags |= TAO_CONN_MIGRATING;
 
-	if (tao__wshm_conn_open(w, c) == -1) {
+	if (tao__wshm_conn_open(w, c, sa) == -1) {
 		/* Over max_connections: accepted and closed at once. */
 		TAO_STAT_ADD(w, REFUSED, 1);
 		if (w->w_now_ms - w->w_refuse_log_ms >= 1000 ||
 		    w->w_refuse_log_ms == 0) {
 			w->w_refuse_log_ms = w->w_now_ms;
+			char peer[TAO_PEER_MAX];
+			tao__format_peer(sa, peer, sizeof(peer));
 			log_warnx("max_connections reached: refusing %s",
-			    c->c_peer);
+			    peer);
 		}
 		close(fd);
 		free(c);
@@ -109,7 +110,7 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	ev.events = EPOLLIN;
 	ev.data.ptr = &c->c_io;
 	if (epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		log_warn("epoll_ctl add %s", c->c_peer);
+		log_warn("epoll_ctl add %s", tao__conn_peer(c));
 		tao__wshm_conn_close(w, c);
 		close(fd);
 		free(c);
@@ -125,7 +126,7 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 
 	if (r->r_on_connect != NULL &&
 	    r->r_on_connect(c, r->r_on_connect_arg) < 0) {
-		log_debug("on_connect refused %s", c->c_peer);
+		log_debug("on_connect refused %s", tao__conn_peer(c));
 		tao__conn_abort(c, NULL);
 		return;
 	}
@@ -252,7 +253,8 @@ conn_decode(struct tao_conn *c, const uint8_t *buf, size_t len)
 		rc = codec->decode(buf + off, len - off, st->st_max_frame,
 		    &c->c_rstate, &f, &used);
 		if (rc == TAO_DECODE_AGAIN) {
-			c->c_rneed = used;
+			/* max_frame is at most 1 GiB: the size fits */
+			c->c_rneed = (uint32_t)used;
 			break;
 		}
 		if (rc == TAO_DECODE_ERROR) {
@@ -336,6 +338,7 @@ conn_process_own(struct tao_conn *c)
 		} else
 			memmove(c->c_rbuf, c->c_rbuf + used, c->c_rlen);
 		c->c_frame_start_ms = c->c_worker->w_now_ms;
+		tao__conn_arm_timeouts(c);
 	}
 }
 
@@ -352,6 +355,7 @@ conn_process_shared(struct tao_conn *c, const uint8_t *buf, size_t len)
 		return;
 	}
 	c->c_frame_start_ms = c->c_worker->w_now_ms;
+	tao__conn_arm_timeouts(c);
 }
 
 static void
@@ -399,7 +403,7 @@ conn_read(struct tao_conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			if (errno != ECONNRESET)
-				log_debug("read %s: %s", c->c_peer,
+				log_debug("read %s: %s", tao__conn_peer(c),
 				    strerror(errno));
 			tao__conn_abort(c, NULL);
 			return -1;
@@ -482,7 +486,7 @@ tao__conn_flush(struct tao_conn *c)
 	}
 	if (rc == -1) {
 		if (errno != EPIPE && errno != ECONNRESET)
-			log_debug("write %s: %s", c->c_peer, strerror(errno));
+			log_debug("write %s: %s", tao__conn_peer(c), strerror(errno));
 		tao__conn_abort(c, NULL);
 		return -1;
 	}
@@ -520,7 +524,7 @@ conn_update_events(struct tao_conn *c)
 	ev.data.ptr = &c->c_io;
 	if (epoll_ctl(c->c_worker->w_epfd, EPOLL_CTL_MOD, c->c_io.io_fd,
 	    &ev) == -1) {
-		log_warn("epoll_ctl mod %s", c->c_peer);
+		log_warn("epoll_ctl mod %s", tao__conn_peer(c));
 		tao__conn_abort(c, NULL);
 		return;
 	}
@@ -567,7 +571,7 @@ void
 tao__conn_abort(struct tao_conn *c, const char *why)
 {
 	if (why != NULL)
-		log_debug("closing %s: %s", c->c_peer, why);
+		log_debug("closing %s: %s", tao__conn_peer(c), why);
 	conn_close_now(c);
 }
 
@@ -642,9 +646,24 @@ tao_conn_set_data(struct tao_conn *c, void *data)
 }
 
 const char *
+tao__conn_peer(const struct tao_conn *c)
+{
+	static char peer[TAO_PEER_MAX];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (c->c_io.io_fd < 0 ||
+	    getpeername(c->c_io.io_fd, (struct sockaddr *)&ss, &len) == -1)
+		strlcpy(peer, "?", sizeof(peer));
+	else
+		tao__format_peer((struct sockaddr *)&ss, peer, sizeof(peer));
+	return peer;
+}
+
+const char *
 tao_conn_peer(const struct tao_conn *c)
 {
-	return c->c_peer;
+	return tao__conn_peer(c);
 }
 
 const struct tao_codec *

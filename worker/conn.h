@@ -46,22 +46,27 @@ struct tao_conn {
 	uint64_t		 c_netid;
 	uint8_t			*c_rbuf;	/* unfinished input, or NULL */
 	size_t			 c_rlen, c_rcap;
-	size_t			 c_rneed;	/* bytes the frame needs, 0 = ? */
+	uint32_t		 c_rneed;	/* bytes the frame needs, 0 = ? */
+	int32_t			 c_row;		/* shm table row, -1 none */
 	uint64_t		 c_rstate;	/* codec state */
 	struct tao_wqueue	 c_wq;
 	uint64_t		 c_last_rx_ms, c_last_tx_ms;
 	uint64_t		 c_frame_start_ms;	/* 0: between frames */
 	int64_t			 c_timeout_id;	/* lazy timeout timer */
+	uint64_t		 c_timeout_at;	/* its deadline */
 	struct tao__timer_list	 c_timers;
 	void			*c_data;
 	uint64_t		 c_msgs_in, c_msgs_out;
 	uint64_t		 c_bytes_in, c_bytes_out;
-	int32_t			 c_row;		/* shm table row, -1 none */
 	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns or w_closed */
 	TAILQ_ENTRY(tao_conn)	 c_flush_entry;
-	char			 c_peer[56];	/* "[v6]:port" */
 };
 
+/* "addr:port" of the peer, formatted on demand into a static buffer
+ * (for logs and tao_conn_peer; idle connections keep no copy). */
+const char *tao__conn_peer(const struct tao_conn *);
+#define TAO_PEER_MAX	56	/* "[v6 address]:port" */
+void	tao__format_peer(const struct sockaddr *, char *, size_t);
 /* Take an accepted socket; closes fd itself on failure. */
 void	tao__conn_accept(struct tao_worker *, struct tao_listener *, int fd,
 	    const struct sockaddr *, socklen_t);

@@ -47,7 +47,7 @@ tao__worker_handoff_sweep(struct tao_worker *w)
 		    codec_id(c->c_listener->l_codec), c->c_netid,
 		    c->c_io.io_fd) == -1) {
 			if (errno != EAGAIN && errno != ENOBUFS)
-				log_warn("handing over %s", c->c_peer);
+				log_warn("handing over %s", tao__conn_peer(c));
 			return;		/* channel full: retry on the timer */
 		}
 		tao__conn_hand_off(c);

@@ -30,7 +30,7 @@
 #include "worker/clock.h"
 #include "worker/conn.h"
 #include "worker/log.h"
-#include "worker/ring.h"
+#include "worker/wring.h"
 #include "worker/timer.h"
 #include "worker/worker.h"
 #include "shm/segment.h"
@@ -298,7 +298,7 @@ dispatch(struct tao_worker *w, struct epoll_event *ev)
 		signal_on_event(w);
 		break;
 	case TAO_IO_RING:
-		tao__ring_on_event(w);
+		tao__wring_on_event(w);
 		break;
 	}
 }
@@ -352,14 +352,14 @@ worker_setup(struct tao_worker *w)
 		l->l_index = i;
 	}
 	listeners_poll(w, 1);
-	return tao__ring_attach(w);
+	return tao__wring_attach(w);
 }
 
 static void
 worker_teardown(struct tao_worker *w)
 {
 	free_closed(w);
-	tao__ring_detach(w);
+	tao__wring_detach(w);
 	tao__timers_free(w->w_timers);
 	tao__wq_pool_free(&w->w_pool);
 	free(w->w_rbuf);
@@ -407,9 +407,9 @@ tao__worker_run(const struct tao_worker_params *p)
 		    TAILQ_EMPTY(&w->w_conns))
 			break;
 		timeout = tao__timers_timeout(w->w_timers, tao__now_ms());
-		timeout = tao__ring_before_poll(w, timeout);
+		timeout = tao__wring_before_poll(w, timeout);
 		n = epoll_wait(w->w_epfd, events, MAX_EVENTS, timeout);
-		tao__ring_after_poll(w);
+		tao__wring_after_poll(w);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

@@ -9,7 +9,9 @@
  * Deadlines only move later with activity (a new frame starts after the
  * previous check), so the armed timer is never later than the true
  * deadline: timeouts are never early and late by at most the loop's 1 ms
- * tick.  Cost: one heap operation per connection per timeout period.
+ * tick.  Cost: one heap operation per connection per timeout period; a
+ * connection with only the frame timeout holds a timer only while a frame
+ * is incomplete (so an idle connection holds none).
  */
 #include <stdint.h>
 
@@ -17,12 +19,6 @@
 #include "worker/conn.h"
 #include "worker/log.h"
 #include "worker/timer.h"
-
-static uint64_t
-deadline_min(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
 
 /* The earliest deadline, or UINT64_MAX if none applies; *why names it. */
 static uint64_t
@@ -70,7 +66,7 @@ conn_timeout_fired(void *owner, void *arg)
 	d = conn_next_deadline(c, &why);
 	if (d <= now) {
 		TAO_STAT_ADD(w, TIMEOUTS, 1);
-		log_debug("closing %s: %s", c->c_peer, why);
+		log_debug("closing %s: %s", tao__conn_peer(c), why);
 		tao__conn_abort(c, NULL);
 		return;
 	}
@@ -80,24 +76,24 @@ conn_timeout_fired(void *owner, void *arg)
 void
 tao__conn_arm_timeouts(struct tao_conn *c)
 {
-	const struct tao_settings *st = &c->c_worker->w_p.wp_settings;
 	const char *why = NULL;
 	uint64_t d;
 
-	if (c->c_timeout_id > 0)
-		return;
 	d = conn_next_deadline(c, &why);
-	if (d == UINT64_MAX) {
-		/* Only a frame timeout is configured and no frame is under
-		 * way: check again one period from now (a frame that starts
-		 * later has a later deadline). */
-		if (st->st_frame_timeout_ms == 0)
+	if (d == UINT64_MAX)
+		return;	/* nothing to watch; a frame that starts arms it */
+	if (c->c_timeout_id > 0) {
+		/* Armed no later than needed: leave it (the common case). A
+		 * frame timeout shorter than the heartbeat can need it
+		 * earlier. */
+		if (c->c_timeout_at <= d)
 			return;
-		d = c->c_worker->w_now_ms + st->st_frame_timeout_ms;
+		(void)tao__timers_cancel(c->c_worker->w_timers,
+		    c->c_timeout_id, c);
 	}
-	d = deadline_min(d, UINT64_MAX - 1);
+	c->c_timeout_at = d;
 	c->c_timeout_id = tao__timers_add(c->c_worker->w_timers, d, 0,
 	    conn_timeout_fired, c, NULL, &c->c_timers);
 	if (c->c_timeout_id == -1)
-		log_warn("timeout timer for %s", c->c_peer);
+		log_warn("timeout timer for %s", tao__conn_peer(c));
 }

@@ -11,7 +11,8 @@
 #include "worker/wshm.h"
 
 int
-tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c)
+tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c,
+    const struct sockaddr *peer)
 {
 	struct tao_shm *shm = w->w_p.wp_shm;
 	struct tao_conn_row row;
@@ -39,7 +40,7 @@ tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c)
 	row.cr_generation = w->w_p.wp_generation;
 	row.cr_lslot = (uint16_t)w->w_p.wp_slot;
 	row.cr_state = TAO_ROW_OPEN;
-	strlcpy(row.cr_peer, c->c_peer, sizeof(row.cr_peer));
+	tao__format_peer(peer, row.cr_peer, sizeof(row.cr_peer));
 	idx = tao__table_insert(shm, (unsigned)w->w_p.wp_islot, &row);
 	c->c_row = idx;		/* -1: table full; the connection still works */
 	return 0;

@@ -1,5 +1,5 @@
 /*
- * ring.c - broadcast and unicast across workers.
+ * wring.c - broadcast and unicast across workers.
  *
  * A broadcast is delivered to this worker's connections at once and
  * published as one record in this worker's ring in shared memory; every
@@ -26,7 +26,7 @@
 #include "shm/table.h"
 #include "worker/conn.h"
 #include "worker/log.h"
-#include "worker/ring.h"
+#include "worker/wring.h"
 #include "worker/worker.h"
 
 #define CONSUME_BATCH	4096
@@ -38,7 +38,7 @@ self(const struct tao_worker *w)
 }
 
 int
-tao__ring_attach(struct tao_worker *w)
+tao__wring_attach(struct tao_worker *w)
 {
 	struct epoll_event ev;
 	unsigned n = (unsigned)w->w_p.wp_nislots;
@@ -55,7 +55,7 @@ tao__ring_attach(struct tao_worker *w)
 }
 
 void
-tao__ring_detach(struct tao_worker *w)
+tao__wring_detach(struct tao_worker *w)
 {
 	free(w->w_cursors);
 	w->w_cursors = NULL;
@@ -108,7 +108,10 @@ consume_all(struct tao_worker *w)
 	for (unsigned i = 0; i < (unsigned)w->w_p.wp_nislots; i++) {
 		if (i == self(w))
 			continue;
-		while ((n = tao__ring_consume(w->w_p.wp_shm, i,
+		/* One batch per ring per wake-up: a producer that keeps
+		 * up cannot keep us from our own sockets; before_poll
+		 * comes back with a zero timeout if more is waiting. */
+		if ((n = tao__ring_consume(w->w_p.wp_shm, i,
 		    &w->w_cursors[i], on_record, w, CONSUME_BATCH)) > 0)
 			total += n;
 		drops += w->w_cursors[i].rc_drops;
@@ -143,7 +146,7 @@ wake_consumers(struct tao_worker *w)
 }
 
 int
-tao__ring_before_poll(struct tao_worker *w, int timeout)
+tao__wring_before_poll(struct tao_worker *w, int timeout)
 {
 	if (w->w_ring_published)
 		wake_consumers(w);
@@ -162,13 +165,13 @@ tao__ring_before_poll(struct tao_worker *w, int timeout)
 }
 
 void
-tao__ring_after_poll(struct tao_worker *w)
+tao__wring_after_poll(struct tao_worker *w)
 {
 	tao__ring_sleep_end(w->w_p.wp_shm, self(w));
 }
 
 void
-tao__ring_on_event(struct tao_worker *w)
+tao__wring_on_event(struct tao_worker *w)
 {
 	uint64_t v;
 
