@@ -21,6 +21,7 @@
 #include "master/buf.h"
 #include "master/ctlproto.h"
 #include "master/master.h"
+#include "master/rundir.h"
 #include "worker/log.h"
 
 #define TAO_IO_CTL_CLIENT	100
@@ -60,6 +61,7 @@ tao__ctl_listen(struct tao_master *m)
 		log_warnx("control %s: path too long", path);
 		return -1;
 	}
+	(void)tao__rundir_ensure(path);
 	if (socket_in_use(&sun)) {
 		log_warnx("control %s: in use by another taod", path);
 		return -1;

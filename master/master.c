@@ -34,6 +34,7 @@
 #include "master/master.h"
 #include "master/notify.h"
 #include "master/mshm.h"
+#include "master/rundir.h"
 #include "worker/channel.h"
 #include "worker/clock.h"
 #include "worker/log.h"
@@ -675,6 +676,7 @@ master_setup(struct tao_master *m)
 	int sfd;
 
 	if (m->m_cf.cf_pidfile[0] != '\0') {
+		(void)tao__rundir_ensure(m->m_cf.cf_pidfile);
 		m->m_pidfh = pidfile_open(m->m_cf.cf_pidfile, 0644, &other);
 		if (m->m_pidfh == NULL) {
 			if (errno == EEXIST)
