@@ -22,107 +22,8 @@
 #include "shm/segment.h"
 #include "shm/stats.h"
 #include "tap.h"
+#include "lib/kids.h"
 
-/* ---- child processes: bounded, and killed by pid on any exit ---- */
-
-#define MAX_KIDS	16
-
-static pid_t kids[MAX_KIDS];
-
-static double
-timeout_scale(void)
-{
-	const char *s = getenv("TAO_TEST_TIMEOUT_SCALE");
-	double v = s != NULL ? atof(s) : 1.0;
-
-	return v > 0 ? v : 1.0;
-}
-
-static void
-kill_kids(void)
-{
-	unsigned i;
-
-	for (i = 0; i < MAX_KIDS; i++) {
-		if (kids[i] <= 0)
-			continue;
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-		kids[i] = 0;
-	}
-}
-
-static pid_t
-spawn(int (*fn)(void *), void *arg)
-{
-	pid_t pid;
-	unsigned i;
-
-	fflush(stdout);
-	if ((pid = fork()) == -1)
-		bail("fork");
-	if (pid == 0) {
-		alarm((unsigned)(20 * timeout_scale()));
-		_exit(fn(arg));
-	}
-	for (i = 0; i < MAX_KIDS && kids[i] > 0; i++)
-		;
-	if (i == MAX_KIDS)
-		bail("too many children");
-	kids[i] = pid;
-	return pid;
-}
-
-/* Exit code of pid (128 + signal if killed); -1 if it did not end within
- * ms (it is then killed). */
-static int
-reap(pid_t pid, long ms)
-{
-	struct timespec tick = { 0, 1000000 };
-	long waited = 0, limit = (long)(ms * timeout_scale());
-	unsigned i;
-	int st, rc = -1;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid) {
-			rc = WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
-			break;
-		}
-		if (r == -1 || waited++ >= limit) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			break;
-		}
-		nanosleep(&tick, NULL);
-	}
-	for (i = 0; i < MAX_KIDS; i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-	return rc;
-}
-
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void *
-shared_alloc(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		bail("mmap");
-	return p;
-}
 
 /* ---- parameters and layout ---- */
 
@@ -296,16 +197,16 @@ test_netids(void)
 
 	if (shm == NULL)
 		bail("tao__shm_create");
-	all = shared_alloc(NETID_KIDS * NETIDS_EACH * sizeof(*all));
+	all = kids_shared_alloc(NETID_KIDS * NETIDS_EACH * sizeof(*all));
 	first = tao__shm_next_netid(shm);
 	is_int(first, 1, "the first netid is 1");
 	for (k = 0; k < NETID_KIDS; k++) {
 		job[k].shm = shm;
 		job[k].out = all + k * NETIDS_EACH;
-		pid[k] = spawn(take_netids, &job[k]);
+		pid[k] = kids_spawn(take_netids, &job[k]);
 	}
 	for (k = 0; k < NETID_KIDS; k++)
-		done += reap(pid[k], 5000) == 0;
+		done += kids_reap(pid[k], 5000) == 0;
 	is_int(done, NETID_KIDS, "4 processes took 10 000 netids each");
 	for (k = 0; k < NETID_KIDS; k++)
 		for (i = 1; i < NETIDS_EACH; i++)
@@ -360,8 +261,8 @@ race_limit(void *arg)
 	/* Biased to acquire, so every process sits near LIMIT_HOLD_MAX and
 	 * the four together keep pressing on the limit, also while some of
 	 * them are descheduled; timed, so they surely overlap. */
-	t0 = now_s();
-	for (i = 0; (i & 1023) != 0 || now_s() - t0 < LIMIT_SECONDS; i++) {
+	t0 = kids_now_s();
+	for (i = 0; (i & 1023) != 0 || kids_now_s() - t0 < LIMIT_SECONDS; i++) {
 		rnd = rnd * 1103515245u + 12345u;
 		if (held < LIMIT_HOLD_MAX &&
 		    (held == 0 || (rnd >> 16) % 4 != 0)) {
@@ -410,16 +311,16 @@ test_limit_race(void)
 
 	if (shm == NULL)
 		bail("tao__shm_create");
-	b = shared_alloc(sizeof(*b));
+	b = kids_shared_alloc(sizeof(*b));
 	for (k = 0; k < LIMIT_KIDS; k++) {
 		job[k].shm = shm;
 		job[k].b = b;
 		job[k].islot = k;
-		pid[k] = spawn(race_limit, &job[k]);
+		pid[k] = kids_spawn(race_limit, &job[k]);
 	}
 	atomic_store(&b->go, 1);
 	for (k = 0; k < LIMIT_KIDS; k++)
-		done += reap(pid[k], 10000) == 0;
+		done += kids_reap(pid[k], 10000) == 0;
 	is_int(done, LIMIT_KIDS, "4 processes raced acquire/release");
 	is_int(atomic_load(&b->violations), 0,
 	    "never more than max_connections held at once");
@@ -501,7 +402,7 @@ test_reclaim(void)
 	job.shm = shm;
 	job.islot = 2;
 	job.n = 7;
-	rc = reap(spawn(hold_and_die, &job), 5000);
+	rc = kids_reap(kids_spawn(hold_and_die, &job), 5000);
 	is_int(rc, 128 + SIGKILL, "a holder of 7 connections was SIGKILLed");
 	is_int(tao__shm_conn_count(shm), 11, "global count 4 + 7");
 	tao__stats_read(shm, 2, &ss);
@@ -579,7 +480,7 @@ test_stats(void)
 int
 main(void)
 {
-	atexit(kill_kids);
+	atexit(kids_kill_all);
 	plan(0);
 	test_params();
 	test_layout();

@@ -23,105 +23,8 @@
 #include "shm/segment.h"
 #include "shm/table.h"
 #include "tap.h"
+#include "lib/kids.h"
 
-/* ---- child processes: bounded, and killed by pid on any exit ---- */
-
-#define MAX_KIDS	16
-
-static pid_t kids[MAX_KIDS];
-
-static double
-timeout_scale(void)
-{
-	const char *s = getenv("TAO_TEST_TIMEOUT_SCALE");
-	double v = s != NULL ? atof(s) : 1.0;
-
-	return v > 0 ? v : 1.0;
-}
-
-static void
-kill_kids(void)
-{
-	unsigned i;
-
-	for (i = 0; i < MAX_KIDS; i++) {
-		if (kids[i] <= 0)
-			continue;
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-		kids[i] = 0;
-	}
-}
-
-static pid_t
-spawn(int (*fn)(void *), void *arg)
-{
-	pid_t pid;
-	unsigned i;
-
-	fflush(stdout);
-	if ((pid = fork()) == -1)
-		bail("fork");
-	if (pid == 0) {
-		alarm((unsigned)(20 * timeout_scale()));
-		_exit(fn(arg));
-	}
-	for (i = 0; i < MAX_KIDS && kids[i] > 0; i++)
-		;
-	if (i == MAX_KIDS)
-		bail("too many children");
-	kids[i] = pid;
-	return pid;
-}
-
-static int
-reap(pid_t pid, long ms)
-{
-	struct timespec tick = { 0, 1000000 };
-	long waited = 0, limit = (long)(ms * timeout_scale());
-	unsigned i;
-	int st, rc = -1;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid) {
-			rc = WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
-			break;
-		}
-		if (r == -1 || waited++ >= limit) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			break;
-		}
-		nanosleep(&tick, NULL);
-	}
-	for (i = 0; i < MAX_KIDS; i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-	return rc;
-}
-
-static void *
-shared_alloc(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		bail("mmap");
-	return p;
-}
-
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static struct tao_conn_row
 row_make(uint64_t netid, const char *peer)
@@ -407,15 +310,15 @@ test_seqlock(void)
 	if (shm == NULL)
 		bail("tao__shm_create");
 	job.shm = shm;
-	job.b = shared_alloc(sizeof(*job.b));
-	w = spawn(sq_writer, &job);
-	r = spawn(sq_reader, &job);
-	t0 = now_s();
-	while (now_s() - t0 < 1.0)
+	job.b = kids_shared_alloc(sizeof(*job.b));
+	w = kids_spawn(sq_writer, &job);
+	r = kids_spawn(sq_reader, &job);
+	t0 = kids_now_s();
+	while (kids_now_s() - t0 < 1.0)
 		usleep(10000);
 	atomic_store(&job.b->stop, 1);
-	rw = reap(w, 5000);
-	rr = reap(r, 5000);
+	rw = kids_reap(w, 5000);
+	rr = kids_reap(r, 5000);
 	ok(rw == 0 && rr == 0, "writer and reader ran ~1 s and exited");
 	diag("writes %llu, reads %llu, busy %llu, free %llu",
 	    (unsigned long long)atomic_load(&job.b->writes),
@@ -479,17 +382,17 @@ test_reclaim_odd(void)
 	tao__table_insert(shm, 0, &r);
 	job.shm = shm;
 	job.islot = 1;
-	rc = reap(spawn(die_mid_update, &job), 5000);
+	rc = kids_reap(kids_spawn(die_mid_update, &job), 5000);
 	is_int(rc, 128 + SIGKILL, "writer SIGKILLed with row 1 odd");
 	ok(atomic_load(&tao__shm_row(shm, 1, 1)->sr_seq) & 1,
 	    "its sequence is odd");
-	t0 = now_s();
+	t0 = kids_now_s();
 	errno = 0;
 	rc = tao__table_read(shm, 1, 1, &r);
-	took = now_s() - t0;
+	took = kids_now_s() - t0;
 	ok(rc == -1 && errno == EAGAIN, "reading it gives up with EAGAIN");
 	/* about 5 ms of patience; more only when this machine is loaded */
-	ok(took < 0.5 * timeout_scale(), "after a bounded wait (%.1f ms)",
+	ok(took < 0.5 * kids_timeout_scale(), "after a bounded wait (%.1f ms)",
 	    took * 1000);
 	ok(tao__table_read(shm, 1, 0, &r) == 0 && r.cr_netid == 500 &&
 	    tao__table_read(shm, 1, 2, &r) == 0 && r.cr_netid == 502,
@@ -530,7 +433,7 @@ test_reclaim_odd(void)
 int
 main(void)
 {
-	atexit(kill_kids);
+	atexit(kids_kill_all);
 	plan(0);
 	test_basic();
 	test_iterate_find();

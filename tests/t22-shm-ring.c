@@ -30,114 +30,17 @@
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "tap.h"
+#include "lib/kids.h"
 
-/* ---- child processes: bounded, and killed by pid on any exit ---- */
-
-#define MAX_KIDS	16
-
-static pid_t kids[MAX_KIDS];
-
-static double
-timeout_scale(void)
-{
-	const char *s = getenv("TAO_TEST_TIMEOUT_SCALE");
-	double v = s != NULL ? atof(s) : 1.0;
-
-	return v > 0 ? v : 1.0;
-}
-
-static void
-kill_kids(void)
-{
-	unsigned i;
-
-	for (i = 0; i < MAX_KIDS; i++) {
-		if (kids[i] <= 0)
-			continue;
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-		kids[i] = 0;
-	}
-}
-
-static pid_t
-spawn(int (*fn)(void *), void *arg)
-{
-	pid_t pid;
-	unsigned i;
-
-	fflush(stdout);
-	if ((pid = fork()) == -1)
-		bail("fork");
-	if (pid == 0) {
-		alarm((unsigned)(30 * timeout_scale()));
-		_exit(fn(arg));
-	}
-	for (i = 0; i < MAX_KIDS && kids[i] > 0; i++)
-		;
-	if (i == MAX_KIDS)
-		bail("too many children");
-	kids[i] = pid;
-	return pid;
-}
-
-static int
-reap(pid_t pid, long ms)
-{
-	struct timespec tick = { 0, 1000000 };
-	long waited = 0, limit = (long)(ms * timeout_scale());
-	unsigned i;
-	int st, rc = -1;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid) {
-			rc = WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
-			break;
-		}
-		if (r == -1 || waited++ >= limit) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			break;
-		}
-		nanosleep(&tick, NULL);
-	}
-	for (i = 0; i < MAX_KIDS; i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-	return rc;
-}
-
-static void *
-shared_alloc(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		bail("mmap");
-	return p;
-}
-
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
 
 /* Wait (bounded) until *flag >= want. */
 static int
 wait_for(_Atomic int *flag, int want, double seconds)
 {
-	double t0 = now_s();
+	double t0 = kids_now_s();
 
 	while (atomic_load(flag) < want) {
-		if (now_s() - t0 > seconds * timeout_scale())
+		if (kids_now_s() - t0 > seconds * kids_timeout_scale())
 			return -1;
 		usleep(200);
 	}
@@ -621,7 +524,7 @@ static void
 test_multi_exact(void)
 {
 	struct tao_shm *shm = make_shm(MX_PROD, MX_RING);
-	struct mx_board *b = shared_alloc(sizeof(*b));
+	struct mx_board *b = kids_shared_alloc(sizeof(*b));
 	struct mx_job pj[MX_PROD], cj[MX_CONS];
 	pid_t pp[MX_PROD], cp[MX_CONS];
 	unsigned i, prod_ok = 0, cons_ok = 0, exact = 1;
@@ -632,7 +535,7 @@ test_multi_exact(void)
 		cj[i].shm = shm;
 		cj[i].b = b;
 		cj[i].id = i;
-		cp[i] = spawn(mx_consumer, &cj[i]);
+		cp[i] = kids_spawn(mx_consumer, &cj[i]);
 	}
 	if (wait_for(&b->ready, MX_CONS, 5) == -1)
 		bail("consumers did not start");
@@ -640,32 +543,32 @@ test_multi_exact(void)
 		pj[i].shm = shm;
 		pj[i].b = b;
 		pj[i].id = i;
-		pp[i] = spawn(mx_producer, &pj[i]);
+		pp[i] = kids_spawn(mx_producer, &pj[i]);
 	}
-	t0 = now_s();
+	t0 = kids_now_s();
 	atomic_store(&b->go, 1);
 	/* kill one consumer once it is well into the stream */
 	while (atomic_load(&b->got[MX_VICTIM]) < MX_N / 2 &&
-	    now_s() - t0 < 10 * timeout_scale())
+	    kids_now_s() - t0 < 10 * kids_timeout_scale())
 		usleep(100);
 	atomic_store(&b->alive[MX_VICTIM], 0);
 	kill(cp[MX_VICTIM], SIGKILL);
-	is_int(reap(cp[MX_VICTIM], 5000), 128 + SIGKILL,
+	is_int(kids_reap(cp[MX_VICTIM], 5000), 128 + SIGKILL,
 	    "consumer %d SIGKILLed after %llu records", MX_VICTIM,
 	    (unsigned long long)atomic_load(&b->got[MX_VICTIM]));
 	for (i = 0; i < MX_PROD; i++)
-		prod_ok += reap(pp[i], 20000) == 0;
+		prod_ok += kids_reap(pp[i], 20000) == 0;
 	for (i = 0; i < MX_CONS; i++) {
 		if (i == MX_VICTIM)
 			continue;
-		cons_ok += reap(cp[i], 20000) == 0;
+		cons_ok += kids_reap(cp[i], 20000) == 0;
 		if (atomic_load(&b->got[i]) != MX_PROD * MX_N ||
 		    atomic_load(&b->bad[i]) != 0 ||
 		    atomic_load(&b->drops[i]) != 0)
 			exact = 0;
 	}
 	diag("3 x %d records through 16 KiB rings in %.2f s", MX_N,
-	    now_s() - t0);
+	    kids_now_s() - t0);
 	is_int(prod_ok, MX_PROD, "3 producers published %d records each",
 	    MX_N);
 	is_int(cons_ok, MX_CONS - 1, "the surviving consumers finished");
@@ -699,13 +602,13 @@ lp_producer(void *arg)
 {
 	struct lp_job *j = arg;
 	uint64_t k;
-	double t0 = now_s();
+	double t0 = kids_now_s();
 
 	for (k = 0; k < LP_N; k++)
 		if (publish_k(j->shm, 0, 0, k, pl_len(0, k, 64, 256),
 		    NULL) == -1)
 			return 2;
-	j->b->publish_s = now_s() - t0;
+	j->b->publish_s = kids_now_s() - t0;
 	atomic_store(&j->b->done, 1);
 	return 0;
 }
@@ -741,7 +644,7 @@ static void
 test_multi_lapped(void)
 {
 	struct tao_shm *shm = make_shm(1, LP_RING);
-	struct lp_board *b = shared_alloc(sizeof(*b));
+	struct lp_board *b = kids_shared_alloc(sizeof(*b));
 	struct lp_job pj, cj[LP_CONS];
 	pid_t pp, cp[LP_CONS];
 	unsigned i;
@@ -751,21 +654,21 @@ test_multi_lapped(void)
 		cj[i].shm = shm;
 		cj[i].b = b;
 		cj[i].id = i;
-		cp[i] = spawn(lp_consumer, &cj[i]);
+		cp[i] = kids_spawn(lp_consumer, &cj[i]);
 	}
 	if (wait_for(&b->ready, LP_CONS, 5) == -1)
 		bail("consumers did not start");
 	kill(cp[1], SIGSTOP);
 	pj.shm = shm;
 	pj.b = b;
-	pp = spawn(lp_producer, &pj);
-	is_int(reap(pp, 20000), 0,
+	pp = kids_spawn(lp_producer, &pj);
+	is_int(kids_reap(pp, 20000), 0,
 	    "producer published %d records past a stopped consumer", LP_N);
 	diag("publish rate with one consumer stopped: %.0f records/s",
 	    LP_N / b->publish_s);
 	kill(cp[1], SIGCONT);
 	for (i = 0; i < LP_CONS; i++)
-		rc[i] = reap(cp[i], 20000);
+		rc[i] = kids_reap(cp[i], 20000);
 	ok(rc[0] == 0 && rc[1] == 0, "both consumers finished");
 	for (i = 0; i < LP_CONS; i++) {
 		uint64_t got = atomic_load(&b->got[i]);
@@ -803,10 +706,10 @@ static int
 ts_producer(void *arg)
 {
 	struct ts_job *j = arg;
-	double t0 = now_s();
+	double t0 = kids_now_s();
 	uint64_t k;
 
-	for (k = 0; (k & 255) != 0 || now_s() - t0 < TS_SECONDS; k++)
+	for (k = 0; (k & 255) != 0 || kids_now_s() - t0 < TS_SECONDS; k++)
 		if (publish_k(j->shm, 0, 0, k, pl_len(0, k, 1000, 2000),
 		    NULL) == -1)
 			return 2;
@@ -850,7 +753,7 @@ static void
 test_torn_storm(void)
 {
 	struct tao_shm *shm = make_shm(1, TS_RING);
-	struct ts_board *b = shared_alloc(sizeof(*b));
+	struct ts_board *b = kids_shared_alloc(sizeof(*b));
 	struct ts_job pj, cj[2];
 	pid_t pp, cp[2];
 	unsigned i, fine = 1;
@@ -859,17 +762,17 @@ test_torn_storm(void)
 		cj[i].shm = shm;
 		cj[i].b = b;
 		cj[i].id = i;
-		cp[i] = spawn(ts_consumer, &cj[i]);
+		cp[i] = kids_spawn(ts_consumer, &cj[i]);
 	}
 	if (wait_for(&b->ready, 2, 5) == -1)
 		bail("consumers did not start");
 	pj.shm = shm;
 	pj.b = b;
-	pp = spawn(ts_producer, &pj);
-	is_int(reap(pp, 10000), 0, "producer overwrote a 2-record ring "
+	pp = kids_spawn(ts_producer, &pj);
+	is_int(kids_reap(pp, 10000), 0, "producer overwrote a 2-record ring "
 	    "%llu times", (unsigned long long)atomic_load(&b->published));
 	for (i = 0; i < 2; i++) {
-		if (reap(cp[i], 10000) != 0 || atomic_load(&b->bad[i]) != 0 ||
+		if (kids_reap(cp[i], 10000) != 0 || atomic_load(&b->bad[i]) != 0 ||
 		    atomic_load(&b->got[i]) == 0 ||
 		    atomic_load(&b->got[i]) + atomic_load(&b->drops[i]) !=
 		    atomic_load(&b->published))
@@ -985,7 +888,7 @@ test_reclaim_live(void)
 {
 	struct tao_shm *shm = make_shm(2, RL_RING);
 	struct tao_ring_ctl *ctl = tao__shm_ringctl(shm, 1);
-	struct rl_board *b = shared_alloc(sizeof(*b));
+	struct rl_board *b = kids_shared_alloc(sizeof(*b));
 	struct rl_job a, n, c;
 	pid_t ap, np, cp;
 	uint64_t before;
@@ -995,26 +898,26 @@ test_reclaim_live(void)
 	c.b = a.b = n.b = b;
 	a.tag = 1;
 	n.tag = 2;
-	cp = spawn(rl_consumer, &c);
+	cp = kids_spawn(rl_consumer, &c);
 	if (wait_for(&b->ready, 1, 5) == -1)
 		bail("consumer did not start");
-	ap = spawn(rl_producer, &a);
+	ap = kids_spawn(rl_producer, &a);
 	if (wait_for(&b->started, 1, 5) == -1)
 		bail("producer did not start");
 	usleep(20000);
 	kill(ap, SIGKILL);
-	is_int(reap(ap, 5000), 128 + SIGKILL,
+	is_int(kids_reap(ap, 5000), 128 + SIGKILL,
 	    "producer SIGKILLed while publishing");
 	diag("it left claim - head = %llu",
 	    (unsigned long long)(atomic_load(&ctl->rg_claim) -
 	    atomic_load(&ctl->rg_head)));
 	tao__shm_islot_reclaim(shm, 1);
 	before = tao__ring_published(shm, 1);
-	np = spawn(rl_producer, &n);
-	is_int(reap(np, 10000), 0, "a new producer in the islot published %d",
+	np = kids_spawn(rl_producer, &n);
+	is_int(kids_reap(np, 10000), 0, "a new producer in the islot published %d",
 	    RL_NEW);
 	atomic_store(&b->finish, 1);
-	rc = reap(cp, 10000);
+	rc = kids_reap(cp, 10000);
 	is_int(rc, 0, "the consumer survived both and finished");
 	ok(atomic_load(&b->bad) == 0, "no torn or misordered record (%llu "
 	    "delivered)", (unsigned long long)atomic_load(&b->got));
@@ -1111,7 +1014,7 @@ pp_wait(struct pp_job *j, struct tao_ring_cursor *cur, uint64_t k)
 			tao__ring_sleep_end(j->shm, j->me);
 			continue;
 		}
-		n = poll(&pfd, 1, (int)(2000 * timeout_scale()));
+		n = poll(&pfd, 1, (int)(2000 * kids_timeout_scale()));
 		tao__ring_sleep_end(j->shm, j->me);
 		if (n == 0) {
 			atomic_fetch_add(&j->b->lost, 1);
@@ -1152,7 +1055,7 @@ static void
 test_wakeup(void)
 {
 	struct tao_shm *shm = make_shm(2, 65536);
-	struct pp_board *b = shared_alloc(sizeof(*b));
+	struct pp_board *b = kids_shared_alloc(sizeof(*b));
 	struct pp_job j[2];
 	pid_t pid[2];
 	int efd[2], i, rc0, rc1;
@@ -1161,19 +1064,19 @@ test_wakeup(void)
 	for (i = 0; i < 2; i++)
 		if ((efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 			bail("eventfd");
-	t0 = now_s();
+	t0 = kids_now_s();
 	for (i = 0; i < 2; i++) {
 		j[i].shm = shm;
 		j[i].b = b;
 		j[i].efd[0] = efd[0];
 		j[i].efd[1] = efd[1];
 		j[i].me = (unsigned)i;
-		pid[i] = spawn(pp_player, &j[i]);
+		pid[i] = kids_spawn(pp_player, &j[i]);
 	}
-	rc0 = reap(pid[0], 30000);
-	rc1 = reap(pid[1], 5000);
+	rc0 = kids_reap(pid[0], 30000);
+	rc1 = kids_reap(pid[1], 5000);
 	ok(rc0 == 0 && rc1 == 0, "%d ping-pong rounds completed in %.2f s",
-	    PP_ROUNDS, now_s() - t0);
+	    PP_ROUNDS, kids_now_s() - t0);
 	is_int(atomic_load(&b->lost), 0, "no lost wake-up");
 	is_int(atomic_load(&b->bad), 0, "every reply was the one awaited");
 	ok(atomic_load(&b->sleeps) > 0 && atomic_load(&b->writes) <=
@@ -1214,7 +1117,7 @@ test_wake_set(void)
 int
 main(void)
 {
-	atexit(kill_kids);
+	atexit(kids_kill_all);
 	plan(0);
 	test_basic();
 	test_big_records();
