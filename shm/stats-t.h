@@ -32,7 +32,8 @@ enum tao_stat {
 	TAO_STAT_ERRORS,
 	TAO_STAT_TIMEOUTS,
 	TAO_STAT_RING_DROPS,	/* ring records this islot lost by lapping */
-	TAO_STAT_DROPPED,	/* frames of an unregistered type, dropped */
+	TAO_STAT_DROPPED,	/* unregistered-type frames, and broadcast or
+				 * unicast messages a full queue refused */
 	TAO_STAT_CONNECTIONS,	/* gauge: open connections now */
 	TAO_STAT__COUNT
 };

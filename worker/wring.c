@@ -68,12 +68,18 @@ deliver(struct tao_worker *w, struct tao_conn *c, int32_t type,
 {
 	const struct tao_registry *r = w->w_p.wp_registry;
 
+	int rc;
+
 	if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
 		return;
 	if (r->r_on_deliver != NULL)
-		(void)r->r_on_deliver(c, type, data, len, r->r_on_deliver_arg);
+		rc = r->r_on_deliver(c, type, data, len, r->r_on_deliver_arg);
 	else
-		(void)tao_send(c, type, data, len);
+		rc = tao_send(c, type, data, len);
+	/* A receiver that does not read (its queue is full) loses the
+	 * message: count it rather than lose it silently. */
+	if (rc == TAO_EWOULDBLOCK || rc == TAO_ENOMEM)
+		TAO_STAT_ADD(w, DROPPED, 1);
 }
 
 static void
