@@ -457,7 +457,6 @@ on_worker_exit(struct tao_master *m, struct tao_proc *p, int status)
 {
 	struct tao_slot *sl = &m->m_slots[p->p_slot];
 	int was_current = sl->sl_current == p;
-	int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	uint64_t now = tao__now_ms(), lived = now - p->p_started_ms;
 	int starting = p->p_state == TAO_PROC_STARTING;
 	uint32_t gen = p->p_gen;
@@ -483,25 +482,22 @@ on_worker_exit(struct tao_master *m, struct tao_proc *p, int status)
 		    "not restarting it", slot);
 		return;
 	}
-	(void)clean;
 	sl->sl_restarts++;
-	if (lived >= BACKOFF_RESET_MS || sl->sl_backoff_ms == 0) {
-		sl->sl_backoff_ms = lived >= BACKOFF_RESET_MS ? 0 :
-		    BACKOFF_MIN_MS;
-		if (lived >= BACKOFF_RESET_MS) {
-			spawn_current(m, slot);
-			return;
-		}
-		/* first quick crash: restart at once, back off next time */
+	/* First crash (or one after 10 s up): replace at once.  A slot
+	 * that keeps crashing waits 10 ms, 20 ms, ... up to 5 s. */
+	if (lived >= BACKOFF_RESET_MS)
+		sl->sl_backoff_ms = 0;
+	if (sl->sl_backoff_ms == 0) {
+		sl->sl_backoff_ms = BACKOFF_MIN_MS;
 		spawn_current(m, slot);
 		return;
 	}
-	sl->sl_backoff_ms *= 2;
-	if (sl->sl_backoff_ms > BACKOFF_MAX_MS)
-		sl->sl_backoff_ms = BACKOFF_MAX_MS;
 	sl->sl_respawn_at = now + sl->sl_backoff_ms;
 	log_warnx("slot %d: crashing repeatedly; restarting in %llu ms", slot,
 	    (unsigned long long)sl->sl_backoff_ms);
+	sl->sl_backoff_ms *= 2;
+	if (sl->sl_backoff_ms > BACKOFF_MAX_MS)
+		sl->sl_backoff_ms = BACKOFF_MAX_MS;
 }
 
 static void
