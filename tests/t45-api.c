@@ -29,6 +29,8 @@ struct shared {
 	_Atomic int	refuse;		/* on_connect refuses while set */
 	_Atomic int	connects, closes;
 	_Atomic int	send_after_close;	/* tao_send's result in on_close */
+	_Atomic int	worker_ticks;		/* a worker-wide run_every */
+	_Atomic int	orphan_fired;		/* timer of a closed conn ran */
 };
 
 static struct shared *sh;
@@ -74,6 +76,68 @@ decoded(struct tao_conn *c, const struct tao_message *m, void *arg)
 	n = snprintf(text, sizeof(text), "len=%zu", *(size_t *)m->decoded);
 	free(m->decoded);	/* the handler owns it */
 	tao_send(c, 3, text, (size_t)n);
+}
+
+/* ---- timers through the public API ---- */
+
+static void
+late(struct tao_conn *c, void *arg)
+{
+	(void)arg;
+	tao_send(c, 5, "late", 4);
+}
+
+static void
+tick(struct tao_conn *c, void *arg)
+{
+	int64_t *state = arg;	/* [0] = timer id, [1] = ticks */
+	char text[16];
+	int n = snprintf(text, sizeof(text), "tick%lld",
+	    (long long)++state[1]);
+
+	tao_send(c, 6, text, (size_t)n);
+	if (state[1] == 3) {
+		tao_timer_cancel(c, state[0]);	/* its own id, inside it */
+		free(state);
+	}
+}
+
+static void
+orphan(struct tao_conn *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	atomic_fetch_add(&sh->orphan_fired, 1);
+}
+
+static void
+timers(struct tao_conn *c, const struct tao_message *m, void *arg)
+{
+	int64_t *state;
+
+	(void)arg;
+	if (m->type == 5)
+		tao_run_after(c, 100, late, NULL);
+	else if (m->type == 6 && (state = calloc(2, sizeof(*state))) != NULL)
+		state[0] = tao_run_every(c, 50, tick, state);
+	else if (m->type == 7)
+		tao_run_after(c, 300, orphan, NULL);
+}
+
+static void
+worker_tick(struct tao_conn *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	atomic_fetch_add(&sh->worker_ticks, 1);
+}
+
+static void
+worker_start(struct tao_server *s, int slot, void *arg)
+{
+	(void)slot;
+	(void)arg;
+	tao_worker_run_every(s, 100, worker_tick, NULL);
 }
 
 static int
@@ -137,8 +201,11 @@ build_server(int port, const char *ctl)
 	    "register type 100000");
 	is_int(tao_register(s, 100000, NULL, echo, NULL), TAO_EEXIST,
 	    "  and again: TAO_EEXIST");
+	for (int32_t t = 5; t <= 7; t++)
+		tao_register(s, t, NULL, timers, NULL);
 	tao_on_connect(s, on_connect, NULL);
 	tao_on_close(s, on_close, NULL);
+	tao_on_worker_start(s, worker_start, NULL);
 	return s;
 }
 
@@ -231,6 +298,34 @@ main(void)
 	close(fd);
 	is_int(stat_of(ctl, "errors"), 1, "  and counts an error");
 
+	/* Timers: run_after is never early; run_every ticks and cancels
+	 * itself inside its callback; a closed connection's timer is
+	 * cancelled with it; a worker timer runs without connections. */
+	fd = th_connect(port);
+	double t0 = th_now_ms();
+	ok(fd >= 0 && th_send_frame(fd, 5, "", 0) == 0 &&
+	    expect(fd, 5, "late", 4) == 0, "tao_run_after fires");
+	ok(th_now_ms() - t0 >= 100, "  not before 100 ms (%.0f ms)",
+	    th_now_ms() - t0);
+	ok(th_send_frame(fd, 6, "", 0) == 0 && expect(fd, 6, "tick1", 5) == 0
+	    && expect(fd, 6, "tick2", 5) == 0 && expect(fd, 6, "tick3", 5) == 0,
+	    "tao_run_every ticks");
+	{
+		char junk[16];
+		int32_t ty;
+		uint32_t ln;
+		ok(th_recv_frame(fd, &ty, junk, sizeof(junk), &ln, 300) != 0,
+		    "  and stops when cancelled inside its callback");
+	}
+	ok(th_send_frame(fd, 7, "", 0) == 0, "a 300 ms timer armed");
+	close(fd);
+	th_sleep_ms(500);
+	is_int(atomic_load(&sh->orphan_fired), 0,
+	    "  it died with its connection");
+	ok(atomic_load(&sh->worker_ticks) >= 3,
+	    "a worker-wide run_every runs (%d ticks)",
+	    atomic_load(&sh->worker_ticks));
+
 	fd = th_connect(port);
 	ok(fd >= 0 && th_send_frame(fd, 2, "", 0) == 0 &&
 	    expect(fd, 2, "bye", 3) == 0 && th_wait_closed(fd, th_ms(2000))
@@ -245,10 +340,10 @@ main(void)
 	if (fd2 >= 0)
 		close(fd2);
 	atomic_store(&sh->refuse, 0);
-	for (int i = 0; i < 100 && atomic_load(&sh->closes) < 2; i++)
+	for (int i = 0; i < 100 && atomic_load(&sh->closes) < 3; i++)
 		th_sleep_ms(20);
-	is_int(atomic_load(&sh->connects), 2, "two connections accepted");
-	is_int(atomic_load(&sh->closes), 2,
+	is_int(atomic_load(&sh->connects), 3, "three connections accepted");
+	is_int(atomic_load(&sh->closes), 3,
 	    "on_close ran exactly once for each, not for the refused one");
 	is_int(atomic_load(&sh->send_after_close), TAO_ECLOSED,
 	    "tao_send in on_close returns TAO_ECLOSED");
