@@ -154,7 +154,7 @@ fail:
 
 int
 tao__lset_worker_fds(const struct tao_lset *set, int slot, int nworkers,
-    int *fds, const struct tao_codec **codecs, int max)
+    int *fds, const struct tao_codec **codecs, int *tls, int max)
 {
 	int n = 0;
 
@@ -164,6 +164,7 @@ tao__lset_worker_fds(const struct tao_lset *set, int slot, int nworkers,
 			continue;
 		for (int j = slot; j < ls->ls_nfd && n < max; j += nworkers) {
 			fds[n] = ls->ls_fd[j];
+			tls[n] = ls->ls_conf.lc_tls;
 			codecs[n++] = ls->ls_conf.lc_codec;
 		}
 	}

@@ -34,6 +34,7 @@
 #include "master/master.h"
 #include "master/notify.h"
 #include "master/mshm.h"
+#include "master/tls.h"
 #include "master/rundir.h"
 #include "worker/channel.h"
 #include "worker/clock.h"
@@ -106,6 +107,22 @@ drop_privileges(const char *user)
 	return 0;
 }
 
+/* The TLS context of generation gen: the serving one's, or the one a
+ * reload in progress is starting. */
+static struct ssl_ctx_st *
+gen_tls(struct tao_master *m, uint32_t gen)
+{
+	return gen == m->m_gen ? m->m_tls : m->m_reload.rl_tls;
+}
+
+static void
+free_tls(struct tao_master *m)
+{
+	tao__mtls_ctx_free(m->m_tls);
+	tao__mtls_ctx_free(m->m_reload.rl_tls);
+	m->m_tls = m->m_reload.rl_tls = NULL;
+}
+
 static void __attribute__((noreturn))
 child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
     int slot, int islot, uint32_t gen, int chan)
@@ -114,6 +131,7 @@ child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
 	int keep[TAO_WORKER_MAX_LISTENERS + 4 * TAO_MAX_WORKERS + 2];
 	int nkeep = 0;
 	sigset_t none;
+	int rc;
 
 	memset(&p, 0, sizeof(p));
 	tao__log_set_role("worker %d", slot);
@@ -128,7 +146,8 @@ child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
 	p.wp_eventfds = m->m_eventfds;
 	p.wp_nislots = m->m_nislots;
 	p.wp_nlisteners = tao__lset_worker_fds(&m->m_lset, slot, nworkers,
-	    p.wp_listen_fd, p.wp_codec, TAO_WORKER_MAX_LISTENERS);
+	    p.wp_listen_fd, p.wp_codec, p.wp_tls, TAO_WORKER_MAX_LISTENERS);
+	p.wp_tls_ctx = gen_tls(m, gen);
 	for (int i = 0; i < p.wp_nlisteners; i++)
 		keep[nkeep++] = p.wp_listen_fd[i];
 	for (int i = 0; i < m->m_nislots; i++)
@@ -143,7 +162,9 @@ child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
 	tao__set_title("taod: worker process %d", slot);
 	if (drop_privileges(cf->cf_user) == -1)
 		exit(EXIT_FATAL_CONFIG);
-	exit(tao__worker_run(&p));
+	rc = tao__worker_run(&p);
+	free_tls(m);	/* every SSL is gone with its connection */
+	exit(rc);
 }
 
 static struct tao_proc *
@@ -314,6 +335,10 @@ reload_commit(struct tao_master *m)
 			m->m_slots[p->p_slot].sl_current = p;
 	m->m_cf = m->m_next_cf;
 	m->m_gen = rl->rl_gen;
+	/* The old workers keep the context they inherited. */
+	tao__mtls_ctx_free(m->m_tls);
+	m->m_tls = rl->rl_tls;
+	rl->rl_tls = NULL;
 	m->m_nworkers = tao__config_worker_count(&m->m_cf);
 	tao__log_set_level(m->m_cf.cf_log_level);
 	reload_finish(m, 1, "reloaded");
@@ -330,6 +355,8 @@ reload_abort(struct tao_master *m, const char *why)
 			kill(p->p_pid, SIGKILL);
 			p->p_state = TAO_PROC_DRAINING;
 		}
+	tao__mtls_ctx_free(rl->rl_tls);
+	rl->rl_tls = NULL;
 	reload_finish(m, 0, why);
 }
 
@@ -387,10 +414,17 @@ tao__master_reload(struct tao_master *m, struct tao_ctl_client *waiter,
 	}
 	if (tao__mshm_check_reload(m, next, err, errlen) == -1)
 		return -1;
+	/* Certificates are re-read now: a bad one fails the reload here,
+	 * before anything changes. */
+	if (tao__mtls_needed(next) && (rl->rl_tls = tao__mtls_ctx_new(next, err,
+	    errlen)) == NULL)
+		return -1;
 	n = tao__config_worker_count(next);
 	(void)tao__notify_reloading();
 	if (tao__lset_apply(&m->m_lset, next, n, m->m_gen + 1, err,
 	    errlen) == -1) {
+		tao__mtls_ctx_free(rl->rl_tls);
+		rl->rl_tls = NULL;
 		(void)tao__notify("READY=1\nSTATUS=reload failed");
 		return -1;
 	}
@@ -693,14 +727,22 @@ master_setup(struct tao_master *m)
 		return -1;
 	}
 	m->m_nworkers = tao__config_worker_count(&m->m_cf);
+	/* Before fork: every worker inherits the context (master/tls.h). */
+	if (tao__mtls_needed(&m->m_cf) && (m->m_tls = tao__mtls_ctx_new(
+	    &m->m_cf, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return -1;
+	}
 	if (tao__lset_apply(&m->m_lset, &m->m_cf, m->m_nworkers, m->m_gen,
 	    err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return -1;
 	}
 	for (int i = 0; i < m->m_cf.cf_nlistens; i++)
-		log_info("listening on %s (%s)", m->m_cf.cf_listens[i].lc_text,
-		    m->m_cf.cf_listens[i].lc_codec->name);
+		log_info("listening on %s (%s%s)",
+		    m->m_cf.cf_listens[i].lc_text,
+		    m->m_cf.cf_listens[i].lc_codec->name,
+		    m->m_cf.cf_listens[i].lc_tls ? ", tls" : "");
 	if (tao__mshm_create(m) == -1)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
@@ -740,6 +782,7 @@ master_teardown(struct tao_master *m)
 	close(m->m_sig_io.io_fd);
 	close(m->m_epfd);
 	tao__mshm_destroy(m);
+	free_tls(m);
 	/* Last: closing the control socket answers a waiting `taoctl stop`,
 	 * which must find the pidfile and the listeners gone. */
 	tao__ctl_close_all(m);

@@ -40,6 +40,7 @@ struct tao_slot {
 };
 
 struct tao_ctl_client;
+struct ssl_ctx_st;
 
 struct tao_reload {
 	int			 rl_active;
@@ -47,6 +48,7 @@ struct tao_reload {
 	uint64_t		 rl_deadline;
 	struct tao_ctl_client	*rl_waiter;
 	int			 rl_old_nworkers;
+	struct ssl_ctx_st	*rl_tls;	/* the new generation's */
 };
 
 struct tao_master {
@@ -71,6 +73,10 @@ struct tao_master {
 	uint64_t		 m_started_ms;
 	time_t			 m_started_wall;
 	struct tao_reload	 m_reload;
+	/* The serving generation's TLS context (master/tls.h), NULL without
+	 * tls listeners.  Workers hold inherited copies: the master frees
+	 * its own when a reload replaces it. */
+	struct ssl_ctx_st	*m_tls;
 	struct tao_shm		*m_shm;
 	int			*m_eventfds;
 	int			 m_nislots;

@@ -10,6 +10,7 @@
 
 #include "apps/apps.h"
 #include "master/server.h"
+#include "master/tls.h"
 #include "worker/log.h"
 
 extern char **environ;
@@ -87,6 +88,11 @@ main(int argc, char *argv[])
 		goto fail;
 	}
 	if (test) {
+		/* Load the certificates as the master would at start-up. */
+		if (tao__mtls_check(&s->s_config, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s\n", err);
+			goto fail;
+		}
 		printf("taod: configuration %s is ok\n", file ? file :
 		    "(built-in)");
 		tao_server_free(s);

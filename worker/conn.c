@@ -25,9 +25,11 @@
 #include "worker/conn.h"
 #include "worker/log.h"
 #include "worker/timer.h"
+#include "worker/tls.h"
 #include "worker/wshm.h"
 
 #define READ_ROUNDS	4		/* reads per readable event */
+#define TLS_READ_ROUNDS	16		/* the same bytes in TLS records */
 #define RBUF_STEP	(64 * 1024)	/* growth of a partial frame buffer */
 
 static void	conn_update_events(struct tao_conn *);
@@ -107,15 +109,14 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A tls listener's connection starts with the handshake (tls.c). */
+	if (l->l_tls && tao__wtls_accept(c) == -1)
+		goto fail;
 	ev.events = EPOLLIN;
 	ev.data.ptr = &c->c_io;
 	if (epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_warn("epoll_ctl add %s", tao__conn_peer(c));
-		tao__wshm_conn_close(w, c);
-		close(fd);
-		free(c);
-		TAO_STAT_ADD(w, ERRORS, 1);
-		return;
+		goto fail;
 	}
 	c->c_events = EPOLLIN;
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
@@ -134,6 +135,13 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	c->c_flags &= ~TAO_CONN_MIGRATING;
 	if (w->w_state != TAO_WORKER_RUNNING && !w->w_handoff)
 		tao__conn_drain(c);	/* handed to us as we stop */
+	return;
+fail:
+	tao__wtls_close(c);
+	tao__wshm_conn_close(w, c);
+	close(fd);
+	free(c);
+	TAO_STAT_ADD(w, ERRORS, 1);
 }
 
 void
@@ -152,8 +160,11 @@ tao__conn_adopt(struct tao_worker *w, int fd, const struct tao_codec *codec,
 	socklen_t len = sizeof(ss);
 	struct tao_listener *l = NULL;
 
+	/* Only plaintext connections are handed over (see
+	 * tao__conn_can_hand_off): never put one behind a tls listener. */
 	for (int i = 0; i < w->w_p.wp_nlisteners && l == NULL; i++)
-		if (w->w_listeners[i].l_codec == codec)
+		if (w->w_listeners[i].l_codec == codec &&
+		    !w->w_listeners[i].l_tls)
 			l = &w->w_listeners[i];
 	if (l == NULL || netid == 0 || getpeername(fd, (struct sockaddr *)&ss,
 	    &len) == -1) {
@@ -168,11 +179,23 @@ tao__conn_adopt(struct tao_worker *w, int fd, const struct tao_codec *codec,
 
 /* Quiescent: between frames, nothing queued, not closing. */
 int
-tao__conn_can_hand_off(const struct tao_conn *c)
+tao__conn_quiescent(const struct tao_conn *c)
 {
 	return !(c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
 	    TAO_CONN_READ_PAUSED)) && c->c_rbuf == NULL &&
 	    c->c_wq.q_bytes == 0;
+}
+
+/*
+ * Never a TLS connection: its session (keys, sequence numbers) lives in
+ * this process's memory and cannot follow the socket, so handoff.c
+ * drains it instead once it is quiescent (answer what has arrived,
+ * flush, close with close_notify); its client reconnects.
+ */
+int
+tao__conn_can_hand_off(const struct tao_conn *c)
+{
+	return c->c_tls == NULL && tao__conn_quiescent(c);
 }
 
 /*
@@ -278,6 +301,8 @@ conn_keep_input(struct tao_conn *c, const uint8_t *buf, size_t len)
 
 	if (c->c_rneed > len && c->c_rneed - len < RBUF_STEP)
 		cap = c->c_rneed;
+	if (c->c_tls != NULL && cap < len + TAO_TLS_RECORD_MAX)
+		cap = len + TAO_TLS_RECORD_MAX;	/* see conn_reserve_input */
 	if ((c->c_rbuf = malloc(cap)) == NULL)
 		return -1;
 	memcpy(c->c_rbuf, buf, len);
@@ -286,17 +311,24 @@ conn_keep_input(struct tao_conn *c, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-/* Make room in c_rbuf for the next read, growing towards c_rneed. */
+/*
+ * Make room in c_rbuf for the next read, growing towards c_rneed.  TLS
+ * needs room for a whole record: OpenSSL then never keeps decrypted
+ * bytes we did not take, which epoll could not tell us about (tls.h).
+ */
 static int
 conn_reserve_input(struct tao_conn *c)
 {
+	size_t room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
 	size_t want, cap;
 	uint8_t *grown;
 
-	if (c->c_rcap > c->c_rlen)
+	if (c->c_rcap - c->c_rlen >= room)
 		return 0;
 	want = c->c_rneed > c->c_rlen ? c->c_rneed : c->c_rlen + RBUF_STEP;
-	cap = c->c_rcap * 2;
+	if (want < c->c_rlen + room)
+		want = c->c_rlen + room;
+	cap = (size_t)c->c_rcap * 2;
 	if (cap < c->c_rlen + RBUF_STEP)
 		cap = c->c_rlen + RBUF_STEP;
 	if (cap > want)
@@ -358,11 +390,20 @@ conn_process_shared(struct tao_conn *c, const uint8_t *buf, size_t len)
 	tao__conn_arm_timeouts(c);
 }
 
+/* Is there output that can still go out?  Before the TLS handshake is
+ * done, none ever will. */
+static inline int
+conn_has_output(const struct tao_conn *c)
+{
+	return c->c_wq.q_bytes > 0 && (c->c_tls == NULL ||
+	    tao__wtls_can_send(c));
+}
+
 static void
 conn_peer_closed(struct tao_conn *c)
 {
 	c->c_flags |= TAO_CONN_PEER_EOF | TAO_CONN_CLOSING;
-	if (c->c_wq.q_bytes == 0)
+	if (!conn_has_output(c))
 		conn_close_now(c);
 	else
 		conn_update_events(c);
@@ -373,11 +414,12 @@ static int
 conn_read(struct tao_conn *c)
 {
 	struct tao_worker *w = c->c_worker;
+	int rounds = c->c_tls == NULL ? READ_ROUNDS : TLS_READ_ROUNDS;
 	uint8_t *buf;
 	size_t room;
 	ssize_t n;
 
-	for (int round = 0; round < READ_ROUNDS; round++) {
+	for (int round = 0; round < rounds; round++) {
 		int own = c->c_rbuf != NULL;
 
 		if (own) {
@@ -392,7 +434,8 @@ conn_read(struct tao_conn *c)
 			buf = w->w_rbuf;
 			room = w->w_rbuf_size;
 		}
-		n = read(c->c_io.io_fd, buf, room);
+		n = c->c_tls == NULL ? read(c->c_io.io_fd, buf, room) :
+		    tao__wtls_read(c, buf, room);
 		if (n == 0) {
 			conn_peer_closed(c);
 			return -1;
@@ -418,7 +461,10 @@ conn_read(struct tao_conn *c)
 		if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
 		    TAO_CONN_READ_PAUSED))
 			return c->c_flags & TAO_CONN_CLOSED ? -1 : 0;
-		if ((size_t)n < room)
+		/* A short read emptied the socket; a TLS read returns one
+		 * record, and only a full one suggests that more follow. */
+		if ((size_t)n < room && (c->c_tls == NULL ||
+		    (size_t)n < TAO_TLS_RECORD_MAX))
 			return 0;
 	}
 	return 0;
@@ -478,7 +524,8 @@ tao__conn_flush(struct tao_conn *c)
 	}
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return -1;
-	rc = tao__wq_flush(&c->c_wq, &w->w_pool, c->c_io.io_fd, &written);
+	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_pool,
+	    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
 	if (written > 0) {
 		TAO_STAT_ADD(w, BYTES_OUT, written);
 		c->c_bytes_out += written;
@@ -518,6 +565,8 @@ conn_update_events(struct tao_conn *c)
 		want |= EPOLLIN;
 	if (c->c_wq.q_bytes > 0)
 		want |= EPOLLOUT;
+	if (c->c_tls != NULL)
+		want = tao__wtls_events(c, want);
 	if (want == c->c_events)
 		return;
 	ev.events = want;
@@ -536,6 +585,8 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 {
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;			/* stale event of this iteration */
+	if (c->c_tls != NULL)
+		events = tao__wtls_ready(c, events);
 	if (events & EPOLLIN) {
 		if (conn_read(c) == -1)
 			return;
@@ -561,7 +612,7 @@ tao_conn_close(struct tao_conn *c)
 	if (c == NULL || (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
 		return;
 	c->c_flags |= TAO_CONN_CLOSING;
-	if (c->c_wq.q_bytes == 0)
+	if (!conn_has_output(c))
 		conn_close_now(c);
 	else
 		conn_update_events(c);
@@ -595,6 +646,8 @@ conn_close_now(struct tao_conn *c)
 		return;
 	c->c_flags |= TAO_CONN_CLOSED;
 	(void)epoll_ctl(w->w_epfd, EPOLL_CTL_DEL, c->c_io.io_fd, NULL);
+	if (c->c_tls != NULL)
+		tao__wtls_close(c);	/* close_notify, while fd is open */
 	close(c->c_io.io_fd);
 	c->c_io.io_fd = -1;
 	if (c->c_flags & TAO_CONN_IN_FLUSH) {

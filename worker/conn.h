@@ -9,6 +9,10 @@
  * write_queue_max bytes or more, tao_send() refuses and the connection is
  * not read (undecoded input waits in c_rbuf).
  *
+ * TLS (worker/tls.h): c_tls is set for connections of a tls listener;
+ * the socket calls (read, writev, close) go through OpenSSL instead, and
+ * every plaintext path pays one test of c_tls at most.
+ *
  * Life: accepted -> open -> [closing: flush, then close] -> closed.  A
  * closed connection stays allocated until the end of the loop iteration
  * (w_closed), so a stale event or a pointer held by a running callback
@@ -35,7 +39,14 @@ enum tao_conn_flag {
 	TAO_CONN_MIGRATING	= 1 << 6,	/* changing generation */
 	TAO_CONN_HANDOFF	= 1 << 7,	/* hand off when quiescent */
 	TAO_CONN_NO_UNIT	= 1 << 8,	/* holds no max_connections unit */
+	/* TLS connections only (worker/tls.c): */
+	TAO_CONN_TLS_READY	= 1 << 9,	/* handshake done */
+	TAO_CONN_TLS_WANT_OUT	= 1 << 10,	/* a read waits to write */
+	TAO_CONN_TLS_WANT_IN	= 1 << 11,	/* a write waits to read */
+	TAO_CONN_TLS_FAILED	= 1 << 12,	/* fatal: no close_notify */
 };
+
+struct ssl_st;
 
 struct tao_conn {
 	struct tao_io		 c_io;		/* io_fd: the socket */
@@ -45,7 +56,10 @@ struct tao_conn {
 	struct tao_listener	*c_listener;
 	uint64_t		 c_netid;
 	uint8_t			*c_rbuf;	/* unfinished input, or NULL */
-	size_t			 c_rlen, c_rcap;
+	/* 32 bits suffice (a frame is at most max_frame <= 1 GiB plus its
+	 * header) and leave room for c_tls within 224 bytes, a jemalloc
+	 * size class: a plaintext connection costs what it did before. */
+	uint32_t		 c_rlen, c_rcap;
 	uint32_t		 c_rneed;	/* bytes the frame needs, 0 = ? */
 	int32_t			 c_row;		/* shm table row, -1 none */
 	uint64_t		 c_rstate;	/* codec state */
@@ -56,6 +70,7 @@ struct tao_conn {
 	uint64_t		 c_timeout_at;	/* its deadline */
 	struct tao__timer_list	 c_timers;
 	void			*c_data;
+	struct ssl_st		*c_tls;		/* NULL: plaintext listener */
 	uint64_t		 c_msgs_in, c_msgs_out;
 	uint64_t		 c_bytes_in, c_bytes_out;
 	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns or w_closed */
@@ -73,6 +88,9 @@ void	tao__conn_accept(struct tao_worker *, struct tao_listener *, int fd,
 /* Take a connection handed over by the previous generation. */
 void	tao__conn_adopt(struct tao_worker *, int fd, const struct tao_codec *,
 	    uint64_t netid);
+/* Between frames, nothing queued, not closing. */
+int	tao__conn_quiescent(const struct tao_conn *);
+/* Can it move to the new generation now (plaintext and quiescent)? */
 int	tao__conn_can_hand_off(const struct tao_conn *);
 /* Forget the connection here (its fd was sent to the new generation). */
 void	tao__conn_hand_off(struct tao_conn *);

@@ -8,7 +8,11 @@
  * over the channel (SCM_RIGHTS), which passes it to the new worker of the
  * slot.  Bytes the client sends meanwhile wait in the socket, so no
  * request is lost and the client sees nothing.  Connections still busy at
- * drain_timeout_ms are closed like in a graceful stop.
+ * drain_timeout_ms are closed like in a graceful stop.  TLS connections
+ * cannot be handed over (their session state is in this process): each
+ * is drained once quiescent instead (what has arrived is answered, then
+ * it closes with close_notify) and its client reconnects to the new
+ * generation.
  */
 #include <errno.h>
 
@@ -41,8 +45,14 @@ tao__worker_handoff_sweep(struct tao_worker *w)
 	if (!w->w_handoff || w->w_channel_io.io_fd == -1)
 		return;
 	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next) {
-		if (!tao__conn_can_hand_off(c))
+		if (!tao__conn_can_hand_off(c)) {
+			/* TLS cannot move between processes: once its
+			 * current exchange is done, finish it here (see
+			 * tao__conn_can_hand_off). */
+			if (c->c_tls != NULL && tao__conn_quiescent(c))
+				tao__conn_drain(c);
 			continue;
+		}
 		if (tao__chan_send_fd(w->w_channel_io.io_fd, TAO_CHAN_CONN,
 		    codec_id(c->c_listener->l_codec), c->c_netid,
 		    c->c_io.io_fd) == -1) {

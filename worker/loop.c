@@ -349,6 +349,7 @@ worker_setup(struct tao_worker *w)
 		l->l_io.io_kind = TAO_IO_LISTENER;
 		l->l_io.io_fd = w->w_p.wp_listen_fd[i];
 		l->l_codec = w->w_p.wp_codec[i];
+		l->l_tls = w->w_p.wp_tls[i];
 		l->l_index = i;
 	}
 	listeners_poll(w, 1);

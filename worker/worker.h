@@ -24,6 +24,7 @@ struct tao_shm;
 struct tao_ring_cursor;
 struct tao_timers;
 struct tao_conn;
+struct ssl_ctx_st;
 
 /* What epoll_data points at: the kind says which handler gets the event. */
 enum tao_io_kind {
@@ -44,6 +45,7 @@ struct tao_listener {
 	const struct tao_codec	*l_codec;
 	int			 l_index;	/* position in the config */
 	int			 l_polling;	/* registered in epoll */
+	int			 l_tls;		/* connections speak TLS */
 };
 
 struct tao_worker_params {
@@ -56,6 +58,10 @@ struct tao_worker_params {
 	int				 wp_nlisteners;
 	int				 wp_listen_fd[TAO_WORKER_MAX_LISTENERS];
 	const struct tao_codec		*wp_codec[TAO_WORKER_MAX_LISTENERS];
+	int				 wp_tls[TAO_WORKER_MAX_LISTENERS];
+	/* This generation's TLS context (master/tls.h), inherited at fork;
+	 * NULL when no listener has tls. */
+	struct ssl_ctx_st		*wp_tls_ctx;
 	int				 wp_channel_fd;	/* -1: none */
 	struct tao_shm			*wp_shm;
 	const int			*wp_eventfds;	/* one per islot */

@@ -94,6 +94,38 @@ tao__wq_append(struct tao_wqueue *q, struct tao_wq_pool *p, const void *head,
 	return 0;
 }
 
+const void *
+tao__wq_peek(const struct tao_wqueue *q, size_t *len)
+{
+	const struct tao_wq_chunk *ch = STAILQ_FIRST(&q->q_chunks);
+
+	if (ch == NULL) {
+		*len = 0;
+		return NULL;
+	}
+	*len = ch->ch_end - ch->ch_start;
+	return ch->ch_data + ch->ch_start;
+}
+
+void
+tao__wq_consume(struct tao_wqueue *q, struct tao_wq_pool *p, size_t n)
+{
+	struct tao_wq_chunk *ch;
+
+	q->q_bytes -= n;
+	while (n > 0) {
+		ch = STAILQ_FIRST(&q->q_chunks);
+		size_t left = ch->ch_end - ch->ch_start;
+		if (n < left) {
+			ch->ch_start += n;
+			break;
+		}
+		n -= left;
+		STAILQ_REMOVE_HEAD(&q->q_chunks, ch_next);
+		chunk_put(p, ch);
+	}
+}
+
 int
 tao__wq_flush(struct tao_wqueue *q, struct tao_wq_pool *p, int fd,
     size_t *written)
@@ -126,18 +158,7 @@ tao__wq_flush(struct tao_wqueue *q, struct tao_wq_pool *p, int fd,
 		}
 		size_t sent = (size_t)n;
 		*written += sent;
-		q->q_bytes -= sent;
-		while (n > 0) {
-			ch = STAILQ_FIRST(&q->q_chunks);
-			size_t left = ch->ch_end - ch->ch_start;
-			if ((size_t)n < left) {
-				ch->ch_start += (size_t)n;
-				break;
-			}
-			n -= (ssize_t)left;
-			STAILQ_REMOVE_HEAD(&q->q_chunks, ch_next);
-			chunk_put(p, ch);
-		}
+		tao__wq_consume(q, p, sent);
 		if (sent < want)	/* the socket is full */
 			return q->q_bytes == 0;
 	}

@@ -51,5 +51,13 @@ int	tao__wq_append(struct tao_wqueue *, struct tao_wq_pool *,
 int	tao__wq_flush(struct tao_wqueue *, struct tao_wq_pool *, int fd,
 	    size_t *written);
 void	tao__wq_clear(struct tao_wqueue *, struct tao_wq_pool *);
+/*
+ * For writers other than writev (TLS): the unwritten bytes of the head
+ * chunk (NULL if the queue is empty), then drop the n bytes written.  The
+ * head's bytes stay where they are until consumed; appends only extend
+ * the tail, so a retry sees the same bytes, perhaps more of them.
+ */
+const void *tao__wq_peek(const struct tao_wqueue *, size_t *len);
+void	tao__wq_consume(struct tao_wqueue *, struct tao_wq_pool *, size_t n);
 
 #endif

@@ -1,0 +1,247 @@
+/*
+ * tls.c - one connection's TLS: handshake, reads, writes and close on a
+ * non-blocking socket inside the worker's epoll loop (see tls.h).
+ *
+ * OpenSSL tells us what it waits for after every call; the connection
+ * remembers it in two flags that tao__wtls_events adds to the epoll mask:
+ *
+ *	TAO_CONN_TLS_WANT_OUT	a read (or the handshake) must write first:
+ *				poll EPOLLOUT, and on it read again
+ *	TAO_CONN_TLS_WANT_IN	a write must read first: poll EPOLLIN, and
+ *				on it flush again
+ *
+ * A write that would block is retried with the same bytes: they stay at
+ * the head of the output queue until SSL_write_ex reports them written,
+ * and a chunk only grows at its tail, so the retry passes the same data,
+ * possibly longer (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER makes the address
+ * irrelevant anyway).  A fatal error marks the connection so that no
+ * close_notify is attempted on it (OpenSSL forbids SSL_shutdown then).
+ */
+#include <sys/types.h>
+#include <sys/epoll.h>
+
+#include <errno.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "worker/conn.h"
+#include "worker/log.h"
+#include "worker/tls.h"
+
+int
+tao__wtls_accept(struct tao_conn *c)
+{
+	SSL_CTX *ctx = c->c_worker->w_p.wp_tls_ctx;
+	SSL *ssl;
+
+	if (ctx == NULL || (ssl = SSL_new(ctx)) == NULL) {
+		log_warnx("TLS: cannot create a session for %s",
+		    tao__conn_peer(c));
+		ERR_clear_error();
+		return -1;
+	}
+	if (SSL_set_fd(ssl, c->c_io.io_fd) != 1) {	/* BIO_NOCLOSE */
+		log_warnx("TLS: cannot attach %s", tao__conn_peer(c));
+		ERR_clear_error();
+		SSL_free(ssl);
+		return -1;
+	}
+	SSL_set_accept_state(ssl);
+	c->c_tls = ssl;
+	/* The handshake counts as a frame: frame_timeout_ms bounds it. */
+	c->c_frame_start_ms = c->c_worker->w_now_ms;
+	return 0;
+}
+
+/* Why OpenSSL refused the peer, for the log. */
+static const char *
+tls_reason(SSL *ssl)
+{
+	long verify = SSL_get_verify_result(ssl);
+	unsigned long e = ERR_peek_last_error();
+	const char *r;
+
+	if (verify != X509_V_OK)
+		return X509_verify_cert_error_string(verify);
+	if (e != 0 && (r = ERR_reason_error_string(e)) != NULL)
+		return r;
+	return "protocol error";
+}
+
+/* A fatal TLS error: counted, logged, no close_notify later. */
+static void
+tls_fatal(struct tao_conn *c, const char *what)
+{
+	struct tao_worker *w = c->c_worker;
+
+	c->c_flags |= TAO_CONN_TLS_FAILED;
+	TAO_STAT_ADD(w, ERRORS, 1);
+	if (tao__log_level() >= TAO_LOG_DEBUG)
+		log_debug("TLS %s %s: %s", what, tao__conn_peer(c),
+		    tls_reason(c->c_tls));
+	ERR_clear_error();
+	errno = EPROTO;
+}
+
+static void
+handshake_done(struct tao_conn *c)
+{
+	SSL *ssl = c->c_tls;
+
+	c->c_flags |= TAO_CONN_TLS_READY;
+	/* No frame has started yet: the handshake's deadline is lifted (the
+	 * armed timer finds nothing due and lapses, see timeouts.c). */
+	if (c->c_rbuf == NULL)
+		c->c_frame_start_ms = 0;
+	if (tao__log_level() >= TAO_LOG_DEBUG)
+		log_debug("TLS %s: %s %s%s", tao__conn_peer(c),
+		    SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+		    SSL_session_reused(ssl) ? ", resumed" : "");
+}
+
+/* After a failed SSL_do_handshake (rc) or SSL_read_ex (rc 0). */
+static ssize_t
+read_failed(struct tao_conn *c, int rc, const char *what)
+{
+	int saved = errno;
+
+	switch (SSL_get_error(c->c_tls, rc)) {
+	case SSL_ERROR_WANT_WRITE:
+		c->c_flags |= TAO_CONN_TLS_WANT_OUT;
+		/* FALLTHROUGH */
+	case SSL_ERROR_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		/* close_notify, or EOF without it (IGNORE_UNEXPECTED_EOF) */
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		c->c_flags |= TAO_CONN_TLS_FAILED;
+		ERR_clear_error();
+		errno = saved != 0 ? saved : ECONNRESET;
+		return -1;
+	default:
+		tls_fatal(c, what);
+		return -1;
+	}
+}
+
+ssize_t
+tao__wtls_read(struct tao_conn *c, void *buf, size_t len)
+{
+	size_t n;
+	int rc;
+
+	c->c_flags &= ~TAO_CONN_TLS_WANT_OUT;
+	if (!(c->c_flags & TAO_CONN_TLS_READY)) {
+		errno = 0;
+		if ((rc = SSL_do_handshake(c->c_tls)) != 1)
+			return read_failed(c, rc, "handshake with");
+		handshake_done(c);
+	}
+	errno = 0;
+	if (SSL_read_ex(c->c_tls, buf, len, &n) == 1)
+		return (ssize_t)n;
+	return read_failed(c, 0, "read from");
+}
+
+/* After a failed SSL_write_ex: 0 to wait, -1 error. */
+static int
+write_failed(struct tao_conn *c)
+{
+	int saved = errno;
+
+	switch (SSL_get_error(c->c_tls, 0)) {
+	case SSL_ERROR_WANT_WRITE:
+		return 0;			/* EPOLLOUT: queue not empty */
+	case SSL_ERROR_WANT_READ:
+		c->c_flags |= TAO_CONN_TLS_WANT_IN;
+		return 0;
+	case SSL_ERROR_SYSCALL:
+	case SSL_ERROR_ZERO_RETURN:
+		c->c_flags |= TAO_CONN_TLS_FAILED;
+		ERR_clear_error();
+		errno = saved != 0 ? saved : EPIPE;
+		return -1;
+	default:
+		tls_fatal(c, "write to");
+		return -1;
+	}
+}
+
+int
+tao__wtls_flush(struct tao_conn *c, size_t *written)
+{
+	struct tao_worker *w = c->c_worker;
+	const void *data;
+	size_t len, n;
+
+	*written = 0;
+	if (!(c->c_flags & TAO_CONN_TLS_READY))
+		return c->c_wq.q_bytes == 0;	/* after the handshake */
+	c->c_flags &= ~TAO_CONN_TLS_WANT_IN;
+	while ((data = tao__wq_peek(&c->c_wq, &len)) != NULL) {
+		/* Partial writes: n is one record's worth, or all of len. */
+		errno = 0;
+		if (SSL_write_ex(c->c_tls, data, len, &n) != 1)
+			return write_failed(c);
+		tao__wq_consume(&c->c_wq, &w->w_pool, n);
+		*written += n;
+	}
+	return 1;
+}
+
+uint32_t
+tao__wtls_events(const struct tao_conn *c, uint32_t want)
+{
+	if (!(c->c_flags & TAO_CONN_TLS_READY))
+		want = EPOLLIN;		/* output waits for the handshake */
+	if (c->c_flags & TAO_CONN_TLS_WANT_OUT)
+		want |= EPOLLOUT;
+	if (c->c_flags & TAO_CONN_TLS_WANT_IN)
+		want |= EPOLLIN;
+	return want;
+}
+
+uint32_t
+tao__wtls_ready(const struct tao_conn *c, uint32_t events)
+{
+	if ((c->c_flags & TAO_CONN_TLS_WANT_OUT) && (events & EPOLLOUT))
+		events |= EPOLLIN;
+	/* Polled for a write's sake while reading is paused: only the
+	 * flush (the write's retry) may read. */
+	if ((c->c_flags & (TAO_CONN_TLS_WANT_IN | TAO_CONN_READ_PAUSED)) ==
+	    (TAO_CONN_TLS_WANT_IN | TAO_CONN_READ_PAUSED))
+		events &= ~(uint32_t)EPOLLIN;
+	return events;
+}
+
+int
+tao__wtls_can_send(const struct tao_conn *c)
+{
+	return (c->c_flags & TAO_CONN_TLS_READY) != 0;
+}
+
+void
+tao__wtls_close(struct tao_conn *c)
+{
+	SSL *ssl = c->c_tls;
+
+	if (ssl == NULL)
+		return;
+	/*
+	 * close_notify says "I have sent all I meant to": not after a fatal
+	 * error (OpenSSL forbids it), nor when queued output is being
+	 * dropped (the client must see a truncation, not a clean end).
+	 * One try, never waiting: a peer that cannot take 24 more bytes
+	 * does not get them.
+	 */
+	if ((c->c_flags & (TAO_CONN_TLS_READY | TAO_CONN_TLS_FAILED)) ==
+	    TAO_CONN_TLS_READY && c->c_wq.q_bytes == 0)
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+	SSL_free(ssl);
+	c->c_tls = NULL;
+}
