@@ -14,6 +14,7 @@
  *   burst.c       mode burst
  *   idle.c        mode idle
  *   chat.c        mode chat
+ *   tls.c         --tls: the connections over TLS (echo, stream, burst)
  *
  * Names are bench_<module>_<verb>: this is a separate program, not libtao.
  */
@@ -77,6 +78,9 @@ struct bench_opts {
 	double		 o_timeout;	/* seconds: connect, reply, drain */
 	int		 o_senders;	/* chat */
 	double		 o_rate;	/* chat: messages/s, all senders */
+	int		 o_tls;		/* --tls */
+	const char	*o_ca_file;	/* --ca: verify against it */
+	const char	*o_host;	/* -h, for SNI and verification */
 };
 
 /*
@@ -119,9 +123,13 @@ void	bench_sync(void);
 
 /* ---- network and payloads (net.c) ---------------------------------------- */
 
+struct ssl_st;
+
 /* One client connection; the modes embed it first in their own struct. */
 struct bench_conn {
 	int		 c_fd;		/* -1 when closed */
+	struct ssl_st	*c_ssl;		/* --tls: set once TCP is connected */
+	int		 c_handshake;	/* --tls: handshake not finished */
 	uint8_t		*c_rbuf;
 	size_t		 c_rlen;
 	size_t		 c_rcap;
@@ -157,8 +165,15 @@ uint8_t	*bench_conn_frame(struct bench_conn *, int32_t type, size_t len);
  * -1 error. */
 int	 bench_conn_flush(struct bench_conn *);
 /* Read once into the free part of the read buffer: >0 bytes read,
- * 0 would block, -1 EOF or error (errno 0 for EOF). */
+ * 0 would block, -1 EOF or error (errno 0 for EOF).  With TLS, reads
+ * until the socket is empty or the buffer full; then decrypted bytes may
+ * be left inside OpenSSL, which epoll cannot see: read again while
+ * bench_conn_pending() says so. */
 ssize_t	 bench_conn_read(struct bench_conn *);
+int	 bench_conn_pending(const struct bench_conn *);
+/* --tls, after the TCP connect: start (or go on with) the handshake:
+ * 1 done, 0 in progress (epoll events updated), -1 failed. */
+int	 bench_conn_handshake(struct bench_conn *, int ep, void *ptr);
 /* Take the next whole frame from the read buffer: 1 frame, 0 need more,
  * -1 a frame longer than max (the stream cannot be trusted). */
 int	 bench_frame_next(struct bench_conn *, size_t *off, size_t max,
@@ -192,6 +207,19 @@ void	 bench_pool_fill(const struct bench_pool *, uint8_t *dst, size_t len,
 /* 1 when buf is exactly the payload of (salt, seq). */
 int	 bench_pool_check(const struct bench_pool *, const uint8_t *buf,
 	    size_t len, uint64_t salt, uint64_t seq);
+
+/* ---- TLS (tls.c) ---------------------------------------------------- */
+
+int	 bench_tls_init(const struct bench_opts *);
+void	 bench_tls_cleanup(void);
+int	 bench_tls_start(struct bench_conn *);
+/* 1 done, 0 again (*want: the epoll event to wait for), -1 failed. */
+int	 bench_tls_handshake(struct bench_conn *, uint32_t *want);
+/* >0 bytes, 0 would block, -1 error or EOF (errno 0). */
+ssize_t	 bench_tls_read(struct bench_conn *, void *, size_t);
+ssize_t	 bench_tls_write(struct bench_conn *, const void *, size_t);
+int	 bench_tls_pending(const struct bench_conn *);
+void	 bench_tls_free(struct bench_conn *);
 
 /* ---- modes --------------------------------------------------------- */
 

@@ -96,6 +96,8 @@ bench_conn_alloc(struct bench_conn *c, size_t rcap, size_t wcap)
 void
 bench_conn_free(struct bench_conn *c)
 {
+	if (c->c_ssl != NULL)
+		bench_tls_free(c);
 	if (c->c_fd != -1)
 		close(c->c_fd);
 	c->c_fd = -1;
@@ -126,6 +128,7 @@ bench_conn_start(struct bench_conn *c, int ep, const struct sockaddr_in *sa,
 	c->c_fd = fd;
 	c->c_events = events;
 	c->c_rlen = c->c_woff = c->c_wlen = 0;
+	c->c_handshake = 0;
 	return 0;
 fail:
 	close(fd);
@@ -152,6 +155,8 @@ bench_conn_close(struct bench_conn *c, int ep)
 {
 	if (c->c_fd == -1)
 		return;
+	if (c->c_ssl != NULL)
+		bench_tls_free(c);
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->c_fd, NULL);
 	close(c->c_fd);
 	c->c_fd = -1;
@@ -201,6 +206,15 @@ bench_conn_flush(struct bench_conn *c)
 	ssize_t n;
 
 	while (c->c_woff < c->c_wlen) {
+		if (c->c_ssl != NULL) {
+			if ((n = bench_tls_write(c, c->c_wbuf + c->c_woff,
+			    c->c_wlen - c->c_woff)) == 0)
+				return 0;
+			if (n == -1)
+				return -1;
+			c->c_woff += (size_t)n;
+			continue;
+		}
 		n = send(c->c_fd, c->c_wbuf + c->c_woff, c->c_wlen - c->c_woff,
 		    MSG_NOSIGNAL);
 		if (n == -1) {
@@ -216,11 +230,59 @@ bench_conn_flush(struct bench_conn *c)
 	return 1;
 }
 
+/* Until the socket is empty or the buffer full: see bench.h. */
+static ssize_t
+tls_read(struct bench_conn *c)
+{
+	ssize_t n, total = 0;
+
+	while (c->c_rlen < c->c_rcap) {
+		n = bench_tls_read(c, c->c_rbuf + c->c_rlen,
+		    c->c_rcap - c->c_rlen);
+		if (n == 0)
+			break;
+		if (n == -1)
+			return total > 0 ? total : -1;	/* EOF: next call */
+		c->c_rlen += (size_t)n;
+		total += n;
+	}
+	return total;
+}
+
+int
+bench_conn_pending(const struct bench_conn *c)
+{
+	return c->c_fd != -1 && bench_tls_pending(c) &&
+	    c->c_rlen < c->c_rcap;
+}
+
+int
+bench_conn_handshake(struct bench_conn *c, int ep, void *ptr)
+{
+	uint32_t want = 0;
+	int rv;
+
+	if (c->c_ssl == NULL) {
+		if (bench_tls_start(c) == -1)
+			return -1;
+		c->c_handshake = 1;
+	}
+	if ((rv = bench_tls_handshake(c, &want)) == 1) {
+		c->c_handshake = 0;
+		return bench_conn_events(c, ep, EPOLLIN, ptr) == -1 ? -1 : 1;
+	}
+	if (rv == 0 && bench_conn_events(c, ep, want, ptr) == -1)
+		return -1;
+	return rv;
+}
+
 ssize_t
 bench_conn_read(struct bench_conn *c)
 {
 	ssize_t n;
 
+	if (c->c_ssl != NULL)
+		return tls_read(c);
 	for (;;) {
 		n = read(c->c_fd, c->c_rbuf + c->c_rlen, c->c_rcap - c->c_rlen);
 		if (n > 0) {
@@ -350,7 +412,7 @@ bench_connect_all(void *base, size_t stride, int n, int ep,
 	struct epoll_event evs[256];
 	struct bench_conn *c;
 	uint64_t deadline;
-	int i, k, nev, pending = 0, connected = 0;
+	int i, k, nev, rv, pending = 0, connected = 0;
 
 #define CONN(i)	((struct bench_conn *)((char *)base + (size_t)(i) * stride))
 	for (i = 0; i < n; i++) {
@@ -373,21 +435,31 @@ bench_connect_all(void *base, size_t stride, int n, int ep,
 			break;
 		for (k = 0; k < nev; k++) {
 			c = evs[k].data.ptr;
-			if (c->c_events != EPOLLOUT)
+			if (c->c_fd == -1 ||
+			    (c->c_events != EPOLLOUT && !c->c_handshake))
 				continue;
+			/* --tls: connected only once the handshake is done. */
+			if (!c->c_handshake && bench_conn_check(c) == -1)
+				rv = -1;
+			else if (o->o_tls) {
+				if ((rv = bench_conn_handshake(c, ep, c)) == 0)
+					continue;
+			} else
+				rv = bench_conn_events(c, ep, EPOLLIN, c) == 0 ?
+				    1 : -1;
 			pending--;
-			if (bench_conn_check(c) == -1 ||
-			    bench_conn_events(c, ep, EPOLLIN, c) == -1) {
-				bench_conn_close(c, ep);
-				r->r_connect_failures++;
+			if (rv == 1) {
+				connected++;
 				continue;
 			}
-			connected++;
+			bench_conn_close(c, ep);
+			r->r_connect_failures++;
 		}
 	}
 	for (i = 0; i < n; i++) {
 		c = CONN(i);
-		if (c->c_fd != -1 && c->c_events == EPOLLOUT) {
+		if (c->c_fd != -1 && (c->c_events == EPOLLOUT ||
+		    c->c_handshake)) {
 			bench_conn_close(c, ep);
 			r->r_connect_failures++;
 		}

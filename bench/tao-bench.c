@@ -58,13 +58,16 @@ usage(FILE *fp, int status)
 "          message: time until every reply arrived (--timeout 30)\n"
 "  idle    hold -n connections (1000) for -t seconds after one echo each,\n"
 "          --heartbeat MS sends a heartbeat per connection every MS ms:\n"
-"          how many stayed open\n"
+"          how many stayed open; SIGINT/SIGTERM end the hold early\n"
 "  chat    -c clients (100) all receive; --senders S (10) of them send\n"
 "          --rate R (100) messages/s in all, -s bytes (32, at least 24):\n"
 "          deliveries/s and latency, same-worker vs cross-worker\n"
 "options: -h HOST (127.0.0.1), -p PORT (required), -j THREADS (1),\n"
 "  -n N (same as -c), --timeout SECONDS for connects, replies and the\n"
 "  final drain (10; burst 30), --json prints one JSON line of results\n"
+"  --tls (echo, stream, burst) speaks TLS; connections are set up, with\n"
+"  a full handshake each, before the window (burst: inside it); --ca FILE\n"
+"  verifies the server's certificate and -h HOST (else none is checked)\n"
 "MB/s counts verified payload bytes (10^6 bytes) one way.\n"
 "exit status: 0 no errors, 1 errors seen, 2 bad usage\n");
 	exit(status);
@@ -205,6 +208,8 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		{ "timeout",	required_argument,	NULL, 'T' },
 		{ "senders",	required_argument,	NULL, 'S' },
 		{ "rate",	required_argument,	NULL, 'R' },
+		{ "tls",	no_argument,		NULL, 'L' },
+		{ "ca",		required_argument,	NULL, 'A' },
 		{ "help",	no_argument,		NULL, '?' + 256 },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -278,6 +283,12 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		case 'R':
 			o->o_rate = real("rate", optarg, 0.001, 1e7);
 			break;
+		case 'L':
+			o->o_tls = 1;
+			break;
+		case 'A':
+			o->o_ca_file = optarg;
+			break;
 		case '?' + 256:
 			usage(stdout, 0);
 			break;
@@ -292,6 +303,17 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		usage(stderr, 2);
 	}
 	resolve(o, host, port);
+	o->o_host = host;
+	if (o->o_ca_file != NULL && !o->o_tls) {
+		fprintf(stderr, "tao-bench: --ca needs --tls\n");
+		usage(stderr, 2);
+	}
+	if (o->o_tls && o->o_mode != MODE_ECHO && o->o_mode != MODE_STREAM &&
+	    o->o_mode != MODE_BURST) {
+		fprintf(stderr, "tao-bench: --tls is for echo, stream and "
+		    "burst\n");
+		usage(stderr, 2);
+	}
 	defaults(o);
 	return run;
 }
@@ -374,8 +396,9 @@ print_json(const struct bench_opts *o, const struct bench_result *r,
     double secs)
 {
 	printf("{\"mode\":\"%s\",\"conns\":%d,\"depth\":%d,\"payload\":%zu,"
-	    "\"threads\":%d,\"seconds\":%.3f,", o->o_mode_name, o->o_conns,
-	    o->o_depth, o->o_payload, o->o_threads, secs);
+	    "\"threads\":%d,\"seconds\":%.3f,\"tls\":%s,", o->o_mode_name,
+	    o->o_conns, o->o_depth, o->o_payload, o->o_threads, secs,
+	    o->o_tls ? "true" : "false");
 	printf("\"msgs\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,"
 	    "\"replies\":%llu,\"sent\":%llu,",
 	    (unsigned long long)r->r_msgs, (double)r->r_msgs / secs,
@@ -426,8 +449,9 @@ print_text(const struct bench_opts *o, const struct bench_result *r,
 	printf("tao-bench %s: %d connections", o->o_mode_name, o->o_conns);
 	if (o->o_mode == MODE_ECHO || o->o_mode == MODE_STREAM)
 		printf(", depth %d", o->o_depth);
-	printf(", %zu-byte payloads, %d thread%s\n", o->o_payload,
-	    o->o_threads, o->o_threads == 1 ? "" : "s");
+	printf(", %zu-byte payloads, %d thread%s%s\n", o->o_payload,
+	    o->o_threads, o->o_threads == 1 ? "" : "s",
+	    o->o_tls ? ", TLS" : "");
 	switch (o->o_mode) {
 	case MODE_ECHO:
 	case MODE_STREAM:
@@ -440,6 +464,8 @@ print_text(const struct bench_opts *o, const struct bench_result *r,
 		printf("%-13s %.1f ms\n", "time", secs * 1e3);
 		printf("%-13s %llu of %d\n", "replies",
 		    (unsigned long long)r->r_replies, o->o_conns);
+		printf("%-13s %.0f\n", o->o_tls ? "handshakes/s" : "conns/s",
+		    (double)r->r_replies / secs);
 		print_latency("per conn", &r->r_lat);
 		break;
 	case MODE_IDLE:
@@ -482,6 +508,8 @@ main(int argc, char **argv)
 
 	run = parse_args(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);
+	if (o.o_tls && bench_tls_init(&o) == -1)
+		return 2;
 	bench_raise_nofile();
 	ts = calloc((size_t)o.o_threads, sizeof(*ts));
 	args = calloc((size_t)o.o_threads, sizeof(*args));
@@ -529,6 +557,8 @@ main(int argc, char **argv)
 	if (o.o_mode == MODE_CHAT)
 		bench_chat_cleanup();
 	pthread_barrier_destroy(&barrier);
+	if (o.o_tls)
+		bench_tls_cleanup();
 	failed |= errors_of(total) > 0;
 	free(ts);
 	free(args);

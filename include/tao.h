@@ -190,6 +190,221 @@ int64_t	tao_worker_run_every(struct tao_server *, uint64_t ms, tao_timer_fn,
 	    void *);
 int	tao_worker_timer_cancel(struct tao_server *, int64_t timer_id);
 
+/* ==== Client ============================================================
+ *
+ * A connection to a server speaking the TLV or line codec (taod or Go
+ * Tao), with optional TLS, reconnect with back-off, and heartbeats.
+ *
+ * Design: the client runs on a struct tao_loop that the caller creates and
+ * drives from one thread: tao_loop_run() until tao_loop_stop(), or
+ * tao_loop_run_once() from the caller's own main loop.  Every client
+ * callback runs inside those calls, in that thread; a loop and the
+ * clients on it must not be used from two threads at once (use one loop
+ * per thread).  There is no hidden thread.  The loop is an epoll set and
+ * a CLOCK_MONOTONIC timer heap: it sleeps in epoll_wait until a socket is
+ * ready or a timer is due, and does no work while idle, also while it
+ * waits to reconnect.  Connects, TLS handshakes, reads and writes are all
+ * non-blocking; the one blocking step is the name lookup in
+ * tao_client_connect() (give a numeric address to avoid it).
+ *
+ * Differences from the server API: callbacks receive the struct
+ * tao_client, not a struct tao_conn, so they have types of their own
+ * (tao_client_handler_fn ...) and the client sends with tao_client_send();
+ * decode functions (tao_decode_fn) and struct tao_message are the same.
+ * The client does not answer heartbeats, it sends them.
+ *
+ * SIGPIPE: the client never raises it (plaintext and TLS writes both use
+ * MSG_NOSIGNAL), so callers need not ignore it for the client's sake.
+ */
+struct tao_loop;
+
+struct tao_loop	*tao_loop_new(void);		/* NULL, errno set */
+/*
+ * Frees the loop with every client and watcher still on it (no callback
+ * runs; watched descriptors stay open, they are the caller's).  Not from
+ * inside a callback of this loop.
+ */
+void		 tao_loop_free(struct tao_loop *);
+/*
+ * Runs iterations until tao_loop_stop() is called (a stop before the call
+ * makes it return at once) or until nothing is left that could wake it:
+ * no descriptor watched, no client socket, no timer.  0, TAO_ESYS if
+ * epoll_wait failed, TAO_ESTATE from inside a callback.
+ */
+int		 tao_loop_run(struct tao_loop *);
+/*
+ * One iteration: due timers, then wait at most timeout_ms (-1: until
+ * something happens; 0: poll) for I/O and run its callbacks.  Returns
+ * at once when nothing could wake it, or when a timer callback called
+ * tao_loop_stop().  0, TAO_ESYS, TAO_ESTATE.
+ */
+int		 tao_loop_run_once(struct tao_loop *, int timeout_ms);
+void		 tao_loop_stop(struct tao_loop *);
+
+/*
+ * Watch a descriptor of the caller's (stdin, a pipe, an eventfd): fn runs
+ * with the events that are ready, TAO_LOOP_READ also on EOF, hang-up and
+ * error.  Level-triggered.  The loop never closes it; tao_loop_del_fd()
+ * before closing it.  TAO_ESYS with errno EPERM for a descriptor epoll
+ * cannot watch (a regular file), TAO_EEXIST if it is watched already.
+ */
+#define TAO_LOOP_READ	0x1
+#define TAO_LOOP_WRITE	0x2
+typedef void	(*tao_loop_fd_fn)(struct tao_loop *, int fd, int events,
+		    void *arg);
+int	tao_loop_add_fd(struct tao_loop *, int fd, int events, tao_loop_fd_fn,
+	    void *arg);
+int	tao_loop_mod_fd(struct tao_loop *, int fd, int events);
+int	tao_loop_del_fd(struct tao_loop *, int fd);
+
+/*
+ * Timers on the loop (CLOCK_MONOTONIC, never early), ids > 0 or a
+ * negative TAO_E* code.  A one-shot's id is dead once it has fired.
+ */
+typedef void	(*tao_loop_timer_fn)(struct tao_loop *, void *arg);
+int64_t	tao_loop_run_after(struct tao_loop *, uint64_t ms, tao_loop_timer_fn,
+	    void *arg);
+int64_t	tao_loop_run_every(struct tao_loop *, uint64_t ms, tao_loop_timer_fn,
+	    void *arg);
+int	tao_loop_timer_cancel(struct tao_loop *, int64_t timer_id);
+
+/*
+ * Client options.  A zeroed struct (plus .loop) is a plaintext TLV client
+ * without reconnect or heartbeats; every 0 / NULL below means "default".
+ */
+struct tao_client_opts {
+	struct tao_loop		*loop;		/* required */
+	const struct tao_codec	*codec;		/* NULL: tao_codec_tlv */
+	size_t			 max_frame;	/* largest payload read or
+						 * sent; 0: 8 MiB */
+	size_t			 write_queue_max; /* 0: 4 MiB; see send */
+	uint64_t		 connect_timeout_ms; /* TCP + TLS handshake,
+						 * and the flush on close;
+						 * 0: 10 000 */
+
+	/* TLS (TLS 1.2 and 1.3, OpenSSL's default ciphers). */
+	int			 tls;		/* 1: TLS */
+	const char		*tls_server_name; /* SNI and the name the
+						 * certificate must match;
+						 * NULL: the host part of
+						 * addr (an IP address is
+						 * matched, not sent) */
+	const char		*tls_ca_file;	/* PEM; NULL: the system's
+						 * default CA paths */
+	int			 tls_no_verify;	/* 1: accept any certificate
+						 * (tests only) */
+	const char		*tls_cert_file;	/* client certificate (PEM
+						 * chain), with ... */
+	const char		*tls_key_file;	/* ... its key; NULL: none */
+
+	/*
+	 * Reconnect after a failed attempt or a lost connection, waiting
+	 * delay = min(reconnect_max_ms, reconnect_min_ms * 2^failures),
+	 * jittered to a random value in [delay / 2, delay]; the count of
+	 * failures restarts at 0 once a connection is established.
+	 */
+	int			 reconnect;	/* 1: on */
+	uint64_t		 reconnect_min_ms; /* 0: 100 */
+	uint64_t		 reconnect_max_ms; /* 0: 30 000 */
+
+	/*
+	 * Heartbeats (TLV codec only): an empty type-0 frame every
+	 * heartbeat_ms while connected (taod closes a connection silent for
+	 * twice its own heartbeat_ms).  With heartbeat_timeout_ms, a
+	 * connection on which no frame at all arrived for that long is
+	 * closed as dead (TAO_CLIENT_ERR_TIMEOUT); the server must answer
+	 * heartbeats for that (taod's heartbeat_reply, on by default).
+	 */
+	uint64_t		 heartbeat_ms;		/* 0: none */
+	uint64_t		 heartbeat_timeout_ms;	/* 0: never */
+};
+
+/* What went wrong, for tao_client_on_error. */
+enum tao_client_error {
+	TAO_CLIENT_ERR_CONNECT = 1,	/* connect failed or timed out */
+	TAO_CLIENT_ERR_TLS,		/* TLS handshake failed: certificate,
+					 * name, protocol */
+	TAO_CLIENT_ERR_IO,		/* an open connection broke (reset,
+					 * read or write error) */
+	TAO_CLIENT_ERR_PROTOCOL,	/* bad frame, frame over max_frame,
+					 * or a decoder refused one */
+	TAO_CLIENT_ERR_TIMEOUT,		/* heartbeat_timeout_ms passed */
+};
+
+typedef void	(*tao_client_handler_fn)(struct tao_client *,
+		    const struct tao_message *, void *arg);
+typedef void	(*tao_client_connect_fn)(struct tao_client *, void *arg);
+typedef void	(*tao_client_close_fn)(struct tao_client *, void *arg);
+/* message: one line for a human, e.g. "TLS handshake with
+ * 127.0.0.1:4433 failed: certificate verify failed: certificate has
+ * expired"; valid during the call. */
+typedef void	(*tao_client_error_fn)(struct tao_client *,
+		    enum tao_client_error, const char *message, void *arg);
+
+/*
+ * Make a client for addr ("host:port", "[v6addr]:port"); the first
+ * attempt starts on the loop's next iteration, so register handlers
+ * before running the loop.  Names are resolved here, once (blocking);
+ * every address found is tried in turn.  NULL with errno EINVAL (bad addr
+ * or options), ENOENT (no such host), ENOMEM, or EPROTO (TLS set-up: bad
+ * CA, certificate or key file; printed to stderr).
+ */
+struct tao_client *tao_client_connect(const char *addr,
+		    const struct tao_client_opts *);
+
+/*
+ * Handlers, as on the server: a registered type goes to its handler
+ * (after decode, if given; a decoder's refusal closes the connection as
+ * TAO_CLIENT_ERR_PROTOCOL), others to on_message, else they are dropped.
+ * Incoming type-0 frames (heartbeat answers) are dropped unless type 0 is
+ * registered.  on_connect runs each time a connection is established
+ * (after the TLS handshake); on_close each time an established one ends,
+ * whatever the reason, also after tao_client_close().  Failed attempts
+ * run on_error only.  Payloads are valid during the callback.
+ */
+int	tao_client_register(struct tao_client *, int32_t type, tao_decode_fn,
+	    tao_client_handler_fn, void *arg);
+void	tao_client_on_message(struct tao_client *, tao_client_handler_fn,
+	    void *arg);
+void	tao_client_on_connect(struct tao_client *, tao_client_connect_fn,
+	    void *arg);
+void	tao_client_on_close(struct tao_client *, tao_client_close_fn,
+	    void *arg);
+void	tao_client_on_error(struct tao_client *, tao_client_error_fn,
+	    void *arg);
+
+/*
+ * Copy one message into the client's queue; it is written in order, as
+ * soon as the connection is open.  While connecting, and while waiting to
+ * reconnect (reconnect on), messages wait in the queue and are written
+ * after the next connection is established (after on_connect returns, so
+ * a message on_connect sends goes after them).  Returns 0, or
+ * TAO_EWOULDBLOCK when write_queue_max bytes are already queued,
+ * TAO_ECLOSED when closed (tao_client_close, or a lost connection without
+ * reconnect), TAO_ETOOBIG over max_frame, TAO_ENOMEM, TAO_EINVAL.  A
+ * message whose writing had begun when the connection broke is dropped
+ * (the server discards the partial frame); messages still whole in the
+ * queue go out once on the next connection.
+ */
+int	tao_client_send(struct tao_client *, int32_t type, const void *,
+	    size_t);
+/*
+ * Stop for good: no more reconnects.  An open connection gets its queue
+ * written first (for at most connect_timeout_ms) and is then closed;
+ * on_close runs then.  A client that is not connected (connecting, or
+ * waiting to reconnect) stops at once and drops its queue.  Sends after
+ * this return TAO_ECLOSED.
+ */
+void	tao_client_close(struct tao_client *);
+/* Close at once (nothing more is written, no callback runs) and free;
+ * also from inside the client's own callbacks. */
+void	tao_client_free(struct tao_client *);
+
+int	 tao_client_connected(const struct tao_client *);  /* 1 if open */
+size_t	 tao_client_queued(const struct tao_client *);	/* bytes queued */
+const char *tao_client_addr(const struct tao_client *);	/* as given */
+struct tao_loop *tao_client_loop(const struct tao_client *);
+
 #ifdef __cplusplus
 }
 #endif
