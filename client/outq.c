@@ -76,37 +76,12 @@ tao__frames_written(struct tao__frames *f, size_t bytes)
 	}
 }
 
-/* wqueue.c's chunk_put is file-local: the same policy, for our pool. */
-static void
-chunk_release(struct tao_wq_pool *p, struct tao_wq_chunk *ch)
-{
-	if (ch->ch_cap == TAO_WQ_CHUNK_SIZE && p->p_count < TAO_WQ_POOL_MAX) {
-		STAILQ_INSERT_HEAD(&p->p_free, ch, ch_next);
-		p->p_count++;
-	} else
-		free(ch);
-}
-
 /* The first n queued bytes are gone (written, or cut). */
 static void
 consume(struct tao_client *c, size_t n)
 {
-	struct tao_wqueue *q = &c->c_wq;
-	struct tao_wq_chunk *ch;
-	size_t left;
-
-	q->q_bytes -= n;
 	tao__frames_written(&c->c_frames, n);
-	while (n > 0 && (ch = STAILQ_FIRST(&q->q_chunks)) != NULL) {
-		left = ch->ch_end - ch->ch_start;
-		if (n < left) {
-			ch->ch_start += n;
-			return;
-		}
-		n -= left;
-		STAILQ_REMOVE_HEAD(&q->q_chunks, ch_next);
-		chunk_release(&c->c_loop->l_pool, ch);
-	}
+	tao__wq_consume(&c->c_wq, &c->c_loop->l_pool, n);
 }
 
 void
