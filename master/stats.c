@@ -45,6 +45,9 @@ tao__master_collect_dead(struct tao_master *m, struct tao_proc *p)
 	struct tao_stats_snapshot snap;
 
 	tao__stats_read(m->m_shm, (unsigned)p->p_islot, &snap);
+	/* The connections it still held died with it: they are closed now,
+	 * so accepted - closed keeps matching the live gauge. */
+	snap.ss_counter[TAO_STAT_CLOSED] += snap.ss_counter[TAO_STAT_CONNECTIONS];
 	snap.ss_counter[TAO_STAT_CONNECTIONS] = 0;	/* a gauge */
 	tao__stats_accumulate(&m->m_dead_totals[p->p_slot], &snap);
 }

@@ -195,7 +195,10 @@ test_bar(struct th_daemon *d)
 	ok(settled && st.generation == gen0 + RELOADS, "generation %d "
 	    "serves with 2 workers, the old ones are gone", st.generation);
 	th_storm_diag("connect storm", &s);
-	ok(s.attempts > 100, "the storm made %lld connections", s.attempts);
+	/* Slow builds (ASan, valgrind: a timeout scale above 1) connect
+	 * less often; the storm still has to be a storm. */
+	ok(s.attempts > (th_ms(1000) > 1000 ? 20 : 100),
+	    "the storm made %lld connections", s.attempts);
 	is_int(s.connect_failed, 0, "bar: 0 failed connects");
 	is_int(s.reset, 0, "bar: 0 resets");
 	is_int(s.no_reply + s.bad, 0, "bar: 0 lost replies");

@@ -1,0 +1,171 @@
+/*
+ * t105-fault-monotonic - counters never go backwards.
+ *
+ * taod (echo, 2 workers) under 40 echoing clients (reconnecting when
+ * their worker dies) and a connect storm.  `taoctl stats --json` is
+ * sampled 100 times while 10 reloads and 5 SIGKILLs of a worker happen
+ * in between.  No counter (accepted, closed, msgs_in, msgs_out, bytes_in,
+ * bytes_out, errors, refused, timeouts, ring_drops, dropped, restarts:
+ * everything but the connections gauge) ever decreases from one sample
+ * to the next, in the totals or in either slot.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/lib/harness-fault.h"
+#include "tests/tap.h"
+
+#define SAMPLES		100
+#define CONNS		40
+
+static int
+serving(struct th_daemon *d, pid_t pid[2])
+{
+	double end = th_now_ms() + th_ms(8000);
+	struct th_status st;
+
+	while (th_now_ms() < end) {
+		if (th_status(d, &st) == 0 &&
+		    th_status_serving(&st, 0, &pid[0]) >= 1 &&
+		    th_status_serving(&st, 1, &pid[1]) >= 1)
+			return 0;
+		th_sleep_ms(10);
+	}
+	return -1;
+}
+
+/* taoctl reload; waits out "old generations still draining". */
+static int
+reload(struct th_daemon *d, char *out, size_t outlen)
+{
+	double end = th_now_ms() + th_ms(10000);
+	int rc;
+
+	for (;;) {
+		rc = th_ctl(d, out, outlen, "reload", NULL);
+		if (rc == 0 || strstr(out, "draining") == NULL ||
+		    th_now_ms() > end)
+			return rc;
+		th_sleep_ms(20);
+	}
+}
+
+/* Counters of cur below those of prev: each is printed (a few). */
+static int
+decreases(int sample, const struct th_counters *prev,
+    const struct th_counters *cur)
+{
+	static int shown;
+	int n = 0;
+
+	for (int k = 0; k < TH_NCOUNTERS; k++) {
+		if (cur->total[k] < prev->total[k]) {
+			n++;
+			if (shown++ < 10)
+				diag("sample %d: totals.%s %lld -> %lld",
+				    sample, th_counter_names[k],
+				    prev->total[k], cur->total[k]);
+		}
+		for (int s = 0; s < prev->nslots && s < cur->nslots; s++)
+			if (cur->slot[s][k] < prev->slot[s][k]) {
+				n++;
+				if (shown++ < 10)
+					diag("sample %d: slot %d %s %lld -> "
+					    "%lld", sample, s,
+					    th_counter_names[k],
+					    prev->slot[s][k], cur->slot[s][k]);
+			}
+	}
+	return n;
+}
+
+int
+main(void)
+{
+	struct th_load_opts o = { .conns = CONNS, .depth = 2,
+	    .max_size = 4096, .reconnect = 1 };
+	static struct th_counters c[SAMPLES];
+	struct th_storm_totals s;
+	struct th_load_totals t;
+	struct th_daemon *d;
+	struct th_storm *storm;
+	struct th_load *l;
+	char out[4096];
+	pid_t pid[2];
+	int reloads = 0, reload_failed = 0, kills = 0, down = 0, failed = 0;
+	int missing = 0;
+	double t0;
+
+	th_init("t105-fault-monotonic", 90);
+	plan(0);
+	d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\nworkers 2\n");
+	if (d == NULL)
+		bail("taod did not start");
+	o.port = d->port[0];
+	o.seed = th_rand();
+	if ((l = th_load_start(&o)) == NULL)
+		bail("th_load_start");
+	if ((storm = th_storm_start(d->port[0])) == NULL)
+		bail("th_storm_start");
+	ok(th_load_wait_replies(l, 10 * CONNS, th_ms(10000)) == 0,
+	    "%d clients echo, a connect storm runs", CONNS);
+
+	t0 = th_now_ms();
+	for (int i = 0; i < SAMPLES; i++) {
+		if (th_counters(d, &c[i]) == -1) {
+			failed++;
+			c[i] = c[i > 0 ? i - 1 : 0];
+			continue;
+		}
+		for (int k = 0; k < TH_NCOUNTERS; k++)
+			missing += c[i].total[k] < 0;
+		if (i > 0)
+			down += decreases(i, &c[i - 1], &c[i]);
+		if (i % 10 == 5) {
+			if (serving(d, pid) == -1)
+				bail("the workers do not come back");
+			reloads++;
+			if (reload(d, out, sizeof(out)) != 0 &&
+			    reload_failed++ == 0)
+				diag("reload %d: %.*s", reloads,
+				    (int)strcspn(out, "\n"), out);
+		}
+		if (i % 20 == 15) {
+			int slot = (int)(th_rand() % 2);
+			if (serving(d, pid) == -1)
+				bail("the workers do not come back");
+			if (kill(pid[slot], SIGKILL) == 0)
+				kills++;
+		}
+	}
+	diag("%d samples, %d reloads, %d kills in %.1f s", SAMPLES, reloads,
+	    kills, (th_now_ms() - t0) / 1000);
+	is_int(failed, 0, "every sample was taken");
+	is_int(missing, 0, "every sample had every counter");
+	is_int(reloads - reload_failed, 10, "10 reloads succeeded");
+	is_int(kills, 5, "5 workers were killed");
+	is_int(c[SAMPLES - 1].nslots, 2, "the stats show 2 slots");
+	is_int(down, 0, "no counter ever decreased, in the totals or per "
+	    "slot");
+	ok(c[SAMPLES - 1].total[th_counter_index("accepted")] >
+	    c[0].total[th_counter_index("accepted")] &&
+	    c[SAMPLES - 1].total[th_counter_index("msgs_in")] >
+	    c[0].total[th_counter_index("msgs_in")], "the counters moved "
+	    "(accepted %lld -> %lld)",
+	    c[0].total[th_counter_index("accepted")],
+	    c[SAMPLES - 1].total[th_counter_index("accepted")]);
+	is_int(c[SAMPLES - 1].total[th_counter_index("restarts")], kills,
+	    "restarts counts the kills");
+
+	th_storm_stop(storm, &s);
+	th_load_stop(l, &t);
+	th_storm_diag("connect storm", &s);
+	th_load_diag("echo clients", &t);
+	is_int(t.bad + s.bad, 0, "no wrong echo");
+	th_load_free(l);
+	is_int(th_daemon_stop(d), 0, "taod stops with exit 0");
+	is_int(th_sanitizer_reports(d), 0, "no sanitizer report in the log");
+	return th_exit(done_testing());
+}
