@@ -125,11 +125,12 @@ chat_run() {
 	    --senders "$BENCH_SENDERS" --rate "$rate" -t "$BENCH_TIME" \
 	    -j "$BENCH_JOBS" --json >"$out" 2>"$err" &
 	tb=$!
-	BENCH_PIDS+=("$tb")
+	bench_track "$tb"
 	wait_line "$err" 'window start' "$tb" && c0=$(bench_cpu_ticks "$TAOD")
 	wait_line "$err" 'window end' "$tb" && c1=$(bench_cpu_ticks "$TAOD")
 	wait "$tb"
 	rc=$?
+	bench_forget "$tb"
 	cat "$err" >>"$BENCH_TMP/tao-bench.err"
 	json=$(grep '^{' "$out")
 	if [ -z "$json" ]; then
@@ -189,6 +190,7 @@ for rate in $BENCH_RATES; do
  $(bench_fmt "$(median_of "$rate" client)" 0)% |")
 done
 bench_stop "$TAOD"
+echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 echo "Medians of $BENCH_RUNS runs; $BENCH_CLIENTS clients over $BENCH_WORKERS workers, $BENCH_SENDERS senders:"

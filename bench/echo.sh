@@ -303,6 +303,7 @@ idle_run() {
 	HELD=$(sed -n 's/.*holding \([0-9]*\) connections.*/\1/p' "$log")
 	wait "$tb"
 	RUN_RC=$?
+	bench_forget "$tb"
 	RUN_JSON=$(grep '^{' "$log")
 	grep -v '^{' "$log" >>"$BENCH_TMP/tao-bench.err"
 	check_run "$side"
@@ -377,6 +378,7 @@ echo "# taod: ${TAOD_CMD:-$BUILD/taod -c CONF}; baseline: baseline-echo;" \
     "BENCH_WORKERS=$BENCH_WORKERS BENCH_JOBS=$BENCH_JOBS"
 started=
 for s in $scenarios; do
+	echo "# $(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)"
 	if [ "$s" != workers ] && [ -z "$started" ]; then
 		start_sides "$BENCH_WORKERS"
 		started=1
@@ -393,6 +395,7 @@ for s in $scenarios; do
 	esac
 done
 stop_sides
+echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 echo "| scenario (workers $BENCH_WORKERS unless said) | metric | taod | baseline | taod / baseline |"

@@ -5,8 +5,18 @@
 # bench_cleanup, which the scripts run from an EXIT trap; every wait is
 # bounded.  Servers are started with setsid so that a server and the
 # workers it forks form one process group named by the server's pid.
+#
+# A pid is only signalled while it is still the process we started: bash
+# reaps its children by itself, so a remembered pid may already belong to
+# someone else (pid_max is 32768 on these machines, and other people's
+# tests fork thousands of processes).  bench_start records the process's
+# start time (/proc/PID/stat field 22) and bench_alive compares it;
+# bench_stop forgets the pid once it is gone, and signals a process group
+# only while a member of our session is still in it (a group id cannot be
+# reused while it has members).
 
 BENCH_PIDS=()
+declare -A BENCH_STIME=()
 BENCH_TMP=
 # Clock ticks per second, the unit of /proc/PID/stat's times.
 export CLK_TCK
@@ -66,13 +76,44 @@ bench_start() {
 		"$@" >"$log" 2>&1 </dev/null &
 	fi
 	BENCH_PID=$!
-	BENCH_PIDS+=("$BENCH_PID")
+	bench_track "$BENCH_PID"
+}
+
+# Remember PID (a child of this shell) for bench_alive, bench_stop and
+# bench_cleanup.
+bench_track() {
+	BENCH_STIME[$1]=$(bench_stime "$1")
+	BENCH_PIDS+=("$1")
+}
+
+bench_forget() {
+	local pid
+	local -a keep=()
+
+	for pid in "${BENCH_PIDS[@]}"; do
+		[ "$pid" != "$1" ] && keep+=("$pid")
+	done
+	BENCH_PIDS=("${keep[@]}")
+	unset "BENCH_STIME[$1]"
+}
+
+# The start time of PID in clock ticks since boot (field 22 of
+# /proc/PID/stat); fails when there is no such process.
+bench_stime() {
+	local stat
+
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $stat
+	echo "${20}"
 }
 
 # Stop a process started by bench_start, and what it forked: SIGTERM,
-# then SIGKILL to its process group after SECS (10) seconds.
+# then SIGKILL to its process group after SECS (10) seconds.  Waits for
+# it (bounded) and forgets it.
 bench_stop() {
-	local pid=$1 secs=${2:-10} i
+	local pid=$1 secs=${2:-10} i members
 
 	if bench_alive "$pid"; then
 		kill -TERM "$pid" 2>/dev/null
@@ -80,17 +121,42 @@ bench_stop() {
 			bench_alive "$pid" || break
 			sleep 0.05
 		done
-		bench_alive "$pid" && kill -KILL -- "-$pid" 2>/dev/null
-		kill -KILL "$pid" 2>/dev/null
+		if bench_alive "$pid"; then
+			kill -KILL -- "-$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null
+		fi
 	fi
-	wait "$pid" 2>/dev/null
-	# Workers that outlived their master.
-	kill -KILL -- "-$pid" 2>/dev/null
+	# Reap it unless the number already belongs to a live process (which
+	# may be another child of ours: wait would block on it).
+	bench_running "$pid" || wait "$pid" 2>/dev/null
+	# Workers that outlived their master still hold its session and group
+	# id, so the number cannot have been given to a new process; if the
+	# pid itself is listed, it was (the master is gone): leave it alone.
+	members=$(pgrep -s "$pid" 2>/dev/null)
+	if [ -n "$members" ] && ! grep -qx -- "$pid" <<<"$members"; then
+		kill -KILL -- "-$pid" 2>/dev/null
+	fi
+	bench_forget "$pid"
 	return 0
 }
 
-# Running, as opposed to gone or a zombie waiting to be reaped.
+# Running, as opposed to gone or a zombie waiting to be reaped, and still
+# the process bench_track saw (not a new one under a reused pid).
+# An untracked pid is only checked for being alive.
 bench_alive() {
+	local pid=$1 stat
+
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ] || return 1
+	[ -z "${BENCH_STIME[$pid]+set}" ] && return 0
+	# shellcheck disable=SC2086
+	set -- $stat
+	[ "${20}" = "${BENCH_STIME[$pid]}" ]
+}
+
+# Some process, ours or not, runs under this pid.
+bench_running() {
 	local stat
 
 	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
@@ -105,6 +171,7 @@ bench_cleanup() {
 		bench_stop "$pid" 5
 	done
 	BENCH_PIDS=()
+	BENCH_STIME=()
 	if [ -n "${BENCH_KEEP:-}" ] && [ -n "$BENCH_TMP" ]; then
 		echo "${0##*/}: logs and configs kept in $BENCH_TMP" >&2
 	elif [ -n "$BENCH_TMP" ]; then

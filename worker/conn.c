@@ -410,8 +410,8 @@ conn_peer_closed(struct tao_conn *c)
 }
 
 /* Read until the socket is empty (or READ_ROUNDS reads); 0, or -1 closed. */
-static int
-conn_read(struct tao_conn *c)
+int
+tao__conn_read(struct tao_conn *c)
 {
 	struct tao_worker *w = c->c_worker;
 	int rounds = c->c_tls == NULL ? READ_ROUNDS : TLS_READ_ROUNDS;
@@ -588,7 +588,7 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 	if (c->c_tls != NULL)
 		events = tao__wtls_ready(c, events);
 	if (events & EPOLLIN) {
-		if (conn_read(c) == -1)
+		if (tao__conn_read(c) == -1)
 			return;
 	} else if (events & (EPOLLERR | EPOLLHUP)) {
 		if (!(events & EPOLLOUT) || c->c_wq.q_bytes == 0) {
@@ -631,7 +631,7 @@ tao__conn_drain(struct tao_conn *c)
 {
 	if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
 		return;
-	if (!(c->c_flags & TAO_CONN_READ_PAUSED) && conn_read(c) == -1)
+	if (!(c->c_flags & TAO_CONN_READ_PAUSED) && tao__conn_read(c) == -1)
 		return;
 	tao_conn_close(c);
 }

@@ -96,6 +96,8 @@ int	tao__conn_can_hand_off(const struct tao_conn *);
 void	tao__conn_hand_off(struct tao_conn *);
 void	tao__conn_on_event(struct tao_conn *, uint32_t events);
 int	tao__conn_flush(struct tao_conn *);
+/* Read and dispatch what the socket holds now: 0, or -1 if it closed. */
+int	tao__conn_read(struct tao_conn *);
 /* Close at once, dropping queued output. */
 void	tao__conn_abort(struct tao_conn *, const char *why);
 /* Graceful stop: read what has arrived, answer it, flush, close. */

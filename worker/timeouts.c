@@ -64,6 +64,18 @@ conn_timeout_fired(void *owner, void *arg)
 	(void)arg;
 	c->c_timeout_id = -1;
 	d = conn_next_deadline(c, &why);
+	if (d <= now && !(c->c_flags & TAO_CONN_READ_PAUSED)) {
+		/* A worker running late (a stall, a burst) may not have read
+		 * frames that are already in the socket: read them before
+		 * judging the peer silent.  One read, only when a timeout is
+		 * due. */
+		if (tao__conn_read(c) == -1)
+			return;		/* closed while reading */
+		tao__worker_flush_pending(w);
+		if (c->c_flags & TAO_CONN_CLOSED)
+			return;
+		d = conn_next_deadline(c, &why);
+	}
 	if (d <= now) {
 		TAO_STAT_ADD(w, TIMEOUTS, 1);
 		log_debug("closing %s: %s", tao__conn_peer(c), why);
