@@ -3,7 +3,7 @@
 # or would add, see stage-source.sh) so that a package never contains
 # stray build output, and both leave their packages in $(PKG_OUTDIR):
 #
-#	make deb	taod, libtao0, libtao-dev (+ -dbgsym) .debs, the
+#	make deb	taod, libtao1, libtao-dev (+ -dbgsym) .debs, the
 #			.changes and lintian's report, lintian.txt
 #	make rpm	taod, libtao, libtao-devel .rpms
 #
@@ -55,8 +55,8 @@ deb:
 	    $(pkg_work)/deb/tao_$(VERSION)_*.changes \
 	    >$(pkg_work)/deb/lintian.txt 2>&1; \
 	    rc=$$?; cat $(pkg_work)/deb/lintian.txt; exit $$rc
-	cd $(pkg_out) && rm -f taod_*.deb taod-dbgsym_*.deb libtao0_*.deb \
-	    libtao0-dbgsym_*.deb libtao-dev_*.deb tao_*.changes \
+	cd $(pkg_out) && rm -f taod_*.deb taod-dbgsym_*.deb libtao1_*.deb \
+	    libtao1-dbgsym_*.deb libtao-dev_*.deb tao_*.changes \
 	    tao_*.buildinfo lintian.txt
 	mv $(pkg_work)/deb/*.deb $(pkg_work)/deb/tao_$(VERSION)_*.changes \
 	    $(pkg_work)/deb/tao_$(VERSION)_*.buildinfo \

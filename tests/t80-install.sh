@@ -64,8 +64,8 @@ expected="/usr/local/bin/tao-bench
 /usr/local/include/tao.h
 /usr/local/lib/libtao.a
 /usr/local/lib/libtao.so
-/usr/local/lib/libtao.so.0
-/usr/local/lib/libtao.so.0.1.0
+/usr/local/lib/libtao.so.1
+/usr/local/lib/libtao.so.1.0.0
 /usr/local/lib/pkgconfig/tao.pc
 /usr/local/sbin/taod
 /usr/local/share/man/man3/tao.3
@@ -82,11 +82,11 @@ same_list "$expected" "$(files "$dest")"
 check $? "it installs exactly the expected files"
 
 lib=$dest/usr/local/lib
-[ "$(readlink "$lib/libtao.so")" = libtao.so.0 ] &&
-    [ "$(readlink "$lib/libtao.so.0")" = libtao.so.0.1.0 ]
-check $? "libtao.so -> libtao.so.0 -> libtao.so.0.1.0"
-objdump -p "$lib/libtao.so.0.1.0" 2>/dev/null | grep -q 'SONAME *libtao\.so\.0$'
-check $? "the library's soname is libtao.so.0"
+[ "$(readlink "$lib/libtao.so")" = libtao.so.1 ] &&
+    [ "$(readlink "$lib/libtao.so.1")" = libtao.so.1.0.0 ]
+check $? "libtao.so -> libtao.so.1 -> libtao.so.1.0.0"
+objdump -p "$lib/libtao.so.1.0.0" 2>/dev/null | grep -q 'SONAME *libtao\.so\.1$'
+check $? "the library's soname is libtao.so.1"
 modes=$(cd "$dest" && find . -type f -exec stat -c '%a %n' {} + | sort -k 2)
 bad=$(printf '%s\n' "$modes" | while read -r mode path; do
 	case $path in
@@ -149,7 +149,7 @@ check $rc "no libbsd overlay forced on users"
 
 example=$top/examples/echo-server.c
 if [ ! -f "$example" ]; then
-	for what in "builds" "links the installed libtao.so.0" "serves" \
+	for what in "builds" "links the installed libtao.so.1" "serves" \
 	    "stops"; do
 		skip "echo-server $what: examples/echo-server.c is not written yet"
 	done
@@ -163,8 +163,8 @@ else
 	check $rc "echo-server builds with only pkg-config's flags"
 	[ $rc -ne 0 ] && diag "$(head -n 20 "$tmp/cc.log")"
 	ldd "$tmp/echo-server" 2>/dev/null |
-	    grep -q "libtao\.so\.0 => $prefix/lib/libtao\.so\.0 "
-	check $? "echo-server links the installed libtao.so.0"
+	    grep -q "libtao\.so\.1 => $prefix/lib/libtao\.so\.1 "
+	check $? "echo-server links the installed libtao.so.1"
 
 	# echo-server HOST:PORT serves TLV there, with its control socket
 	# in the working directory.

@@ -13,8 +13,8 @@ conf=$top/packaging/taod.conf
 
 for tool in man groff; do
 	if ! command -v $tool >/dev/null 2>&1; then
-		echo "1..0 # SKIP $tool is not installed (packages man-db, groff-base)"
-		exit 0
+		echo "Bail out! $tool is not installed (packages man-db, groff-base; make deps installs them)"
+		exit 1
 	fi
 done
 [ -x "$build/taod" ] || { echo "Bail out! $build/taod is not built"; exit 1; }
