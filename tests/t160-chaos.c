@@ -13,7 +13,9 @@
  * drawn from the seed (CHAOS_SEED, else TAO_TEST_SEED, else the clock;
  * printed first), does one of these at a time, 0-200 ms apart:
  *  - SIGKILL of a random subset of one daemon's workers, of all of them
- *    at once, or of every worker of both daemons at once;
+ *    at once, or of every worker of both daemons at once (the schedule
+ *    always opens with five rounds of that one, while each daemon
+ *    runs 3 workers);
  *  - SIGSTOP of a worker, SIGCONT 100-800 ms later;
  *  - a reload to a random valid config (workers 1-3, max_frame,
  *    write_queue_max, heartbeat/idle/frame/drain/reload timeouts,
@@ -858,12 +860,12 @@ one_action(void)
 
 	if (x < 5)
 		kill_workers(daemon, 0);
-	else if (x < 8)
+	else if (x < 9)
 		kill_workers(daemon, 1);
-	else if (x < 9) {
+	else if (x < 10) {
 		kill_workers(ECHO, 1);
 		kill_workers(CHAT, 1);
-	} else if (x < 21)
+	} else if (x < 22)
 		stop_worker(daemon);
 	else if (x < 39)
 		reload_valid(daemon);
@@ -880,7 +882,17 @@ chaos(int seconds)
 	double end = th_now_ms() + seconds * 1000.0;
 
 	t_start = th_now_ms();
-	while (th_now_ms() < end) {
+	/* The schedule opens with the worst case: every worker of both
+	 * daemons killed in one instant (3 each, all serving). */
+	for (int round = 0; round < 5; round++) {
+		kill_workers(ECHO, 1);
+		kill_workers(CHAT, 1);
+		chaos_sleep(100);
+		if (check_all() == -1 || settle(&ds[ECHO], th_ms(3000)) == -1 ||
+		    settle(&ds[CHAT], th_ms(3000)) == -1)
+			break;
+	}
+	while (r.master_dead == 0 && th_now_ms() < end) {
 		one_action();
 		chaos_sleep((int)(th_rand() % 201));
 		if (check_all() == -1)
