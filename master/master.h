@@ -1,6 +1,11 @@
 /*
  * master.h - the supervising process: worker slots, generations, the
  * control socket.  The master never touches client traffic.
+ *
+ * Files: master.c (the loop, signals, reaping, deadlines, stop),
+ * watch.c (what epoll_data points to), proc.c (spawn, child set-up,
+ * privilege drop), relay.c (the channels to the workers: queued,
+ * non-blocking sends, connection hand-over), reload.c, control.c.
  */
 #ifndef TAO_MASTER_MASTER_H
 #define TAO_MASTER_MASTER_H
@@ -12,7 +17,50 @@
 #include "master/config.h"
 #include "master/listeners.h"
 #include "master/server.h"
+#include "worker/channel.h"
 #include "worker/worker.h"
+
+struct tao_master;
+
+/*
+ * What epoll_data points to in the master.  One epoll_wait batch may hold
+ * an event for an object that an earlier event of the same batch closed
+ * (several workers reaped by one SIGCHLD, a control client answered by a
+ * reload that finished): so nothing is freed at once.  tao__watch_kill()
+ * deregisters and closes the fd, marks the watch dead and queues it; the
+ * loop skips events whose watch is dead and frees the queue after the
+ * batch (tao__watch_reap), when no event can point to it any more.
+ *
+ *	epoll_wait -> [ev ev ev] --dispatch--> w_fn   (skipped if w_dead)
+ *	                                  \--> kill: DEL, close, w_dead,
+ *	                                       onto m_dead
+ *	end of batch: free(w_owner) for every watch on m_dead
+ */
+struct tao_watch;
+typedef void tao_watch_fn(struct tao_master *, struct tao_watch *,
+    uint32_t events);
+
+struct tao_watch {
+	int			 w_fd;
+	int			 w_dead;
+	uint32_t		 w_events;	/* registered mask, 0 = none */
+	tao_watch_fn		*w_fn;
+	void			*w_owner;	/* free()d after the batch;
+						 * NULL: not heap memory */
+	SLIST_ENTRY(tao_watch)	 w_dead_entry;
+};
+
+SLIST_HEAD(tao_watch_list, tao_watch);
+
+/* 0, or -1 with errno (the fd is left open). */
+int	tao__watch_add(struct tao_master *, struct tao_watch *, int fd,
+	    uint32_t events, tao_watch_fn *, void *owner);
+/* Change the mask; 0 stops polling (EPOLL_CTL_DEL). */
+void	tao__watch_mod(struct tao_master *, struct tao_watch *,
+	    uint32_t events);
+/* Deregister, close the fd, free the owner after the batch.  Idempotent. */
+void	tao__watch_kill(struct tao_master *, struct tao_watch *);
+void	tao__watch_reap(struct tao_master *);
 
 enum tao_proc_state {
 	TAO_PROC_STARTING = 0,	/* forked, READY not yet received */
@@ -20,14 +68,31 @@ enum tao_proc_state {
 	TAO_PROC_DRAINING,	/* told to stop accepting and finish */
 };
 
+/* A record waiting for room in a worker's channel (relay.c). */
+struct tao_chan_out {
+	struct tao_chan_msg	 o_msg;
+	int			 o_fd;		/* owned; -1 none */
+};
+
+/* At most this many records wait per worker; a connection handed over
+ * beyond it is closed (and logged). */
+#define TAO_CHAN_QUEUE_MAX	4096
+
+struct tao_chan_queue {
+	struct tao_chan_out	*q_items;	/* ring of q_cap */
+	unsigned		 q_head, q_len, q_cap;
+};
+
 struct tao_proc {
-	struct tao_io		 p_io;		/* channel to the worker */
+	struct tao_watch	 p_w;		/* channel to the worker */
 	pid_t			 p_pid;
 	int			 p_slot;
 	int			 p_islot;
 	uint32_t		 p_gen;
 	int			 p_state;
+	int			 p_ready_killed; /* no READY in time */
 	uint64_t		 p_started_ms;
+	struct tao_chan_queue	 p_outq;
 	LIST_ENTRY(tao_proc)	 p_entry;
 };
 
@@ -40,6 +105,7 @@ struct tao_slot {
 };
 
 struct tao_ctl_client;
+struct tao_ctl_listener;
 struct ssl_ctx_st;
 
 struct tao_reload {
@@ -49,6 +115,9 @@ struct tao_reload {
 	struct tao_ctl_client	*rl_waiter;
 	int			 rl_old_nworkers;
 	struct ssl_ctx_st	*rl_tls;	/* the new generation's */
+	/* The new control socket when the reload moves it, bound but not
+	 * yet polled; NULL when the path does not change. */
+	struct tao_ctl_listener	*rl_ctl;
 };
 
 struct tao_master {
@@ -61,13 +130,13 @@ struct tao_master {
 	LIST_HEAD(, tao_proc)	 m_procs;
 	uint32_t		 m_gen;
 	int			 m_epfd;
-	struct tao_io		 m_sig_io;
-	struct tao_io		 m_ctl_io;
+	struct tao_watch_list	 m_dead;	/* freed after the batch */
+	struct tao_watch	 m_sig_w;
+	struct tao_ctl_listener	*m_ctl;
 	LIST_HEAD(, tao_ctl_client) m_clients;
+	int			 m_nclients;
 	int			 m_stopping;	/* 1 graceful, 2 fast */
 	uint64_t		 m_stop_deadline;
-	struct tao_ctl_client	*m_stop_waiters[16];
-	int			 m_nstop_waiters;
 	int			 m_notified_ready;
 	struct pidfh		*m_pidfh;
 	uint64_t		 m_started_ms;
@@ -87,15 +156,51 @@ struct tao_master {
 
 /* control.c */
 int	tao__ctl_listen(struct tao_master *);
-void	tao__ctl_on_accept(struct tao_master *);
-void	tao__ctl_on_client(struct tao_master *, struct tao_io *);
+/* Bind the control socket at path (not yet polled); NULL after logging
+ * the reason into err. */
+struct tao_ctl_listener *tao__ctl_bind(const char *path, char *err,
+	    size_t errlen);
+/* Close l (unlinking its path only if it is still our socket). */
+void	tao__ctl_unbind(struct tao_master *, struct tao_ctl_listener *);
+/* Serve on l from now on, closing the current control socket. */
+void	tao__ctl_switch(struct tao_master *, struct tao_ctl_listener *);
+/* Queue the reply and close cl once it is written. */
 void	tao__ctl_reply(struct tao_master *, struct tao_ctl_client *, int ok,
 	    const char *text);
+uint64_t tao__ctl_next_deadline(struct tao_master *);
+void	tao__ctl_expire(struct tao_master *, uint64_t now);
 void	tao__ctl_close_all(struct tao_master *);
 
-/* master.c, for control.c */
+/* proc.c */
+struct tao_proc *tao__proc_spawn(struct tao_master *,
+	    const struct tao_config *, int nworkers, int slot, uint32_t gen);
+void	tao__proc_spawn_current(struct tao_master *, int slot);
+void	tao__proc_drain(struct tao_master *, struct tao_proc *);
+void	tao__proc_free(struct tao_master *, struct tao_proc *);
+void	tao__proc_free_tls(struct tao_master *);
+uint64_t tao__proc_ready_timeout(const struct tao_master *);
+
+/* relay.c */
+/* Send a record on p's channel, or queue it until there is room; fd (may
+ * be -1) is owned by the call.  0, or -1 when the queue is full (fd is
+ * closed). */
+int	tao__relay_send(struct tao_master *, struct tao_proc *, uint32_t type,
+	    uint32_t arg, uint64_t value, int fd);
+/* Control records (drain, stop, hand-off): a failure kills the worker. */
+void	tao__relay_ctl(struct tao_master *, struct tao_proc *, uint32_t type);
+/* Read everything the worker sent (READY, connections handed over). */
+void	tao__relay_read(struct tao_master *, struct tao_proc *);
+void	tao__relay_clear(struct tao_proc *);
+tao_watch_fn tao__relay_on_channel;
+
+/* reload.c */
 int	tao__master_reload(struct tao_master *, struct tao_ctl_client *,
 	    char *err, size_t errlen);
+void	tao__reload_check(struct tao_master *);
+void	tao__reload_abort(struct tao_master *, const char *why);
+int	tao__reload_gens_draining(struct tao_master *);
+
+/* master.c */
 void	tao__master_stop(struct tao_master *, int fast);
 /* stats.c */
 struct tao_buf;
