@@ -72,7 +72,12 @@ typedef int	(*tao_decode_fn)(const void *data, size_t len, void **decoded,
 		    void *arg);
 typedef void	(*tao_handler_fn)(struct tao_conn *, const struct tao_message *,
 		    void *arg);
-/* Return < 0 to refuse the connection: it is closed, on_close is not run. */
+/*
+ * Return < 0 to refuse the connection: it is closed and on_close does not
+ * run for it (also if on_connect called tao_conn_close first).  Return 0
+ * to accept it: from then on on_close runs exactly once when it closes,
+ * also when on_connect itself called tao_conn_close.
+ */
 typedef int	(*tao_connect_fn)(struct tao_conn *, void *arg);
 typedef void	(*tao_close_fn)(struct tao_conn *, void *arg);
 typedef void	(*tao_error_fn)(struct tao_conn *, int error, void *arg);
@@ -144,7 +149,14 @@ void	tao_on_deliver(struct tao_server *, tao_deliver_fn, void *arg);
 
 /* Connections. */
 int	 tao_send(struct tao_conn *, int32_t type, const void *, size_t);
-void	 tao_conn_close(struct tao_conn *);	/* after the queue flushes */
+/*
+ * Close after the queue flushes.  Never closes at once: the connection is
+ * marked (tao_send then returns TAO_ECLOSED) and closed after the running
+ * callback has returned, so the callback's message stays valid and
+ * on_close runs later, never inside the caller.  A peer that does not
+ * read its output is closed after send_timeout_ms (taod.conf(5)).
+ */
+void	 tao_conn_close(struct tao_conn *);
 uint64_t tao_conn_id(const struct tao_conn *);	/* the global netid */
 void	*tao_conn_data(struct tao_conn *);
 void	 tao_conn_set_data(struct tao_conn *, void *);
@@ -168,8 +180,15 @@ int	tao_conn_migrating(const struct tao_conn *);
  * TAO_ETOOBIG above half of ring_size.
  */
 int	tao_broadcast(struct tao_server *, int32_t type, const void *, size_t);
-/* The connection with this netid, on whichever worker holds it;
- * TAO_ENOENT if no such connection is open. */
+/*
+ * The connection with this netid, on whichever worker holds it.
+ * TAO_ENOENT if no such connection is open, TAO_ETOOBIG over max_frame
+ * (or, on another worker, over half of ring_size).  When the connection
+ * is on the calling worker the message is queued at once and a drop is
+ * reported: TAO_EWOULDBLOCK if its queue is full, or what on_deliver
+ * returned.  On another worker, 0 means published; a drop there (queue
+ * full) is counted in `dropped`.
+ */
 int	tao_unicast(struct tao_server *, uint64_t netid, int32_t type,
 	    const void *, size_t);
 

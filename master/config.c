@@ -267,6 +267,7 @@ NUMBER_SETTER(set_heartbeat, cf_settings.st_heartbeat_ms, uint64_t, 0, MS_MAX, 0
 NUMBER_SETTER(set_idle, cf_settings.st_idle_timeout_ms, uint64_t, 0, MS_MAX, 0)
 NUMBER_SETTER(set_frame_to, cf_settings.st_frame_timeout_ms, uint64_t, 0, MS_MAX, 0)
 NUMBER_SETTER(set_drain, cf_settings.st_drain_timeout_ms, uint64_t, 0, MS_MAX, 0)
+NUMBER_SETTER(set_send_to, cf_settings.st_send_timeout_ms, uint64_t, 0, MS_MAX, 0)
 NUMBER_SETTER(set_reload_to, cf_reload_timeout_ms, uint64_t, 100, MS_MAX, 0)
 NUMBER_SETTER(set_old_gens, cf_max_old_generations, int, 1, 16, 0)
 
@@ -321,6 +322,7 @@ static const struct directive directives[] = {
 	{ "idle_timeout_ms",	1, 1, set_idle },
 	{ "frame_timeout_ms",	1, 1, set_frame_to },
 	{ "drain_timeout_ms",	1, 1, set_drain },
+	{ "send_timeout_ms",	1, 1, set_send_to },
 	{ "reload_timeout_ms",	1, 1, set_reload_to },
 	{ "max_old_generations", 1, 1, set_old_gens },
 	{ "control",		1, 1, set_control },
@@ -343,6 +345,7 @@ tao__config_defaults(struct tao_config *cf)
 	cf->cf_settings.st_heartbeat_reply = 1;
 	cf->cf_settings.st_frame_timeout_ms = 30000;
 	cf->cf_settings.st_drain_timeout_ms = 10000;
+	cf->cf_settings.st_send_timeout_ms = 30000;
 	cf->cf_max_connections = 10000;
 	cf->cf_ring_size = 4u << 20;
 	cf->cf_max_old_generations = 2;

@@ -488,6 +488,8 @@ tao_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
 		return TAO_ETOOBIG;
 	if (c->c_wq.q_bytes >= w->w_p.wp_settings.st_write_queue_max)
 		return TAO_EWOULDBLOCK;
+	if (c->c_wq.q_bytes == 0)
+		c->c_last_tx_ms = w->w_now_ms;	/* send_timeout_ms from here */
 	c->c_listener->l_codec->encode(type, len, head, &head_len, tail,
 	    &tail_len);
 	if (tao__wq_append(&c->c_wq, &w->w_pool, head, head_len, data, len,
@@ -524,6 +526,10 @@ tao__conn_flush(struct tao_conn *c)
 	}
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return -1;
+	if ((c->c_flags & TAO_CONN_CLOSING) && !conn_has_output(c)) {
+		conn_close_now(c);	/* tao_conn_close, nothing to send */
+		return -1;
+	}
 	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_pool,
 	    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
 	if (written > 0) {
@@ -541,6 +547,8 @@ tao__conn_flush(struct tao_conn *c)
 		conn_close_now(c);
 		return -1;
 	}
+	if (rc == 0 && c->c_wq.q_bytes > 0)
+		tao__conn_arm_timeouts(c);	/* send_timeout_ms */
 	if ((c->c_flags & TAO_CONN_READ_PAUSED) && c->c_wq.q_bytes <=
 	    w->w_p.wp_settings.st_write_queue_max / 2) {
 		conn_resume(c);
@@ -606,16 +614,26 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 
 /* ---- closing -------------------------------------------------------- */
 
+/*
+ * Only marks and queues: the connection goes on the flush list, and the
+ * flush (loop steps 2 and 5, after every callback has returned) writes
+ * what is queued and then closes it.  So a handler's message stays valid
+ * after it closes its own connection, on_close never runs inside the
+ * caller's callback, and no loop over connections sees one vanish.
+ */
 void
 tao_conn_close(struct tao_conn *c)
 {
+	struct tao_worker *w;
+
 	if (c == NULL || (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
 		return;
+	w = c->c_worker;
 	c->c_flags |= TAO_CONN_CLOSING;
-	if (!conn_has_output(c))
-		conn_close_now(c);
-	else
-		conn_update_events(c);
+	if (!(c->c_flags & TAO_CONN_IN_FLUSH)) {
+		c->c_flags |= TAO_CONN_IN_FLUSH;
+		TAILQ_INSERT_TAIL(&w->w_flush, c, c_flush_entry);
+	}
 }
 
 void
@@ -654,8 +672,10 @@ conn_close_now(struct tao_conn *c)
 		c->c_flags &= ~TAO_CONN_IN_FLUSH;
 		TAILQ_REMOVE(&w->w_flush, c, c_flush_entry);
 	}
-	TAILQ_REMOVE(&w->w_conns, c, c_entry);
-	TAILQ_INSERT_TAIL(&w->w_closed, c, c_entry);
+	/* It stays on w_conns (marked closed) until free_closed: a loop over
+	 * w_conns whose callback closes another connection keeps a valid
+	 * next pointer.  c_flush_entry is free now and links w_closed. */
+	TAILQ_INSERT_TAIL(&w->w_closed, c, c_flush_entry);
 	tao__timers_cancel_owner(w->w_timers, &c->c_timers);
 	c->c_timeout_id = -1;
 	if (!(c->c_flags & TAO_CONN_MIGRATING))
@@ -664,16 +684,19 @@ conn_close_now(struct tao_conn *c)
 	tao__wshm_conn_close(w, c);
 	if ((c->c_flags & TAO_CONN_ANNOUNCED) && r->r_on_close != NULL)
 		r->r_on_close(c, r->r_on_close_arg);
-	free(c->c_rbuf);
-	c->c_rbuf = NULL;
-	c->c_rlen = c->c_rcap = 0;
+	/* c_rbuf stays until tao__conn_free: a message being handled may
+	 * point into it (tao.h: data is valid for the whole callback). */
 	tao__wq_clear(&c->c_wq, &w->w_pool);
 }
 
+/* At a safe point (loop.c free_closed): unlink from w_conns and free. */
 void
 tao__conn_free(struct tao_conn *c)
 {
-	tao__wq_clear(&c->c_wq, &c->c_worker->w_pool);
+	struct tao_worker *w = c->c_worker;
+
+	TAILQ_REMOVE(&w->w_conns, c, c_entry);
+	tao__wq_clear(&c->c_wq, &w->w_pool);
 	free(c->c_rbuf);
 	free(c);
 }

@@ -14,9 +14,11 @@
  * every plaintext path pays one test of c_tls at most.
  *
  * Life: accepted -> open -> [closing: flush, then close] -> closed.  A
- * closed connection stays allocated until the end of the loop iteration
- * (w_closed), so a stale event or a pointer held by a running callback
- * never reaches freed memory.
+ * closed connection stays allocated, with its input buffer, and linked on
+ * w_conns until the end of the loop iteration (w_closed), so a stale
+ * event, a message a running callback holds, or a loop over w_conns
+ * never reaches freed memory.  tao_conn_close itself never closes: it
+ * marks and queues the connection for the next flush (loop.c).
  */
 #ifndef TAO_WORKER_CONN_H
 #define TAO_WORKER_CONN_H
@@ -64,7 +66,10 @@ struct tao_conn {
 	int32_t			 c_row;		/* shm table row, -1 none */
 	uint64_t		 c_rstate;	/* codec state */
 	struct tao_wqueue	 c_wq;
-	uint64_t		 c_last_rx_ms, c_last_tx_ms;
+	uint64_t		 c_last_rx_ms;
+	/* Last output progress, or when output became pending: idle and
+	 * send timeouts (timeouts.c). */
+	uint64_t		 c_last_tx_ms;
 	uint64_t		 c_frame_start_ms;	/* 0: between frames */
 	int64_t			 c_timeout_id;	/* lazy timeout timer */
 	uint64_t		 c_timeout_at;	/* its deadline */
@@ -73,8 +78,8 @@ struct tao_conn {
 	struct ssl_st		*c_tls;		/* NULL: plaintext listener */
 	uint64_t		 c_msgs_in, c_msgs_out;
 	uint64_t		 c_bytes_in, c_bytes_out;
-	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns or w_closed */
-	TAILQ_ENTRY(tao_conn)	 c_flush_entry;
+	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns, until freed */
+	TAILQ_ENTRY(tao_conn)	 c_flush_entry;	/* w_flush, or w_closed */
 };
 
 /* "addr:port" of the peer, formatted on demand into a static buffer

@@ -14,6 +14,14 @@
  * epoll_data points at a struct tao_io whose kind picks the handler.  A
  * connection closed in step 4 stays allocated until step 6, so a later
  * event of the same batch finds it marked closed instead of freed.
+ *
+ * Closing and loops: tao_conn_close from a callback only marks the
+ * connection and queues it for the flush (steps 2 and 5), which closes it
+ * after the callback has returned.  A closed connection stays linked on
+ * w_conns, marked TAO_CONN_CLOSED, until step 6 unlinks and frees it, so
+ * every TAILQ_FOREACH_SAFE over w_conns (graceful stop, broadcast
+ * fan-out, hand-off sweep, drain deadline) keeps a valid next pointer
+ * whatever its callbacks close; such loops skip closed entries.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -151,6 +159,8 @@ drain_deadline(void *owner, void *arg)
 
 	(void)owner;
 	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next) {
+		if (c->c_flags & TAO_CONN_CLOSED)
+			continue;	/* freed at the end of the iteration */
 		tao__conn_abort(c, NULL);
 		n++;
 	}
@@ -274,8 +284,8 @@ free_closed(struct tao_worker *w)
 	struct tao_conn *c;
 
 	while ((c = TAILQ_FIRST(&w->w_closed)) != NULL) {
-		TAILQ_REMOVE(&w->w_closed, c, c_entry);
-		tao__conn_free(c);
+		TAILQ_REMOVE(&w->w_closed, c, c_flush_entry);
+		tao__conn_free(c);		/* and off w_conns */
 	}
 }
 

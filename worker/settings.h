@@ -17,6 +17,10 @@ struct tao_settings {
 	uint64_t	st_idle_timeout_ms;	/* 0 = off */
 	uint64_t	st_frame_timeout_ms;	/* 0 = off, default 30 000 */
 	uint64_t	st_drain_timeout_ms;	/* default 10 000 */
+	/* Output pending without progress this long: closed, counted as a
+	 * timeout.  0 = off, default 30 000.  Also bounds a TLS handshake
+	 * (TAO_TLS_HANDSHAKE_MS when 0). */
+	uint64_t	st_send_timeout_ms;
 };
 
 #endif

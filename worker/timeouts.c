@@ -12,6 +12,14 @@
  * tick.  Cost: one heap operation per connection per timeout period; a
  * connection with only the frame timeout holds a timer only while a frame
  * is incomplete (so an idle connection holds none).
+ *
+ * Send timeout: output pending with no byte written for send_timeout_ms
+ * (c_last_tx_ms is the last progress, or when the queue became
+ * non-empty) means a peer that does not read; it would pin
+ * write_queue_max + max_frame forever.  The timer is armed only when a
+ * flush would block (conn.c), never per message.  A TLS handshake is
+ * bounded even with frame_timeout_ms 0: by send_timeout_ms, or by
+ * TAO_TLS_HANDSHAKE_MS when that is 0 too.
  */
 #include <stdint.h>
 
@@ -19,6 +27,7 @@
 #include "worker/conn.h"
 #include "worker/log.h"
 #include "worker/timer.h"
+#include "worker/tls.h"
 
 /* The earliest deadline, or UINT64_MAX if none applies; *why names it. */
 static uint64_t
@@ -50,6 +59,21 @@ conn_next_deadline(const struct tao_conn *c, const char **why)
 			*why = "frame timeout";
 		}
 	}
+	if (c->c_tls != NULL && !tao__wtls_can_send(c)) {
+		/* c_frame_start_ms is the accept time until it is done. */
+		t = c->c_frame_start_ms + (st->st_send_timeout_ms > 0 ?
+		    st->st_send_timeout_ms : TAO_TLS_HANDSHAKE_MS);
+		if (t < d) {
+			d = t;
+			*why = "TLS handshake timeout";
+		}
+	} else if (st->st_send_timeout_ms > 0 && c->c_wq.q_bytes > 0) {
+		t = c->c_last_tx_ms + st->st_send_timeout_ms;
+		if (t < d) {
+			d = t;
+			*why = "send timeout";
+		}
+	}
 	return d;
 }
 
@@ -64,6 +88,13 @@ conn_timeout_fired(void *owner, void *arg)
 	(void)arg;
 	c->c_timeout_id = -1;
 	d = conn_next_deadline(c, &why);
+	if (d <= now && c->c_wq.q_bytes > 0 && tao__wtls_can_send(c)) {
+		/* The same for output: the socket may have room we have not
+		 * seen yet.  Progress moves the send deadline. */
+		if (tao__conn_flush(c) == -1)
+			return;		/* closed: flushed, or an error */
+		d = conn_next_deadline(c, &why);
+	}
 	if (d <= now && !(c->c_flags & TAO_CONN_READ_PAUSED)) {
 		/* A worker running late (a stall, a burst) may not have read
 		 * frames that are already in the socket: read them before

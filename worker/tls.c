@@ -50,7 +50,8 @@ tao__wtls_accept(struct tao_conn *c)
 	}
 	SSL_set_accept_state(ssl);
 	c->c_tls = ssl;
-	/* The handshake counts as a frame: frame_timeout_ms bounds it. */
+	/* The handshake counts as a frame: frame_timeout_ms bounds it, and
+	 * so does send_timeout_ms or TAO_TLS_HANDSHAKE_MS (timeouts.c). */
 	c->c_frame_start_ms = c->c_worker->w_now_ms;
 	return 0;
 }
@@ -221,7 +222,7 @@ tao__wtls_ready(const struct tao_conn *c, uint32_t events)
 int
 tao__wtls_can_send(const struct tao_conn *c)
 {
-	return (c->c_flags & TAO_CONN_TLS_READY) != 0;
+	return c->c_tls == NULL || (c->c_flags & TAO_CONN_TLS_READY) != 0;
 }
 
 void

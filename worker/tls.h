@@ -13,7 +13,8 @@
  *
  * Handshake: it runs inside the first reads.  Until it completes, queued
  * output (say, an on_connect greeting) waits, and c_frame_start_ms holds
- * the accept time so that frame_timeout_ms bounds the handshake.
+ * the accept time so that frame_timeout_ms and send_timeout_ms (or
+ * TAO_TLS_HANDSHAKE_MS) bound the handshake.
  *
  * SSL_pending: conn.c always reads with room for a whole record (16 KiB
  * of plaintext) and read-ahead is off, so OpenSSL never keeps decrypted
@@ -29,6 +30,10 @@
 #include <stdint.h>
 
 struct tao_conn;
+
+/* A handshake's bound when send_timeout_ms is 0 (timeouts.c); with
+ * frame_timeout_ms set, that bounds it too. */
+#define TAO_TLS_HANDSHAKE_MS	10000
 
 /* The largest plaintext of one TLS record (RFC 8446 section 5.1). */
 #define TAO_TLS_RECORD_MAX	16384
@@ -49,7 +54,7 @@ int	tao__wtls_flush(struct tao_conn *, size_t *written);
 uint32_t tao__wtls_events(const struct tao_conn *, uint32_t want);
 /* Translate readiness: EPOLLOUT for a read waiting to write is EPOLLIN. */
 uint32_t tao__wtls_ready(const struct tao_conn *, uint32_t events);
-/* Nothing can be sent before the handshake completes. */
+/* Nothing can be sent before the handshake completes; 1 for plaintext. */
 int	tao__wtls_can_send(const struct tao_conn *);
 /* Send close_notify if the session is healthy and no queued output is
  * being dropped (once, not waiting), free the SSL; c_tls becomes NULL.

@@ -88,9 +88,10 @@ struct tao_worker {
 	struct tao_wq_pool	 w_pool;
 	struct tao_timers	*w_timers;
 	uint64_t		 w_now_ms;	/* cached per loop iteration */
-	struct tao_conn_list	 w_conns;	/* open */
+	struct tao_conn_list	 w_conns;	/* open, and closed until freed */
 	struct tao_conn_list	 w_flush;	/* output queued, not flushed */
-	struct tao_conn_list	 w_closed;	/* freed after this iteration */
+	struct tao_conn_list	 w_closed;	/* freed after this iteration
+						 * (linked by c_flush_entry) */
 	uint64_t		 w_accept_delay_ms;
 	uint64_t		 w_accept_log_ms;
 	uint64_t		 w_refuse_log_ms;

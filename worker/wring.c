@@ -62,33 +62,37 @@ tao__wring_detach(struct tao_worker *w)
 	tao__netmap_free(&w->w_netmap);
 }
 
-static void
+/* 0, or why the message did not reach c's queue (counted as dropped
+ * unless c is closing). */
+static int
 deliver(struct tao_worker *w, struct tao_conn *c, int32_t type,
     const void *data, size_t len)
 {
 	const struct tao_registry *r = w->w_p.wp_registry;
-
 	int rc;
 
 	if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
-		return;
+		return TAO_ECLOSED;
 	if (r->r_on_deliver != NULL)
 		rc = r->r_on_deliver(c, type, data, len, r->r_on_deliver_arg);
 	else
 		rc = tao_send(c, type, data, len);
 	/* A receiver that does not read (its queue is full) loses the
 	 * message: count it rather than lose it silently. */
-	if (rc == TAO_EWOULDBLOCK || rc == TAO_ENOMEM)
+	if (rc == TAO_EWOULDBLOCK || rc == TAO_ENOMEM || rc == TAO_ETOOBIG)
 		TAO_STAT_ADD(w, DROPPED, 1);
+	return rc < 0 ? rc : 0;
 }
 
+/* Callbacks may close any connection: closed ones stay linked until the
+ * end of the loop iteration (loop.c), so `next` stays valid. */
 static void
 deliver_all(struct tao_worker *w, int32_t type, const void *data, size_t len)
 {
 	struct tao_conn *c, *next;
 
 	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next)
-		deliver(w, c, type, data, len);
+		(void)deliver(w, c, type, data, len);
 }
 
 static int
@@ -101,7 +105,7 @@ on_record(void *arg, const struct tao_ring_rec_hdr *h, const void *payload)
 		deliver_all(w, h->rh_type, payload, h->rh_payload_len);
 	else if (h->rh_kind == TAO_RING_UNICAST &&
 	    (c = tao__netmap_get(&w->w_netmap, h->rh_dst_netid)) != NULL)
-		deliver(w, c, h->rh_type, payload, h->rh_payload_len);
+		(void)deliver(w, c, h->rh_type, payload, h->rh_payload_len);
 	return 0;
 }
 
@@ -235,11 +239,14 @@ tao_unicast(struct tao_server *s, uint64_t netid, int32_t type,
 		return TAO_ESTATE;
 	if (data == NULL && len > 0)
 		return TAO_EINVAL;
+	/* Every worker of a generation has our max_frame: a bigger message
+	 * would be dropped by the receiver, so refuse it here. */
+	if (len > w->w_p.wp_settings.st_max_frame)
+		return TAO_ETOOBIG;
 	if ((c = tao__netmap_get(&w->w_netmap, netid)) != NULL) {
 		if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
 			return TAO_ENOENT;
-		deliver(w, c, type, data, len);
-		return 0;
+		return deliver(w, c, type, data, len);	/* local: its result */
 	}
 	if (tao__table_find_netid(w->w_p.wp_shm, netid, &islot, &row) == -1)
 		return TAO_ENOENT;

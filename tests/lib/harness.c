@@ -667,6 +667,72 @@ th_daemon_start(const char *config)
 	return d;
 }
 
+struct th_daemon *
+th_daemon_fork(const char *config, int (*run)(const char *conf, void *arg),
+    void *arg)
+{
+	struct th_daemon *d;
+	struct sigaction sa;
+	sigset_t none;
+	int fd;
+
+	if (ndaemons == MAX_DAEMONS)
+		bail("too many daemons in one test");
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		bail("out of memory");
+	d->pid = -1;
+	snprintf(d->dir, sizeof(d->dir), "%s/taod%d", test_dir, ndaemons);
+	snprintf(d->conf, sizeof(d->conf), "%s/taod.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/taod.log", d->dir);
+	snprintf(d->ctl, sizeof(d->ctl), "%s/ctl.sock", d->dir);
+	daemons[ndaemons] = d;
+	ndaemons++;
+	if (mkdir(d->dir, 0700) == -1 || th_daemon_config(d, config) == -1 ||
+	    (fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+	    O_CLOEXEC, 0600)) == -1) {
+		diag("%s: %s", d->dir, strerror(errno));
+		return NULL;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((d->pid = fork()) == -1) {
+		diag("fork: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (d->pid == 0) {
+		/* The server and its workers must not run this test's
+		 * atexit clean-up (it removes the test dir) nor its
+		 * signal handlers. */
+		cleaned = 1;
+		alarm(0);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGALRM, &sa, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)setpgid(0, 0);
+		(void)dup2(fd, 1);
+		(void)dup2(fd, 2);
+		_exit(run(d->conf, arg));
+	}
+	close(fd);
+	if (th_daemon_wait_log(d, "serving with", 1, th_ms(10000)) == -1) {
+		diag("server (pid %d) did not serve in time", (int)d->pid);
+		th_daemon_dump_log(d);
+		return NULL;
+	}
+	if (parse_ports(d) == -1) {
+		diag("no \"listening on\" line in %s", d->log);
+		th_daemon_dump_log(d);
+		return NULL;
+	}
+	return d;
+}
+
 int
 th_daemon_wait(struct th_daemon *d, int timeout_ms)
 {

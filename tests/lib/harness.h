@@ -85,6 +85,16 @@ struct th_daemon {
  * the log as diag) if taod exits or does not serve in time.
  */
 struct th_daemon *th_daemon_start(const char *config);
+/*
+ * The same for a server the test builds with libtao: the config is
+ * written as above, then a forked child (stdout and stderr into d->log,
+ * default signals, none of this test's clean-up) exits with
+ * run(d->conf, arg), which typically makes a tao_server, reads conf with
+ * tao_server_config, registers its callbacks and returns
+ * tao_server_run(s) < 0.
+ */
+struct th_daemon *th_daemon_fork(const char *config,
+		    int (*run)(const char *conf, void *arg), void *arg);
 /* Rewrite d->conf the same way (for reloads); 0 or -1. */
 int		 th_daemon_config(struct th_daemon *d, const char *config);
 /* Reap the master within timeout_ms; its status, or -1 on timeout. */
