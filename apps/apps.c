@@ -13,6 +13,7 @@ static const struct {
 	{ "echo",	tao_app_echo },
 	{ "chat",	tao_app_chat },
 	{ "time",	tao_app_time },
+	{ "pingpong",	tao_app_pingpong },
 };
 
 int
@@ -33,5 +34,5 @@ tao_app_install(struct tao_server *s, const char *name, const char *options)
 const char *
 tao_app_names(void)
 {
-	return "echo, chat, time";
+	return "echo, chat, time, pingpong";
 }

@@ -15,11 +15,12 @@
  */
 int		 tao_app_install(struct tao_server *, const char *name,
 		    const char *options);
-const char	*tao_app_names(void);	/* "echo, chat, time" */
+const char	*tao_app_names(void);	/* "echo, chat, time, ..." */
 
 /* Each returns 0, or -1 if it does not know an option. */
 int	tao_app_echo(struct tao_server *, const char *options);
 int	tao_app_chat(struct tao_server *, const char *options);
 int	tao_app_time(struct tao_server *, const char *options);
+int	tao_app_pingpong(struct tao_server *, const char *options);
 
 #endif
