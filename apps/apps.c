@@ -1,32 +1,38 @@
 /*
  * apps.c - the table of built-in applications.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "apps/apps.h"
 
 static const struct {
 	const char	*name;
-	void		(*install)(struct tao_server *);
+	int		(*install)(struct tao_server *, const char *);
 } apps[] = {
 	{ "echo",	tao_app_echo },
 	{ "chat",	tao_app_chat },
 	{ "time",	tao_app_time },
+	{ "pingpong",	tao_app_pingpong },
 };
 
 int
-tao_app_install(struct tao_server *s, const char *name)
+tao_app_install(struct tao_server *s, const char *name, const char *options)
 {
 	for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
 		if (strcmp(apps[i].name, name) == 0) {
-			apps[i].install(s);
+			if (apps[i].install(s, options) == -1) {
+				errno = EINVAL;
+				return -1;
+			}
 			return 0;
 		}
+	errno = ENOENT;
 	return -1;
 }
 
 const char *
 tao_app_names(void)
 {
-	return "echo, chat, time";
+	return "echo, chat, time, pingpong";
 }

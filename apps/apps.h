@@ -7,12 +7,20 @@
 
 #include "tao.h"
 
-/* 0, or -1 if no app has this name. */
-int		 tao_app_install(struct tao_server *, const char *name);
-const char	*tao_app_names(void);	/* "echo, chat, time" */
+/*
+ * Install the app `name` with `options`, the words after its name on the
+ * `app` line joined by single spaces ("" for none).  0, or -1 with errno
+ * ENOENT (no app has this name) or EINVAL (it does not take these
+ * options); nothing is installed then.
+ */
+int		 tao_app_install(struct tao_server *, const char *name,
+		    const char *options);
+const char	*tao_app_names(void);	/* "echo, chat, time, ..." */
 
-void	tao_app_echo(struct tao_server *);
-void	tao_app_chat(struct tao_server *);
-void	tao_app_time(struct tao_server *);
+/* Each returns 0, or -1 if it does not know an option. */
+int	tao_app_echo(struct tao_server *, const char *options);
+int	tao_app_chat(struct tao_server *, const char *options);
+int	tao_app_time(struct tao_server *, const char *options);
+int	tao_app_pingpong(struct tao_server *, const char *options);
 
 #endif

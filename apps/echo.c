@@ -13,8 +13,11 @@ echo(struct tao_conn *c, const struct tao_message *m, void *arg)
 	(void)tao_send(c, m->type, m->data, m->len);
 }
 
-void
-tao_app_echo(struct tao_server *s)
+int
+tao_app_echo(struct tao_server *s, const char *options)
 {
+	if (options[0] != '\0')
+		return -1;
 	tao_on_message(s, echo, NULL);
+	return 0;
 }

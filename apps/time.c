@@ -41,9 +41,12 @@ ignore(struct tao_conn *c, const struct tao_message *m, void *arg)
 	(void)arg;
 }
 
-void
-tao_app_time(struct tao_server *s)
+int
+tao_app_time(struct tao_server *s, const char *options)
 {
+	if (options[0] != '\0')
+		return -1;
 	tao_on_connect(s, on_connect, NULL);
 	tao_on_message(s, ignore, NULL);
+	return 0;
 }

@@ -4,7 +4,8 @@
 #
 #   bench/chat.sh
 #
-# taod runs "app chat" with BENCH_WORKERS workers on a free loopback port;
+# taod runs "app chat notices" (tao-bench reads the welcome frames) with
+# BENCH_WORKERS workers on a free loopback port;
 # tao-bench chat connects BENCH_CLIENTS clients (all receive), of which
 # BENCH_SENDERS send type-1 messages at each rate of BENCH_RATES (messages
 # per second in all; each is delivered to every client, so deliveries/s
@@ -69,7 +70,7 @@ start_taod() {
 	PORT=$(bench_free_port) || bench_die "no free port"
 	cat >"$dir/taod.conf" <<-EOF
 	listen 127.0.0.1:$PORT tlv
-	app chat
+	app chat notices
 	workers $BENCH_WORKERS
 	max_connections 20000
 	control $dir/taod.sock
@@ -173,7 +174,7 @@ chat_run() {
 
 echo "# bench/chat.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs," \
     "$(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# ${TAOD_CMD:-$BUILD/taod} app chat, workers $BENCH_WORKERS;" \
+echo "# ${TAOD_CMD:-$BUILD/taod} app chat notices, workers $BENCH_WORKERS;" \
     "$BENCH_CLIENTS clients, $BENCH_SENDERS senders, tao-bench -j" \
     "$BENCH_JOBS; BENCH_TIME=$BENCH_TIME BENCH_RUNS=$BENCH_RUNS"
 start_taod

@@ -9,7 +9,9 @@
  * sends a private one (type 2), "/quit" leaves.  Received messages are
  * printed as "NETID: text", private ones as "NETID (private): text",
  * presence as "* NETID joined" / "* NETID left", and the server's welcome
- * as "* netid=N worker=W".  Connection news and errors go to stderr.
+ * as "* netid=N worker=W" (all of which need `app chat notices`; against
+ * plain `app chat`, Go Tao's chat dialect, only the texts are printed).
+ * Connection news and errors go to stderr.
  * When the server goes away the client reconnects (back-off 100 ms to
  * 5 s); lines typed meanwhile are sent once it is back.  The exit status
  * is 0 after the end of input (or /quit), 1 when --no-reconnect gave up.
@@ -47,6 +49,7 @@ struct chat {
 	int			 quit_when_connected;
 	int			 reconnect;
 	int			 failed;	/* gave up after an error */
+	int			 extended;	/* welcomed: `app chat notices` */
 };
 
 static uint64_t
@@ -71,12 +74,23 @@ put_le64(uint8_t *p, uint64_t v)
 static void
 on_chat(struct tao_client *c, const struct tao_message *m, void *arg)
 {
+	struct chat *ch = arg;
 	const uint8_t *p = m->data;
 	const char *text = (const char *)p + 8;
 	int len = (int)m->len - 8;
 
 	(void)c;
-	(void)arg;
+	if (!ch->extended) {
+		/* Go Tao's chat dialect: type 1 is the bare text, usually
+		 * with the sender's newline. */
+		len = (int)m->len;
+		if (m->type != CHAT_MESSAGE)
+			return;
+		if (len > 0 && ((const char *)p)[len - 1] == '\n')
+			len--;
+		printf("%.*s\n", len, (const char *)p);
+		return;
+	}
 	if (m->len < 8)
 		return;
 	switch (m->type) {
@@ -92,11 +106,15 @@ on_chat(struct tao_client *c, const struct tao_message *m, void *arg)
 	}
 }
 
+/* Only taod's extended dialect (`app chat notices`) sends a welcome,
+ * as the first frame of each connection. */
 static void
 on_welcome(struct tao_client *c, const struct tao_message *m, void *arg)
 {
+	struct chat *ch = arg;
+
 	(void)c;
-	(void)arg;
+	ch->extended = 1;
 	printf("* %.*s\n", (int)m->len, (const char *)m->data);
 }
 
@@ -107,6 +125,7 @@ on_connect(struct tao_client *c, void *arg)
 {
 	struct chat *ch = arg;
 
+	ch->extended = 0;	/* until this connection's welcome */
 	fprintf(stderr, "* connected to %s\n", tao_client_addr(c));
 	if (ch->quit_when_connected)
 		quit(ch);	/* the lines typed before are written first */

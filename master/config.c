@@ -213,11 +213,22 @@ set_listen(struct tao_config *cf, char **argv, int argc, char *msg,
 	return 0;
 }
 
+/* "app NAME [OPTION ...]": the options are kept as one space-separated
+ * string and judged by the app itself when taod installs it. */
 static int
 set_app(struct tao_config *cf, char **argv, int argc, char *msg, size_t msglen)
 {
-	(void)argc;
-	return set_path(argv, cf->cf_app, sizeof(cf->cf_app), msg, msglen);
+	if (strlcpy(cf->cf_app, argv[1], sizeof(cf->cf_app)) >=
+	    sizeof(cf->cf_app))
+		return complain(msg, msglen, "app: name too long");
+	cf->cf_app_options[0] = '\0';
+	for (int i = 2; i < argc; i++)
+		if ((i > 2 && strlcat(cf->cf_app_options, " ",
+		    sizeof(cf->cf_app_options)) >= sizeof(cf->cf_app_options)) ||
+		    strlcat(cf->cf_app_options, argv[i],
+		    sizeof(cf->cf_app_options)) >= sizeof(cf->cf_app_options))
+			return complain(msg, msglen, "app: options too long");
+	return 0;
 }
 
 /* Checked here so a missing user is reported at its line, by -t too. */
@@ -312,7 +323,7 @@ set_log_level(struct tao_config *cf, char **argv, int argc, char *msg,
 static const struct directive directives[] = {
 	{ "workers",		1, 1, set_workers },
 	{ "listen",		1, 3, set_listen },
-	{ "app",		1, 1, set_app },
+	{ "app",		1, 4, set_app },
 	{ "max_frame",		1, 1, set_max_frame },
 	{ "write_queue_max",	1, 1, set_wq_max },
 	{ "max_connections",	1, 1, set_max_conns },

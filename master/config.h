@@ -33,6 +33,7 @@ struct tao_config {
 	struct tao_listen_conf	 cf_listens[TAO_MAX_LISTENS];
 	int			 cf_nlistens;
 	char			 cf_app[32];
+	char			 cf_app_options[64];	/* "notices", "" */
 	int			 cf_app_line;	/* where it was set */
 	struct tao_settings	 cf_settings;
 	uint32_t		 cf_max_connections;

@@ -81,10 +81,16 @@ main(int argc, char *argv[])
 	}
 	if (workers > 0)
 		s->s_config.cf_workers = s->s_workers_override = workers;
-	if (tao_app_install(s, s->s_config.cf_app) == -1) {
-		fprintf(stderr, "%s:%d: unknown app '%s' (want %s)\n",
-		    file ? file : "built-in", s->s_config.cf_app_line,
-		    s->s_config.cf_app, tao_app_names());
+	if (tao_app_install(s, s->s_config.cf_app,
+	    s->s_config.cf_app_options) == -1) {
+		if (errno == ENOENT)
+			fprintf(stderr, "%s:%d: unknown app '%s' (want %s)\n",
+			    file ? file : "built-in", s->s_config.cf_app_line,
+			    s->s_config.cf_app, tao_app_names());
+		else
+			fprintf(stderr, "%s:%d: app %s: bad options '%s'\n",
+			    file ? file : "built-in", s->s_config.cf_app_line,
+			    s->s_config.cf_app, s->s_config.cf_app_options);
 		goto fail;
 	}
 	if (test) {

@@ -213,7 +213,7 @@ main(void)
 	plan(0);
 	d[ECHO] = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\n"
 	    "workers 2\n");
-	d[CHAT] = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat\n"
+	d[CHAT] = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
 	    "workers 2\n");
 	if (d[ECHO] == NULL || d[CHAT] == NULL)
 		bail("taod did not start");

@@ -115,7 +115,7 @@ main(void)
 
 	th_init("t101-fault-sigstop", 60);
 	plan(0);
-	d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat\nworkers 2\n"
+	d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\nworkers 2\n"
 	    "ring_size 64k\n");
 	if (d == NULL)
 		bail("taod did not start");

@@ -35,6 +35,8 @@ static const struct bad {
 	{ "heartbeat_ms -5\n", 1, "-5" },
 	{ "write_queue_max 1x\n", 1, "1x" },
 	{ "listen 127.0.0.1:0 tlv\napp nosuchapp\n", 2, "nosuchapp" },
+	{ "listen 127.0.0.1:0 tlv\napp chat loud\n", 2, "loud" },
+	{ "listen 127.0.0.1:0 tlv\napp echo notices\n", 2, "notices" },
 	{ "listen 127.0.0.1:0 tlv\nuser no-such-user-t44\n", 2,
 	    "no-such-user-t44" },
 };

@@ -106,7 +106,7 @@ main(void)
 
 	plan(11);
 	itest_watchdog(60);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp chat\n"
+	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp chat notices\n"
 	    "workers 2\n") == -1)
 		bail("taod did not start");
 

@@ -182,7 +182,7 @@ main(void)
 	plan(20);
 	itest_watchdog(60);
 	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\n"
-	    "listen 127.0.0.1:0 line\napp chat\nworkers 2\n") == -1)
+	    "listen 127.0.0.1:0 line\napp chat notices\nworkers 2\n") == -1)
 		bail("taod did not start");
 	if (d.nports != 2)
 		bail("taod did not log two ports");

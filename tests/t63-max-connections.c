@@ -93,7 +93,7 @@ main(void)
 
 	plan(15);
 	itest_watchdog(60);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp chat\n"
+	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp chat notices\n"
 	    "workers 2\nmax_connections 50\n") == -1)
 		bail("taod did not start");
 

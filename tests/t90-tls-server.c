@@ -539,7 +539,7 @@ test_handshake_timeout(SSL_CTX *ctx)
 	int32_t type;
 	int fd, rc, frames;
 
-	snprintf(conf, sizeof(conf), "listen 127.0.0.1:0 tlv tls\napp chat\n"
+	snprintf(conf, sizeof(conf), "listen 127.0.0.1:0 tlv tls\napp chat notices\n"
 	    "workers 1\nframe_timeout_ms %d\ntls_cert %s\ntls_key %s\n",
 	    FRAME_MS, f("srv.pem"), f("srv.key"));
 	if ((d = th_daemon_start(conf)) == NULL)

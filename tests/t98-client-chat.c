@@ -209,7 +209,7 @@ main(void)
 	th_init("t98-client-chat", 60);
 	plan(0);
 	port = free_port();
-	snprintf(conf, sizeof(conf), "listen 127.0.0.1:%d tlv\napp chat\n"
+	snprintf(conf, sizeof(conf), "listen 127.0.0.1:%d tlv\napp chat notices\n"
 	    "workers 2\n", port);
 	if ((d1 = th_daemon_start(conf)) == NULL)
 		bail("taod did not start");

@@ -66,10 +66,10 @@ pid_t		 th_conn_owner(const struct th_conn_info *ci, int n, int port);
 /* ---- harness-fault.c: chat load ------------------------------------ */
 
 /*
- * Chat load against `app chat` (TLV): conns clients, opened at once from
- * a thread.  Each reads its welcome (netid, worker slot), then sends one
- * type-1 message every interval_ms ("C<index>:<slot>:<seq>", padded to
- * size bytes) and reads everything the room sends.  Deliveries of the
+ * Chat load against `app chat notices` (TLV): conns clients, opened at
+ * once from a thread.  Each reads its welcome (netid, worker slot),
+ * then sends one type-1 message every interval_ms ("C<index>:<slot>:<seq>",
+ * padded to size bytes) and reads everything the room sends.  Deliveries of the
  * load's own messages are counted per (receiving slot, sending slot).
  * A client whose socket is not taking more output (its worker stopped)
  * skips its turns instead of queueing without bound.

@@ -1,0 +1,202 @@
+/*
+ * t170-chat-go-compat - `app chat` speaks Go Tao's chat example protocol
+ * on TLV listeners, byte for byte, and nothing else.
+ *
+ * The frames below are written out from leesper/tao v1.6 (not from our
+ * encoder): examples/chat/client/client.go registers one message type,
+ * chat.ChatMessage = 1, reads a line from stdin with its '\n' and writes
+ * chat.Message{Content: talk}; TypeLengthValueCodec.Encode puts
+ * int32 LE type, int32 LE length, then the bytes.  The Go server
+ * (examples/chat/server) registers type 1 only, and its ProcessMessage
+ * broadcasts the message unchanged to every connection, the sender too;
+ * it sends nothing on connect or close.
+ *
+ * Two such clients, A and B, and a line client L share one worker (so
+ * every record reaches them in one order).  Every byte A and B receive
+ * must be one of the type-1 frames Go's server would have sent: no
+ * welcome, no join/leave notices (a third Go client comes and goes), no
+ * reply to an unregistered type.  L still sees "* N joined" lines.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/itest.h"
+#include "tap.h"
+
+/* "hello\n" as the Go chat client writes it. */
+static const uint8_t go_hello[] = {
+	0x01, 0x00, 0x00, 0x00,		/* type 1 (chat.ChatMessage) */
+	0x06, 0x00, 0x00, 0x00,		/* length 6 */
+	'h', 'e', 'l', 'l', 'o', '\n',
+};
+/* "still here\n", sent after a frame of a type Go's server lacks. */
+static const uint8_t go_still[] = {
+	0x01, 0x00, 0x00, 0x00,
+	0x0b, 0x00, 0x00, 0x00,
+	's', 't', 'i', 'l', 'l', ' ', 'h', 'e', 'r', 'e', '\n',
+};
+/* Type 7, 2 bytes: registered nowhere. */
+static const uint8_t go_unknown[] = {
+	0x07, 0x00, 0x00, 0x00,
+	0x02, 0x00, 0x00, 0x00,
+	'?', '?',
+};
+/* What a Go client gets for L's line "from nc": its text and newline. */
+static const uint8_t go_from_line[] = {
+	0x01, 0x00, 0x00, 0x00,
+	0x08, 0x00, 0x00, 0x00,
+	'f', 'r', 'o', 'm', ' ', 'n', 'c', '\n',
+};
+
+/* Wait until c has n unread bytes: 1, or 0 on timeout or close. */
+static int
+wait_bytes(struct itest_conn *c, size_t n, int timeout_ms)
+{
+	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms;
+
+	while (c->len - c->off < n) {
+		if (c->eof || itest_now_ms() >= deadline)
+			return 0;
+		(void)itest_conns_poll(c, 1, 50);
+	}
+	return 1;
+}
+
+/* 1 if the next unread bytes of c are exactly want (consumed); else
+ * prints what came instead. */
+static int
+next_bytes(struct itest_conn *c, const uint8_t *want, size_t n,
+    const char *who)
+{
+	const uint8_t *got;
+
+	if (!wait_bytes(c, n, itest_ms(3000))) {
+		diag("%s: %zu of %zu bytes", who, c->len - c->off, n);
+		goto show;
+	}
+	got = c->buf + c->off;
+	if (memcmp(got, want, n) == 0) {
+		c->off += n;
+		return 1;
+	}
+show:
+	if (c->len - c->off >= 8) {
+		got = c->buf + c->off;
+		diag("%s: got a frame of type %d, length %u first", who,
+		    (int)(got[0] | got[1] << 8 | got[2] << 16 |
+		    (uint32_t)got[3] << 24), (unsigned)(got[4] | got[5] << 8 |
+		    got[6] << 16 | (uint32_t)got[7] << 24));
+	}
+	return 0;
+}
+
+/* Read L's lines until one equals want: 1, or 0. */
+static int
+line_seen(struct itest_conn *l, const char *want)
+{
+	char line[256];
+	uint64_t deadline = itest_now_ms() + (uint64_t)itest_ms(3000);
+
+	while (itest_now_ms() < deadline)
+		if (itest_conn_next_line(l, line, sizeof(line),
+		    (int)(deadline - itest_now_ms())) == 1 &&
+		    strcmp(line, want) == 0)
+			return 1;
+	diag("line client never saw \"%s\"", want);
+	return 0;
+}
+
+/* Read L's lines until "* N joined" for an N other than L's own (kept
+ * in l->netid); N, or 0. */
+static uint64_t
+joined(struct itest_conn *l)
+{
+	char line[256];
+	unsigned long long n;
+
+	while (itest_conn_next_line(l, line, sizeof(line), itest_ms(3000)) ==
+	    1)
+		if (sscanf(line, "* %llu joined", &n) == 1 && n != l->netid)
+			return n;
+	return 0;
+}
+
+int
+main(void)
+{
+	struct itest_taod d;
+	struct itest_conn a, b, c, l;
+	char line[256], want[64];
+	uint64_t id_a, id_b, id_c;
+
+	plan(14);
+	itest_watchdog(60);
+	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\n"
+	    "listen 127.0.0.1:0 line\napp chat\nworkers 1\n") == -1)
+		bail("taod did not start");
+
+	if (itest_conn_open(&l, d.ports[1]) == -1)
+		bail("line client: connect failed");
+	ok(itest_conn_next_line(&l, line, sizeof(line), itest_ms(3000)) ==
+	    1 && sscanf(line, "* welcome, you are %" SCNu64, &l.netid) == 1,
+	    "a line client is still welcomed");
+
+	if (itest_conn_open(&a, d.ports[0]) == -1 ||
+	    itest_conn_open(&b, d.ports[0]) == -1)
+		bail("Go clients: connect failed");
+	id_a = joined(&l);
+	id_b = joined(&l);
+	ok(id_a != 0 && id_b != 0 && id_a != id_b,
+	    "the line client sees both Go clients join (%" PRIu64 ", %"
+	    PRIu64 ")", id_a, id_b);
+
+	if (itest_conn_write(&a, go_hello, sizeof(go_hello)) == -1)
+		bail("A: write failed");
+	ok(next_bytes(&a, go_hello, sizeof(go_hello), "A"),
+	    "A's first bytes are its own message, as Go's broadcast sends it");
+	ok(next_bytes(&b, go_hello, sizeof(go_hello), "B"),
+	    "B's first bytes are A's message: no welcome, no join notices");
+	snprintf(want, sizeof(want), "%" PRIu64 ": hello", id_a);
+	ok(line_seen(&l, want), "the line client reads \"%s\"", want);
+
+	if (itest_conn_write(&l, "from nc\n", 8) == -1)
+		bail("L: write failed");
+	ok(next_bytes(&a, go_from_line, sizeof(go_from_line), "A") &&
+	    next_bytes(&b, go_from_line, sizeof(go_from_line), "B"),
+	    "a line client's message reaches Go clients as type 1 text + \\n");
+
+	/* A third Go client comes and goes ("bye": conn.Close()). */
+	if (itest_conn_open(&c, d.ports[0]) == -1)
+		bail("C: connect failed");
+	id_c = joined(&l);
+	itest_conn_close(&c);
+	snprintf(want, sizeof(want), "* %" PRIu64 " left", id_c);
+	ok(id_c != 0 && line_seen(&l, want),
+	    "the line client sees C join and leave");
+
+	if (itest_conn_write(&a, go_unknown, sizeof(go_unknown)) == -1 ||
+	    itest_conn_write(&a, go_still, sizeof(go_still)) == -1)
+		bail("A: write failed");
+	ok(next_bytes(&a, go_still, sizeof(go_still), "A"),
+	    "A: nothing for C's join/leave or the unregistered type, then "
+	    "its message");
+	ok(next_bytes(&b, go_still, sizeof(go_still), "B"),
+	    "B: likewise");
+	snprintf(want, sizeof(want), "%" PRIu64 ": still here", id_a);
+	ok(line_seen(&l, want), "the line client reads \"%s\"", want);
+
+	/* Every record was queued before "still here" (one worker, one
+	 * order); a short look for strays. */
+	(void)itest_conns_poll(&a, 1, 200);
+	(void)itest_conns_poll(&b, 1, 200);
+	is_int((int)(a.len - a.off), 0, "A has received nothing else");
+	is_int((int)(b.len - b.off), 0, "B has received nothing else");
+	ok(!a.eof && !b.eof, "both Go clients are still connected");
+
+	itest_conn_close(&a);
+	itest_conn_close(&b);
+	itest_conn_close(&l);
+	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
+	return done_testing();
+}
