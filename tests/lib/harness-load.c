@@ -469,6 +469,27 @@ th_load_mark(struct th_load *l)
 	    __ATOMIC_RELEASE);
 }
 
+/*
+ * The load thread stops polling a connection with nothing in flight, so
+ * an EOF or reset the server sent just before the stop may still sit
+ * unread in the kernel.  Look once, without consuming data: a pending
+ * EOF or reset is the server's close; unread bytes leave it open.
+ */
+static void
+settle_conn(struct th_load *l, struct lconn *c)
+{
+	char byte;
+	ssize_t n;
+
+	if (c->fd == -1 || c->pub.state != TH_CONN_OPEN || c->connecting)
+		return;
+	n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		conn_break(l, c, TH_CONN_CLOSED, 0);
+	else if (n == -1 && (errno == ECONNRESET || errno == EPIPE))
+		conn_break(l, c, TH_CONN_RESET, errno);
+}
+
 void
 th_load_stop(struct th_load *l, struct th_load_totals *t)
 {
@@ -479,9 +500,11 @@ th_load_stop(struct th_load *l, struct th_load_totals *t)
 	}
 	l->t.replies = th_load_replies(l);
 	l->t.open = 0;
-	for (int i = 0; i < l->o.conns; i++)
+	for (int i = 0; i < l->o.conns; i++) {
+		settle_conn(l, &l->c[i]);
 		if (l->c[i].fd != -1 && l->c[i].pub.state == TH_CONN_OPEN)
 			l->t.open++;
+	}
 	if (t != NULL)
 		*t = l->t;
 }
