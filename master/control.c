@@ -208,6 +208,9 @@ handle(struct tao_master *m, struct tao_ctl_client *cl,
 	case TAO_CTL_CONNS:
 		tao__master_conns(m, &b, req->json);
 		break;
+	case TAO_CTL_CONFIG:
+		tao__config_print(&m->m_cf, &b, req->json);
+		break;
 	}
 	if (b.b_failed)
 		tao__ctl_reply(m, cl, 0, "out of memory");

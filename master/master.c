@@ -145,7 +145,8 @@ child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
 	p.wp_shm = m->m_shm;
 	p.wp_eventfds = m->m_eventfds;
 	p.wp_nislots = m->m_nislots;
-	p.wp_nlisteners = tao__lset_worker_fds(&m->m_lset, slot, nworkers,
+	tao__log_set_level(cf->cf_log_level);	/* its generation's */
+	p.wp_nlisteners = tao__lset_worker_fds(&m->m_lset, cf, slot, nworkers,
 	    p.wp_listen_fd, p.wp_codec, p.wp_tls, TAO_WORKER_MAX_LISTENERS);
 	p.wp_tls_ctx = gen_tls(m, gen);
 	for (int i = 0; i < p.wp_nlisteners; i++)
@@ -407,11 +408,8 @@ tao__master_reload(struct tao_master *m, struct tao_ctl_client *waiter,
 		*next = m->m_cf;
 	if (m->m_server->s_workers_override > 0)
 		next->cf_workers = m->m_server->s_workers_override;
-	if (strcmp(next->cf_app, m->m_cf.cf_app) != 0) {
-		snprintf(err, errlen, "%s: app cannot change on reload; "
-		    "restart taod", next->cf_file);
+	if (tao__config_reload_check(&m->m_cf, next, err, errlen) == -1)
 		return -1;
-	}
 	if (tao__mshm_check_reload(m, next, err, errlen) == -1)
 		return -1;
 	/* Certificates are re-read now: a bad one fails the reload here,
