@@ -29,6 +29,7 @@ usage(int code)
 	    "  status          master pid, uptime, generation and workers\n"
 	    "  stats [--json]  counters, totals and per worker\n"
 	    "  conns [--json]  open connections (netid, worker, peer, age)\n"
+	    "  config [--json] the running configuration, in taod.conf syntax\n"
 	    "  help            this text\n"
 	    "SOCKET defaults to ./%s (packages use /run/taod/taod.sock)\n",
 	    DEFAULT_SOCKET);
@@ -38,12 +39,13 @@ usage(int code)
 static int
 known(const char *cmd, const char *arg)
 {
-	static const char *with_json[] = { "status", "stats", "conns" };
+	static const char *with_json[] = { "status", "stats", "conns",
+	    "config" };
 
 	if (arg == NULL)
 		return strcmp(cmd, "stop") == 0 || strcmp(cmd, "reload") == 0 ||
 		    strcmp(cmd, "status") == 0 || strcmp(cmd, "stats") == 0 ||
-		    strcmp(cmd, "conns") == 0;
+		    strcmp(cmd, "conns") == 0 || strcmp(cmd, "config") == 0;
 	if (strcmp(arg, "--json") != 0)
 		return 0;
 	for (size_t i = 0; i < sizeof(with_json) / sizeof(with_json[0]); i++)

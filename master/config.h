@@ -62,5 +62,28 @@ int	tao__config_file(struct tao_config *, const char *path, char *err,
 int	tao__config_finish(struct tao_config *, char *err, size_t errlen);
 /* Number of workers to run: cf_workers, or online CPUs for "auto". */
 int	tao__config_worker_count(const struct tao_config *);
+/*
+ * May a running taod go from `running` to `next` by reload?  0, or -1
+ * with "FILE: DIRECTIVE cannot change on reload; restart taod" in err
+ * for a directive the master applies only at start-up (app, control,
+ * pidfile, max_connections, ring_size) or a user switch the master
+ * cannot make (not root).  Shared-memory capacity is checked by the
+ * master (mshm.c), which knows what the segment was sized for.
+ */
+int	tao__config_reload_check(const struct tao_config *running,
+	    const struct tao_config *next, char *err, size_t errlen);
+/* Bytes of one broadcast ring for cf_ring_size (the next power of 2). */
+size_t	tao__config_ring_bytes(const struct tao_config *);
+
+struct tao_buf;
+/*
+ * `taoctl config`: the effective configuration, every directive once in
+ * the order of taod.conf(5), one per line in its syntax (listeners with
+ * their resolved port, codec and tls flag; "workers" as the number that
+ * runs; unset paths as "# DIRECTIVE (none)"), or one JSON object.
+ * confprint.c.
+ */
+void	tao__config_print(const struct tao_config *, struct tao_buf *,
+	    int json);
 
 #endif

@@ -382,6 +382,8 @@ answer_query(struct tao_master *m, struct tao_ctl_client *cl,
 		tao__master_status(m, &b);
 	else if (req->cmd == TAO_CTL_STATS)
 		tao__master_stats(m, &b, req->json);
+	else if (req->cmd == TAO_CTL_CONFIG)
+		tao__config_print(&m->m_cf, &b, req->json);
 	else
 		tao__master_conns(m, &b, req->json);
 	client_send(m, cl, &b, CL_WRITING);

@@ -16,6 +16,7 @@ static const struct {
 	{ "status",	TAO_CTL_STATUS,	1 },
 	{ "stats",	TAO_CTL_STATS,	1 },
 	{ "conns",	TAO_CTL_CONNS,	1 },
+	{ "config",	TAO_CTL_CONFIG,	1 },
 };
 
 const char *

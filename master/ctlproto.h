@@ -22,6 +22,7 @@ enum tao_ctl_cmd {
 	TAO_CTL_STATUS,
 	TAO_CTL_STATS,
 	TAO_CTL_CONNS,
+	TAO_CTL_CONFIG,
 };
 
 struct tao_ctl_request {

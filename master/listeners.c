@@ -131,9 +131,13 @@ tao__lset_apply(struct tao_lset *set, struct tao_config *cf, int nworkers,
 			opened[nopened++][1] = ls->ls_nfd;
 			ls->ls_fd[ls->ls_nfd++] = fd;
 		}
-		*lc = ls->ls_conf;	/* resolved port, current codec */
+		/* The sockets keep the resolved address; the codec and the
+		 * tls flag are the new config's (the copy in ls_conf is
+		 * only informative: workers take both from the config of
+		 * their own generation, see tao__lset_worker_fds). */
 		ls->ls_conf.lc_codec = lc->lc_codec;
 		ls->ls_conf.lc_tls = lc->lc_tls;
+		*lc = ls->ls_conf;	/* resolved port and text */
 		live[ls - set->lset_socks] = 1;
 	}
 	for (int i = 0; i < set->lset_n; i++) {
@@ -152,20 +156,46 @@ fail:
 	return -1;
 }
 
+/* The socket set holding cf's resolved listen address lc. */
+static const struct tao_lsock *
+find_resolved(const struct tao_lset *set, const struct tao_listen_conf *lc)
+{
+	for (int i = 0; i < set->lset_n; i++) {
+		const struct tao_lsock *ls = &set->lset_socks[i];
+		if (ls->ls_nfd > 0 && ls->ls_conf.lc_addrlen ==
+		    lc->lc_addrlen && memcmp(&ls->ls_conf.lc_addr,
+		    &lc->lc_addr, lc->lc_addrlen) == 0)
+			return ls;
+	}
+	return NULL;
+}
+
+/*
+ * Deal out by cf, the config of the generation being started, not by the
+ * set's own notion of what is live: during a reload (or after one that
+ * was aborted) a respawned worker of the serving generation must get the
+ * serving config's listeners, codecs and tls flags, and a new worker the
+ * new config's, whatever tao__lset_apply last wrote.
+ */
 int
-tao__lset_worker_fds(const struct tao_lset *set, int slot, int nworkers,
-    int *fds, const struct tao_codec **codecs, int *tls, int max)
+tao__lset_worker_fds(const struct tao_lset *set, const struct tao_config *cf,
+    int slot, int nworkers, int *fds, const struct tao_codec **codecs,
+    int *tls, int max)
 {
 	int n = 0;
 
-	for (int i = 0; i < set->lset_n; i++) {
-		const struct tao_lsock *ls = &set->lset_socks[i];
-		if (!ls->ls_live)
+	for (int i = 0; i < cf->cf_nlistens; i++) {
+		const struct tao_listen_conf *lc = &cf->cf_listens[i];
+		const struct tao_lsock *ls = find_resolved(set, lc);
+
+		if (ls == NULL) {
+			log_warnx("listener %s: no open socket", lc->lc_text);
 			continue;
+		}
 		for (int j = slot; j < ls->ls_nfd && n < max; j += nworkers) {
 			fds[n] = ls->ls_fd[j];
-			tls[n] = ls->ls_conf.lc_tls;
-			codecs[n++] = ls->ls_conf.lc_codec;
+			tls[n] = lc->lc_tls;
+			codecs[n++] = lc->lc_codec;
 		}
 	}
 	return n;

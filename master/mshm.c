@@ -126,6 +126,16 @@ tao__mshm_check_reload(struct tao_master *m, const struct tao_config *next,
 		    "taod", next->cf_file[0] ? next->cf_file : "config");
 		return -1;
 	}
+	/* The instance count was sized for the start-up value. */
+	if (next->cf_max_old_generations >
+	    m->m_server->s_config.cf_max_old_generations) {
+		snprintf(err, errlen, "%s: max_old_generations cannot grow "
+		    "beyond %d on reload (it sized the shared memory at "
+		    "start-up); restart taod", next->cf_file[0] ?
+		    next->cf_file : "config",
+		    m->m_server->s_config.cf_max_old_generations);
+		return -1;
+	}
 	int live = 0;
 	struct tao_proc *p;
 

@@ -135,7 +135,8 @@ child_params(struct tao_master *m, const struct tao_config *cf, int nworkers,
 	p->wp_shm = m->m_shm;
 	p->wp_eventfds = m->m_eventfds;
 	p->wp_nislots = m->m_nislots;
-	p->wp_nlisteners = tao__lset_worker_fds(&m->m_lset, p->wp_slot,
+	tao__log_set_level(cf->cf_log_level);	/* its generation's */
+	p->wp_nlisteners = tao__lset_worker_fds(&m->m_lset, cf, p->wp_slot,
 	    nworkers, p->wp_listen_fd, p->wp_codec, p->wp_tls,
 	    TAO_WORKER_MAX_LISTENERS);
 	p->wp_tls_ctx = gen_tls(m, p->wp_generation);

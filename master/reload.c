@@ -168,12 +168,8 @@ reload_read_config(struct tao_master *m, char *err, size_t errlen)
 		*next = m->m_cf;
 	if (m->m_server->s_workers_override > 0)
 		next->cf_workers = m->m_server->s_workers_override;
-	if (strcmp(next->cf_app, m->m_cf.cf_app) != 0 ||
-	    strcmp(next->cf_app_options, m->m_cf.cf_app_options) != 0) {
-		snprintf(err, errlen, "%s: app cannot change on reload; "
-		    "restart taod", next->cf_file);
+	if (tao__config_reload_check(&m->m_cf, next, err, errlen) == -1)
 		return -1;
-	}
 	return tao__mshm_check_reload(m, next, err, errlen);
 }
 

@@ -31,7 +31,7 @@
 #include "tests/lib/harness.h"
 #include "tests/tap.h"
 
-#define MAX_DAEMONS	16
+#define MAX_DAEMONS	64	/* t150 starts two per directive */
 #define MAX_KIDS	256
 #define LOG_TAIL	16384
 

@@ -1,0 +1,41 @@
+/*
+ * tlsclient.h - a small blocking TLS client for the reload tests
+ * (t150, t151): connect, handshake verifying "localhost" against the
+ * given trust file, TLV frames over it, the server certificate's
+ * SHA-256.  Certificates are made with tlsc_make_certs().
+ */
+#ifndef TAO_TESTS_TLSCLIENT_H
+#define TAO_TESTS_TLSCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ssl_st;
+struct ssl_ctx_st;
+
+struct tlsc {
+	int		 fd;
+	struct ssl_st	*ssl;
+	char		 err[256];
+};
+
+/*
+ * In th_dir(): srv.pem/srv.key and srv2.pem/srv2.key (self-signed,
+ * CN=localhost, SAN DNS:localhost,IP:127.0.0.1), trust.pem (both),
+ * cca.pem (a client CA) and cli.pem/cli.key (a client certificate it
+ * signed).  Bails out if openssl fails.
+ */
+void		 tlsc_make_certs(void);
+/* Trusting `trust`; presenting cert/key when not NULL. */
+struct ssl_ctx_st *tlsc_ctx(const char *trust, const char *cert,
+		    const char *key);
+/* Connect to 127.0.0.1:port and handshake: 0, or -1 with t->err. */
+int		 tlsc_open(struct tlsc *t, struct ssl_ctx_st *ctx, int port);
+void		 tlsc_close(struct tlsc *t);
+/* Send one TLV frame of len th_fill(seed) bytes and expect it back. */
+int		 tlsc_echo(struct tlsc *t, int32_t type, size_t len,
+		    uint32_t seed);
+/* 1 if the peer's certificate is the one in pem_path, 0 if not. */
+int		 tlsc_peer_is(struct tlsc *t, const char *pem_path);
+
+#endif
