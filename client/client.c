@@ -31,6 +31,9 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000
 #define DEFAULT_RECONNECT_MIN_MS	100
 #define DEFAULT_RECONNECT_MAX_MS	30000
+/* A connection up this long, or on which a frame arrived, was healthy:
+ * the back-off starts again from reconnect_min_ms after it. */
+#define HEALTHY_MS			5000
 
 static void	attempt_fire(void *owner, void *arg);
 static void	deadline_fire(void *owner, void *arg);
@@ -178,6 +181,13 @@ after_conn_end(struct tao_client *c, int was_open, int kind,
 		c->c_round_left--;	/* the lookup's next address, now */
 		schedule_attempt(c, 0);
 	} else {
+		/* A server that accepts and closes at once (full, or
+		 * refusing us) is a failure like a refused connect: only a
+		 * healthy connection resets the back-off, else clients
+		 * would storm an overloaded server. */
+		if (was_open && (c->c_healthy ||
+		    tao__now_ms() - c->c_open_ms >= HEALTHY_MS))
+			c->c_failures = 0;
 		c->c_round_left = c->c_naddrs - 1;
 		schedule_attempt(c, backoff_ms(c));
 	}
@@ -340,7 +350,8 @@ tao__client_established(struct tao_client *c)
 
 	timer_cancel(c, &c->c_deadline_timer);
 	c->c_state = TAO_CLIENT_OPEN;
-	c->c_failures = 0;
+	c->c_healthy = 0;	/* c_failures: see after_conn_end */
+	c->c_open_ms = tao__now_ms();
 	/* The next attempt starts with the address that worked. */
 	c->c_addr_next = (c->c_addr_next + c->c_naddrs - 1) % c->c_naddrs;
 	generation = ++c->c_generation;

@@ -130,7 +130,10 @@ struct tao_client {
 	int64_t			 c_deadline_timer;  /* connect or close */
 	int64_t			 c_heartbeat_timer;
 	int64_t			 c_dead_timer;	    /* heartbeat_timeout */
-	uint64_t		 c_failures;	/* since the last success */
+	uint64_t		 c_failures;	/* since the last healthy
+						 * connection */
+	uint64_t		 c_open_ms;	/* this connection opened */
+	int			 c_healthy;	/* a frame came on it */
 	uint64_t		 c_last_rx_ms;
 	uint64_t		 c_generation;	/* connections so far */
 };

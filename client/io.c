@@ -5,8 +5,9 @@
  * Input goes into the client's own buffer, which holds at most one
  * unfinished frame between reads; frames are decoded in place and the
  * rest moved to the front.  For a frame whose size the codec announced
- * (TLV), the buffer grows to that size at once so the frame arrives in
- * as few reads as the socket allows; after a big frame it shrinks back.
+ * (TLV), the buffer doubles as its bytes arrive, up to that size (never
+ * at once: the header is the peer's word); after a big frame it shrinks
+ * back.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -77,19 +78,27 @@ handshake_step(struct tao_client *c)
 	}
 }
 
-/* Room for the next read: the whole announced frame, or RBUF_MIN_ROOM. */
+/*
+ * Room for the next read: at least RBUF_MIN_ROOM.  The buffer grows with
+ * the bytes that really arrive (doubling, up to the announced frame), not
+ * to the size a header announces: an 8-byte header must not make us
+ * allocate max_frame.
+ */
 static int
 reserve_input(struct tao_client *c)
 {
 	size_t want;
 	uint8_t *p;
 
-	if (c->c_rneed > c->c_rlen ? c->c_rcap >= c->c_rneed :
-	    c->c_rcap - c->c_rlen >= RBUF_MIN_ROOM)
+	if (c->c_rcap - c->c_rlen >= RBUF_MIN_ROOM)
 		return 0;
 	want = c->c_rlen + RBUF_STEP;
-	if (want < c->c_rneed)
-		want = c->c_rneed;
+	if (c->c_rneed > want) {
+		if (want < c->c_rcap * 2)
+			want = c->c_rcap * 2;
+		if (want > c->c_rneed)
+			want = c->c_rneed;
+	}
 	if ((p = realloc(c->c_rbuf, want)) == NULL)
 		return -1;
 	c->c_rbuf = p;
@@ -107,6 +116,10 @@ dispatch(struct tao_client *c, const struct tao_frame *f)
 
 	if (c->c_opts.heartbeat_timeout_ms > 0)
 		c->c_last_rx_ms = tao__now_ms();
+	if (!c->c_healthy) {	/* the server talks to us: reset back-off */
+		c->c_healthy = 1;
+		c->c_failures = 0;
+	}
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 

@@ -320,7 +320,10 @@ struct tao_client_opts {
 	 * Reconnect after a failed attempt or a lost connection, waiting
 	 * delay = min(reconnect_max_ms, reconnect_min_ms * 2^failures),
 	 * jittered to a random value in [delay / 2, delay]; the count of
-	 * failures restarts at 0 once a connection is established.
+	 * failures restarts at 0 once a connection has been healthy: a
+	 * frame arrived on it, or it stayed up 5 s.  (A server that
+	 * accepts and closes at once, e.g. a full one, counts as a
+	 * failure, so clients back off instead of storming it.)
 	 */
 	int			 reconnect;	/* 1: on */
 	uint64_t		 reconnect_min_ms; /* 0: 100 */

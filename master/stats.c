@@ -167,7 +167,7 @@ tao__master_status(struct tao_master *m, struct tao_buf *b)
 void
 tao__master_conns(struct tao_master *m, struct tao_buf *b, int json)
 {
-	struct tao_table_iter it = { 0, 0 };
+	struct tao_table_iter it = { 0 };
 	struct tao_conn_row row;
 	struct timespec ts;
 	int64_t now;

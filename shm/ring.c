@@ -45,6 +45,8 @@
 #define BATCH_MAX	64		/* records validated together */
 #define RESYNC_TRIES	16
 #define RESYNCS_PER_CALL 64		/* a producer lapping us non-stop */
+#define PADS_PER_CALL	64		/* a lap has one PAD at most; more
+					 * is a producer writing only PADs */
 
 _Static_assert(sizeof(struct tao_ring_rec_hdr) == 32, "record header");
 _Static_assert(offsetof(struct tao_ring_rec_hdr, rh_kind) < 8,
@@ -287,16 +289,20 @@ struct batch {
 #define GATHER_BIG	1		/* first record bigger than buf */
 #define GATHER_NOMEM	2
 
-/* Could this first word start a record that lies in the room left? */
+/* Could this first word start a record that lies in the room left?  The
+ * producer may be hostile: nothing read from the ring is believed before
+ * this check (a real record is never longer than half a ring, the most
+ * tao__ring_publish writes). */
 static int
-word0_sane(uint32_t len, uint16_t kind, uint64_t to_end, uint64_t to_head)
+word0_sane(uint32_t len, uint16_t kind, uint64_t size, uint64_t to_end,
+    uint64_t to_head)
 {
 	if (len < 8 || len % 8 != 0 || len > to_end || len > to_head)
 		return 0;
 	if (kind == TAO_RING_PAD)
 		return 1;
 	return (kind == TAO_RING_BROADCAST || kind == TAO_RING_UNICAST) &&
-	    len >= REC_HDR;
+	    len >= REC_HDR && len <= size / 2;
 }
 
 /* Copy records [pos, head) into b, at most limit of them (PADs free).
@@ -320,7 +326,7 @@ gather(const _Atomic uint64_t *data, uint64_t size, uint64_t pos,
 		    memory_order_relaxed), &len, &kind);
 		/* A bad first word was overwritten (or scribbled on): never
 		 * follow it, not even to copy. */
-		if (!word0_sane(len, kind, size - off, head - pos))
+		if (!word0_sane(len, kind, size, size - off, head - pos))
 			return b->n == 0 ? GATHER_BAD : 0;
 		b->it[b->n].pos = pos;
 		b->it[b->n].len = len;
@@ -394,7 +400,7 @@ tao__ring_consume(const struct tao_shm *shm, unsigned producer,
 	uint64_t stackbuf[STACK_WORDS], head = 0, pos;
 	uint64_t size = shm->sh_ring_size;
 	struct batch b;
-	unsigned n = 0, resyncs = 0;
+	unsigned n = 0, resyncs = 0, steps = 0;
 	uint32_t gen;
 	int stop = 0, reload = 1, r;
 
@@ -406,7 +412,11 @@ tao__ring_consume(const struct tao_shm *shm, unsigned producer,
 	if (gen != cur->rc_gen)		/* positions carry on across reclaim */
 		cur->rc_gen = gen;
 
-	while (n < max_records && !stop && resyncs < RESYNCS_PER_CALL) {
+	/* Every pass delivers or skips at least one record or PAD, or
+	 * resynchronises, and each of those is bounded per call: a ring
+	 * whose control words and records are garbage costs a bounded time. */
+	while (n < max_records && !stop && resyncs < RESYNCS_PER_CALL &&
+	    steps < max_records + PADS_PER_CALL) {
 		pos = cur->rc_pos;
 		/* head sits on the producer's hot line: re-read it only when
 		 * the records known to be complete are used up */
@@ -431,6 +441,7 @@ tao__ring_consume(const struct tao_shm *shm, unsigned producer,
 			}
 			break;
 		}
+		steps += b.n ? b.n : 1;
 		if (r != 0 || overwritten(ctl, pos, size) ||
 		    deliver(cur, &b, fn, arg, &n, &stop) == -1) {
 			resync(ctl, cur, size);

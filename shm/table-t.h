@@ -19,8 +19,9 @@
  * changing it.  The row body is held as relaxed 64-bit atomics so that a
  * reader racing a writer reads stale or fresh words but never has undefined
  * behaviour; the sequence check tells it whether the words it got belong
- * together.  A writer killed mid-update leaves sr_seq odd forever: readers
- * give up after a bounded number of tries, and reclaim repairs the row.
+ * together.  A writer killed mid-update leaves sr_seq odd forever (and a
+ * hostile one may leave every row so): readers give up after a bounded
+ * time per row and per request (see table.c), and reclaim repairs the row.
  */
 #ifndef TAO_SHM_TABLE_T_H
 #define TAO_SHM_TABLE_T_H
@@ -71,10 +72,12 @@ struct tao_table_part {
 	char			tp_pad[TAO_SHM_LINE - 3 * sizeof(uint32_t)];
 };
 
-/* Iterator over every live row of every islot; start zeroed. */
+/* Iterator over every live row of every islot; start zeroed ({ 0 }). */
 struct tao_table_iter {
 	unsigned	ti_islot;
 	unsigned	ti_row;
+	unsigned	ti_torn;	/* out: rows skipped, never stable */
+	long		ti_waited_ns;	/* private: patience used so far */
 };
 
 #endif

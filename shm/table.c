@@ -18,7 +18,6 @@
  * away.  If s1 was even and equals s2, no store of the row's words can have
  * been read from a write section that started after s1.
  */
-#include <sched.h>
 #include <stddef.h>
 #include <string.h>
 #include <errno.h>
@@ -42,8 +41,20 @@ _Static_assert(offsetof(struct tao_conn_row, cr_lslot) % 8 == 0 &&
     offsetof(struct tao_conn_row, cr_state) < 8 * (W_STATE + 1),
     "lslot, islot and state share one word");
 
-#define READ_SPINS		128
-#define READ_PATIENCE_NS	5000000L	/* then give up: EAGAIN */
+/*
+ * Readers never trust a writer to finish: a worker may be descheduled
+ * mid-update, killed, or hostile (every row left odd, or its sequence
+ * bumped non-stop).  So a reader spins (no sleep, no yield: the master
+ * must not stall) for at most ROW_PATIENCE_NS on one row, and a whole
+ * request (an iteration, a netid search) waits at most REQUEST_PATIENCE_NS
+ * in total; past that, a row that is not stable at the first look is
+ * skipped at once.  A request therefore costs O(rows) plain loads plus at
+ * most REQUEST_PATIENCE_NS, whatever is in shared memory.
+ */
+#define ROW_PATIENCE_NS		50000L		/* a write takes ~100 ns */
+#define REQUEST_PATIENCE_NS	2000000L
+#define CLOCK_EVERY		16		/* spins between clock reads */
+#define SPINS_MAX		(1u << 16)	/* in case the clock stalls */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax()	__builtin_ia32_pause()
@@ -252,52 +263,60 @@ elapsed_ns(const struct timespec *t0)
 	    (t.tv_nsec - t0->tv_nsec);
 }
 
-/* Spin briefly, then yield (a descheduled writer on this core gets to
- * finish), then give up: a dead writer must not hang readers. */
+/* One copy attempt: 1 with w filled if the row was stable throughout. */
 static int
-read_backoff(unsigned *tries, struct timespec *t0)
+try_copy(const struct tao_shm_row *r, uint64_t *w)
 {
-	if (++*tries < READ_SPINS) {
-		cpu_relax();
+	uint32_t s1, s2;
+
+	s1 = atomic_load_explicit(&r->sr_seq, memory_order_acquire);
+	if (s1 & 1)
 		return 0;
-	}
-	if (*tries == READ_SPINS)
-		clock_gettime(CLOCK_MONOTONIC, t0);
-	else if (elapsed_ns(t0) > READ_PATIENCE_NS)
-		return -1;
-	sched_yield();
-	return 0;
+	load_words(r, w);
+	atomic_thread_fence(memory_order_acquire);
+	s2 = atomic_load_explicit(&r->sr_seq, memory_order_relaxed);
+	return s1 == s2;
 }
 
-int
-tao__table_read(const struct tao_shm *shm, unsigned islot, unsigned row,
-    struct tao_conn_row *out)
+/*
+ * Copy a row out under its seqlock, spending at most ROW_PATIENCE_NS and
+ * at most *budget_ns (which is charged with the time spent waiting).
+ * 0, or -1 with errno ENOENT (free) or EAGAIN (not stable in time).
+ */
+static int
+read_row(const struct tao_shm *shm, unsigned islot, unsigned row,
+    struct tao_conn_row *out, long *budget_ns)
 {
 	const struct tao_shm_row *r;
 	uint64_t w[TAO_ROW_WORDS];
-	struct timespec t0 = { 0, 0 };
-	uint32_t s1, s2;
-	unsigned tries = 0;
+	struct timespec t0;
+	unsigned tries;
+	long spent = 0, limit;
 
 	if (islot >= shm->sh_nislots || row >= shm->sh_max_connections) {
 		errno = ENOENT;
 		return -1;
 	}
 	r = tao__shm_row(shm, islot, row);
-	for (;;) {
-		s1 = atomic_load_explicit(&r->sr_seq, memory_order_acquire);
-		if ((s1 & 1) == 0) {
-			load_words(r, w);
-			atomic_thread_fence(memory_order_acquire);
-			s2 = atomic_load_explicit(&r->sr_seq,
-			    memory_order_relaxed);
-			if (s1 == s2)
+	if (!try_copy(r, w)) {
+		if (*budget_ns <= 0)
+			goto busy;
+		limit = *budget_ns < ROW_PATIENCE_NS ? *budget_ns :
+		    ROW_PATIENCE_NS;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (tries = 1;; tries++) {
+			cpu_relax();
+			if (try_copy(r, w))
 				break;
+			if (tries % CLOCK_EVERY == 0 &&
+			    ((spent = elapsed_ns(&t0)) >= limit ||
+			    tries >= SPINS_MAX)) {
+				*budget_ns -= spent > 0 ? spent : 1;
+				goto busy;
+			}
 		}
-		if (read_backoff(&tries, &t0) == -1) {
-			errno = EAGAIN;
-			return -1;
-		}
+		spent = elapsed_ns(&t0);
+		*budget_ns -= spent > 0 ? spent : 1;
 	}
 	memcpy(out, w, sizeof(*out));
 	if (out->cr_state == TAO_ROW_FREE) {
@@ -306,6 +325,18 @@ tao__table_read(const struct tao_shm *shm, unsigned islot, unsigned row,
 	}
 	out->cr_peer[sizeof(out->cr_peer) - 1] = '\0';
 	return 0;
+busy:
+	errno = EAGAIN;
+	return -1;
+}
+
+int
+tao__table_read(const struct tao_shm *shm, unsigned islot, unsigned row,
+    struct tao_conn_row *out)
+{
+	long budget = ROW_PATIENCE_NS;
+
+	return read_row(shm, islot, row, out, &budget);
 }
 
 static unsigned
@@ -324,6 +355,8 @@ tao__table_next(const struct tao_shm *shm, struct tao_table_iter *it,
 	const struct tao_shm_row *r;
 	unsigned hwm;
 	uint64_t w;
+	long budget;
+	int rc;
 
 	for (; it->ti_islot < shm->sh_nislots; it->ti_islot++, it->ti_row = 0) {
 		hwm = part_hwm(shm, it->ti_islot);
@@ -336,9 +369,14 @@ tao__table_next(const struct tao_shm *shm, struct tao_table_iter *it,
 			    (atomic_load_explicit(&r->sr_seq,
 			    memory_order_relaxed) & 1) == 0)
 				continue;
-			if (tao__table_read(shm, it->ti_islot, it->ti_row - 1,
-			    out) == 0)
+			budget = REQUEST_PATIENCE_NS - it->ti_waited_ns;
+			rc = read_row(shm, it->ti_islot, it->ti_row - 1, out,
+			    &budget);
+			it->ti_waited_ns = REQUEST_PATIENCE_NS - budget;
+			if (rc == 0)
 				return 1;
+			if (errno == EAGAIN)
+				it->ti_torn++;
 		}
 	}
 	return 0;
@@ -350,6 +388,7 @@ tao__table_find_netid(const struct tao_shm *shm, uint64_t netid,
 {
 	struct tao_conn_row copy;
 	unsigned i, j, hwm;
+	long budget = REQUEST_PATIENCE_NS;
 
 	for (i = 0; netid != 0 && i < shm->sh_nislots; i++) {
 		hwm = part_hwm(shm, i);
@@ -358,7 +397,7 @@ tao__table_find_netid(const struct tao_shm *shm, uint64_t netid,
 			    &tao__shm_row(shm, i, j)->sr_word[W_NETID],
 			    memory_order_relaxed) != netid)
 				continue;
-			if (tao__table_read(shm, i, j, &copy) == 0 &&
+			if (read_row(shm, i, j, &copy, &budget) == 0 &&
 			    copy.cr_netid == netid) {
 				*islot = i;
 				*row = j;

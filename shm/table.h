@@ -40,8 +40,8 @@ void	tao__table_remove(struct tao_shm *, unsigned islot, unsigned row);
 /*
  * Copy a row out under its seqlock.  0 with *out filled when the row is
  * live; -1 with errno ENOENT when it is free (or out of range), EAGAIN when
- * it stayed mid-update for too long (its writer is descheduled or dead;
- * bounded at about 5 ms).
+ * it stayed mid-update for too long (its writer is descheduled, dead or
+ * hostile; the reader spins, never sleeps, for at most about 50 us).
  */
 int	tao__table_read(const struct tao_shm *, unsigned islot, unsigned row,
 	    struct tao_conn_row *out);
@@ -52,7 +52,10 @@ int	tao__table_read(const struct tao_shm *, unsigned islot, unsigned row,
  *	while (tao__table_next(shm, &it, &row) == 1) ...
  * Rows inserted or removed during the walk may or may not be seen; each
  * row returned is self-consistent.  Cost: one cache line per row below each
- * partition's high-water mark.  Returns 1 with *out filled, 0 at the end.
+ * partition's high-water mark, plus at most 2 ms of waiting in total for
+ * rows caught mid-update, whatever the writers do (a row that is never
+ * stable is skipped and counted in it->ti_torn).  Returns 1 with *out
+ * filled, 0 at the end.
  */
 int	tao__table_next(const struct tao_shm *, struct tao_table_iter *,
 	    struct tao_conn_row *out);
@@ -61,7 +64,8 @@ int	tao__table_next(const struct tao_shm *, struct tao_table_iter *,
  * Where is the connection with this netid?  0 with *islot and *row set, or
  * -1 with errno ENOENT.  A linear scan of every partition up to its
  * high-water mark, reading one word per row (about 1-2 ms for 20 000 rows
- * in the worst case, all cache misses): fine for unicast, which is rare;
+ * in the worst case, all cache misses, plus at most 2 ms of waiting for
+ * rows caught mid-update): fine for unicast, which is rare;
  * a worker should remember the answer only as a hint and re-check it with
  * tao__table_read, since rows are reused.
  */

@@ -112,7 +112,7 @@ test_iterate_find(void)
 {
 	struct tao_shm_params p = { 4, 50, 4096 };
 	struct tao_shm *shm = tao__shm_create(&p);
-	struct tao_table_iter it = { 0, 0 };
+	struct tao_table_iter it = { 0 };
 	struct tao_conn_row in, out;
 	uint64_t seen = 0, sum = 0;
 	unsigned i, isl, row, n = 0, order = 1, last = 0;
@@ -369,7 +369,7 @@ test_reclaim_odd(void)
 {
 	struct tao_shm_params p = { 2, 8, 4096 };
 	struct tao_shm *shm = tao__shm_create(&p);
-	struct tao_table_iter it = { 0, 0 };
+	struct tao_table_iter it = { 0 };
 	struct tao_conn_row r;
 	struct die_job job;
 	unsigned isl, row, j, n = 0, even = 1;

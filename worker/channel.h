@@ -30,9 +30,17 @@ int	tao__chan_send(int fd, uint32_t type, uint32_t arg, uint64_t value);
 /* The same with a descriptor attached (SCM_RIGHTS). */
 int	tao__chan_send_fd(int fd, uint32_t type, uint32_t arg, uint64_t value,
 	    int passed_fd);
-/* 1 message read, 0 nothing to read, -1 EOF or error (errno, 0 = EOF).
- * A descriptor that came with it is stored in *passed_fd (else -1); the
- * caller owns it, whatever the message. */
+/*
+ * 1 message read, 0 nothing to read, -1 EOF or error (errno: 0 = EOF,
+ * EBADMSG = the peer broke the protocol: a record of the wrong size or a
+ * truncated one; stop reading from it).  The peer is not trusted: only a
+ * TAO_CHAN_CONN record may bring a descriptor, only one, and only a
+ * connected stream socket; it is stored in *passed_fd (else -1) and the
+ * caller owns it.  Every other descriptor that arrived (extra ones in one
+ * SCM_RIGHTS record, several records, a truncated control buffer, any on
+ * a malformed or other message) is closed here.  The record's type is
+ * not checked: callers ignore types they do not know.
+ */
 int	tao__chan_recv(int fd, struct tao_chan_msg *, int *passed_fd);
 
 #endif
