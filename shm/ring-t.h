@@ -41,20 +41,28 @@ enum tao_ring_kind {
 };
 
 /*
- * Record header, 32 bytes, followed by rh_payload_len bytes and zero padding
+ * Record header, 40 bytes, followed by rh_payload_len bytes and zero padding
  * up to rh_len.  The producer fills rh_len, rh_src_islot, rh_payload_len and
- * rh_seq; the caller of publish fills rh_kind, rh_type and rh_dst_netid.
- * A PAD record is only its first 8 bytes (rh_len, rh_kind) and may be as
- * short as 8 bytes.
+ * rh_seq; the caller of publish fills rh_kind, rh_type, rh_dst_netid and,
+ * for a unicast, rh_dst_islot.  A PAD record is only its first 8 bytes
+ * (rh_len, rh_kind) and may be as short as 8 bytes.
+ *
+ * rh_dst_islot sits in the first word beside the length and kind, so a
+ * consumer that is not the destination of a unicast skips the record
+ * after reading that word and the sequence number: it never copies the
+ * payload (see tao__ring_cursor_set_self).
  */
 struct tao_ring_rec_hdr {
 	uint32_t	rh_len;		/* whole record, multiple of 8 */
 	uint16_t	rh_kind;	/* enum tao_ring_kind */
-	uint16_t	rh_src_islot;
+	uint16_t	rh_dst_islot;	/* UNICAST: the consumer that
+					 * delivers it */
 	int32_t		rh_type;	/* message type */
 	uint32_t	rh_payload_len;
 	uint64_t	rh_dst_netid;	/* 0: all */
 	uint64_t	rh_seq;		/* per ring, from 0, no gaps */
+	uint16_t	rh_src_islot;
+	uint16_t	rh_pad[3];
 };
 
 struct tao_ring_ctl {
@@ -78,8 +86,13 @@ struct tao_ring_cursor {
 	uint64_t	rc_seq;		/* sequence number expected there */
 	uint64_t	rc_drops;	/* records lost to lapping, cumulative */
 	uint32_t	rc_gen;		/* producer ring generation last seen */
-	uint32_t	rc_flags;	/* TAO_RING_CURSOR_* */
+	uint16_t	rc_flags;	/* TAO_RING_CURSOR_* */
+	uint16_t	rc_self;	/* consumer islot: unicasts for other
+					 * islots are skipped uncopied;
+					 * TAO_RING_ANY_ISLOT: deliver all */
 };
+
+#define TAO_RING_ANY_ISLOT		UINT16_MAX
 
 /* rc_seq is not known yet; the next record read tells it (no drop counted). */
 #define TAO_RING_CURSOR_SEQ_UNKNOWN	0x1u

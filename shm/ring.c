@@ -48,9 +48,14 @@
 #define PADS_PER_CALL	64		/* a lap has one PAD at most; more
 					 * is a producer writing only PADs */
 
-_Static_assert(sizeof(struct tao_ring_rec_hdr) == 32, "record header");
-_Static_assert(offsetof(struct tao_ring_rec_hdr, rh_kind) < 8,
-    "length and kind in the first word, so a PAD may be 8 bytes");
+_Static_assert(sizeof(struct tao_ring_rec_hdr) == 40, "record header");
+_Static_assert(offsetof(struct tao_ring_rec_hdr, rh_kind) < 8 &&
+    offsetof(struct tao_ring_rec_hdr, rh_dst_islot) < 8,
+    "length, kind and destination in the first word, so a PAD may be 8 "
+    "bytes and a unicast for another consumer is skipped on one load");
+_Static_assert(offsetof(struct tao_ring_rec_hdr, rh_seq) % 8 == 0,
+    "sequence number is one word");
+#define SEQ_WORD	(offsetof(struct tao_ring_rec_hdr, rh_seq) / 8)
 
 static uint64_t
 round8(uint64_t n)
@@ -73,13 +78,14 @@ word0_make(uint32_t len, uint16_t kind)
 }
 
 static void
-word0_parse(uint64_t w, uint32_t *len, uint16_t *kind)
+word0_parse(uint64_t w, uint32_t *len, uint16_t *kind, uint16_t *dst)
 {
 	struct tao_ring_rec_hdr h;
 
 	memcpy(&h, &w, sizeof(w));
 	*len = h.rh_len;
 	*kind = h.rh_kind;
+	*dst = h.rh_dst_islot;
 }
 
 size_t
@@ -206,6 +212,7 @@ tao__ring_cursor_init(const struct tao_shm *shm, unsigned producer,
 	uint64_t head, seq;
 
 	memset(cur, 0, sizeof(*cur));
+	cur->rc_self = TAO_RING_ANY_ISLOT;
 	cur->rc_gen = atomic_load_explicit(&ctl->rg_gen, memory_order_acquire);
 	if (head_pair(ctl, &head, &seq) == 0)
 		cur->rc_seq = seq;
@@ -279,12 +286,15 @@ struct batch {
 	unsigned	 n;
 	struct {
 		uint64_t	pos;
+		uint64_t	seq;	/* SKIPPED only */
 		uint32_t	len;
-		uint32_t	word;	/* index in buf; NO_COPY for a PAD */
+		uint32_t	word;	/* index in buf; NO_COPY for a PAD,
+					 * SKIPPED for another's unicast */
 	} it[BATCH_MAX];
 };
 
 #define NO_COPY		UINT32_MAX
+#define SKIPPED		(UINT32_MAX - 1)
 #define GATHER_BAD	-1		/* first record unreadable: resync */
 #define GATHER_BIG	1		/* first record bigger than buf */
 #define GATHER_NOMEM	2
@@ -305,15 +315,16 @@ word0_sane(uint32_t len, uint16_t kind, uint64_t size, uint64_t to_end,
 	    len >= REC_HDR && len <= size / 2;
 }
 
-/* Copy records [pos, head) into b, at most limit of them (PADs free).
- * GATHER_BIG leaves the first record's length in b->it[0].len. */
+/* Copy records [pos, head) into b, at most limit of them (PADs and
+ * skipped unicasts free).  GATHER_BIG leaves the first record's length
+ * in b->it[0].len. */
 static int
 gather(const _Atomic uint64_t *data, uint64_t size, uint64_t pos,
-    uint64_t head, unsigned limit, struct batch *b)
+    uint64_t head, unsigned limit, uint16_t self, struct batch *b)
 {
 	uint64_t off;
 	uint32_t len, i, recs = 0;
-	uint16_t kind;
+	uint16_t kind, dst;
 
 	/* Half a lap or more behind, the producer may reach the batch's
 	 * first record while it is being copied, and one overwritten record
@@ -323,7 +334,7 @@ gather(const _Atomic uint64_t *data, uint64_t size, uint64_t pos,
 	while (pos < head && b->n < BATCH_MAX && recs < limit) {
 		off = pos & (size - 1);
 		word0_parse(atomic_load_explicit(&data[off / 8],
-		    memory_order_relaxed), &len, &kind);
+		    memory_order_relaxed), &len, &kind, &dst);
 		/* A bad first word was overwritten (or scribbled on): never
 		 * follow it, not even to copy. */
 		if (!word0_sane(len, kind, size, size - off, head - pos))
@@ -331,7 +342,13 @@ gather(const _Atomic uint64_t *data, uint64_t size, uint64_t pos,
 		b->it[b->n].pos = pos;
 		b->it[b->n].len = len;
 		b->it[b->n].word = NO_COPY;
-		if (kind != TAO_RING_PAD) {
+		if (kind == TAO_RING_UNICAST && self != TAO_RING_ANY_ISLOT &&
+		    dst != self) {
+			/* Not ours: its sequence number, not its bytes. */
+			b->it[b->n].word = SKIPPED;
+			b->it[b->n].seq = atomic_load_explicit(
+			    &data[off / 8 + SEQ_WORD], memory_order_relaxed);
+		} else if (kind != TAO_RING_PAD) {
 			if (b->used + len / 8 > b->cap)
 				return b->n == 0 ? GATHER_BIG : 0;
 			for (i = 0; i < len / 8; i++)
@@ -360,7 +377,8 @@ gather_big(const _Atomic uint64_t *data, uint64_t size, uint64_t pos,
 	if ((b->buf = malloc(b->cap * sizeof(uint64_t))) == NULL)
 		return GATHER_NOMEM;
 	/* changed meanwhile (overwritten): resync */
-	if ((r = gather(data, size, pos, head, 1, b)) == GATHER_BIG)
+	if ((r = gather(data, size, pos, head, 1, TAO_RING_ANY_ISLOT, b)) ==
+	    GATHER_BIG)
 		r = GATHER_BAD;
 	return r;
 }
@@ -376,6 +394,11 @@ deliver(struct tao_ring_cursor *cur, struct batch *b, tao_ring_fn fn,
 
 	for (i = 0; i < b->n && !*stop; i++) {
 		if (b->it[i].word == NO_COPY) {		/* PAD */
+			cur->rc_pos = b->it[i].pos + b->it[i].len;
+			continue;
+		}
+		if (b->it[i].word == SKIPPED) {		/* not ours */
+			account(cur, b->it[i].seq);
 			cur->rc_pos = b->it[i].pos + b->it[i].len;
 			continue;
 		}
@@ -432,7 +455,8 @@ tao__ring_consume(const struct tao_shm *shm, unsigned producer,
 		b.used = b.n = 0;
 		r = GATHER_BAD;
 		if (head - pos <= size && pos % 8 == 0)
-			r = gather(data, size, pos, head, max_records - n, &b);
+			r = gather(data, size, pos, head, max_records - n,
+			    cur->rc_self, &b);
 		if (r == GATHER_BIG && (r = gather_big(data, size, pos, head,
 		    &b)) == GATHER_NOMEM) {
 			if (n == 0) {
@@ -488,25 +512,52 @@ tao__ring_sleep_end(struct tao_shm *shm, unsigned islot)
 	    memory_order_relaxed);
 }
 
+/* If islot sleeps, take its flag and add it to *wake. */
+static void
+wake_if_sleeping(struct tao_shm *shm, unsigned i, struct tao_ring_wake *wake)
+{
+	struct tao_ring_ctl *ctl = tao__shm_ringctl(shm, i);
+
+	/* Plain load first: the exchange would steal the line from an
+	 * awake consumer on every publish. */
+	if (atomic_load_explicit(&ctl->rg_sleeping, memory_order_relaxed) !=
+	    0 && atomic_exchange_explicit(&ctl->rg_sleeping, 0,
+	    memory_order_relaxed) != 0)
+		wake->rw_bits[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+/* Only islots with a worker can sleep (reclaim clears the flag of one
+ * that died): walk the live bitmap, not every islot. */
 void
 tao__ring_wake_collect(struct tao_shm *shm, unsigned self,
     struct tao_ring_wake *wake)
 {
-	struct tao_ring_ctl *ctl;
-	unsigned i;
+	uint64_t bits;
+	unsigned k, i;
 
 	atomic_thread_fence(memory_order_seq_cst);
-	for (i = 0; i < shm->sh_nislots; i++) {
-		if (i == self)
-			continue;
-		ctl = tao__shm_ringctl(shm, i);
-		/* Plain load first: the exchange would steal the line from
-		 * an awake consumer on every publish. */
-		if (atomic_load_explicit(&ctl->rg_sleeping,
-		    memory_order_relaxed) != 0 &&
-		    atomic_exchange_explicit(&ctl->rg_sleeping, 0,
-		    memory_order_relaxed) != 0)
-			wake->rw_bits[i / 64] |= UINT64_C(1) << (i % 64);
+	for (k = 0; k < tao__shm_live_words(shm); k++) {
+		bits = tao__shm_live_word(shm, k);
+		while (bits != 0) {
+			i = k * 64 + (unsigned)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			if (i != self && i < shm->sh_nislots)
+				wake_if_sleeping(shm, i, wake);
+		}
+	}
+}
+
+void
+tao__ring_wake_collect_set(struct tao_shm *shm, unsigned self,
+    const struct tao_ring_wake *want, struct tao_ring_wake *wake)
+{
+	int i = 0;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	while ((i = tao__ring_wake_next(want, (unsigned)i)) >= 0) {
+		if ((unsigned)i != self && (unsigned)i < shm->sh_nislots)
+			wake_if_sleeping(shm, (unsigned)i, wake);
+		i++;
 	}
 }
 

@@ -41,14 +41,24 @@
 typedef int (*tao_ring_fn)(void *arg, const struct tao_ring_rec_hdr *h,
     const void *payload);
 
+/* Unicast filter: from now on the cursor delivers a UNICAST record only
+ * if its rh_dst_islot is self, and skips the others after reading two
+ * words of their header (drops are still counted exactly).  A fresh
+ * cursor delivers every record. */
+static inline void
+tao__ring_cursor_set_self(struct tao_ring_cursor *cur, unsigned self)
+{
+	cur->rc_self = (uint16_t)self;
+}
+
 /* Largest payload a ring of this segment accepts (half the ring, less the
  * record header). */
 size_t	tao__ring_max_payload(const struct tao_shm *);
 
 /*
  * Append one record to islot's ring.  From *h only rh_kind
- * (TAO_RING_BROADCAST or TAO_RING_UNICAST), rh_type and rh_dst_netid are
- * used; length, source and sequence are filled in.  The payload is copied.
+ * (TAO_RING_BROADCAST or TAO_RING_UNICAST), rh_type, rh_dst_netid and
+ * rh_dst_islot are used; length, source and sequence are filled in.  The payload is copied.
  * If wake is not NULL, islots that sleep and must be woken are added to it
  * (tao__ring_wake_collect); pass NULL while publishing a batch and collect
  * once after it.  0, or -1 with errno EMSGSIZE (len above
@@ -92,9 +102,13 @@ void	tao__ring_sleep_begin(struct tao_shm *, unsigned islot);
 void	tao__ring_sleep_end(struct tao_shm *, unsigned islot);
 
 /* Producer side: add every sleeping islot but self to *wake and clear its
- * flag.  Issues the seq_cst fence itself. */
+ * flag.  Issues the seq_cst fence itself.  Looks only at islots whose bit
+ * is set in the live bitmap (shm/segment-t.h). */
 void	tao__ring_wake_collect(struct tao_shm *, unsigned self,
 	    struct tao_ring_wake *wake);
+/* The same for the islots in *want only (the destinations of unicasts). */
+void	tao__ring_wake_collect_set(struct tao_shm *, unsigned self,
+	    const struct tao_ring_wake *want, struct tao_ring_wake *wake);
 
 static inline void
 tao__ring_wake_clear(struct tao_ring_wake *w)

@@ -20,6 +20,9 @@
  *            |  line 1  netid counter    (fetch_add by every worker)       |
  *            |  line 2  connection count (CAS by every worker; the master  |
  *            |          subtracts a dead islot's share in reclaim)         |
+ *            |  line 3  live-islot bitmap: bit i set while islot i has a   |
+ *            |          worker (master only: set in assign, cleared in     |
+ *            |          reclaim; consumers read it with acquire loads)     |
  *  stats_off +-------------------------------------------------------------+
  *            | struct tao_stats_block [nislots], 256 B each                |
  *            |  line 0  counters, gauge, limit units held  (its worker)    |
@@ -53,7 +56,8 @@
 #include <stdint.h>
 
 #define TAO_SHM_MAGIC		UINT64_C(0x0a4d48532d4f4154)	/* "TAO-SHM\n" */
-#define TAO_SHM_VERSION		1
+#define TAO_SHM_VERSION		2	/* 2: live bitmap, netid layout,
+					 * 40-byte ring records */
 #define TAO_SHM_LINE		128	/* false-sharing stride */
 #define TAO_SHM_PAGE		4096	/* section alignment */
 #define TAO_SHM_MAX_ISLOTS	1024
@@ -94,7 +98,29 @@ struct tao_shm_hdr {
 	/* line 2: connections held across all islots */
 	_Alignas(TAO_SHM_LINE) _Atomic uint64_t h_conns;
 	char			h_pad2[TAO_SHM_LINE - sizeof(uint64_t)];
+
+	/* line 3: islots that have a worker (or had one not yet reclaimed) */
+	_Alignas(TAO_SHM_LINE) _Atomic uint64_t h_live[TAO_SHM_MAX_ISLOTS / 64];
 };
+
+/*
+ * Netid layout.  A netid names its connection's birth place, so unicast
+ * finds the connection without searching:
+ *
+ *   63                    islot_bits + row_bits            row_bits     0
+ *   +-------------------------+------------------------+----------------+
+ *   | sequence (h_netid)      | islot at birth         | table row      |
+ *   +-------------------------+------------------------+----------------+
+ *
+ * islot_bits holds nislots - 1, row_bits holds max_connections (the value
+ * max_connections itself means "no row": the table was full).  Both are
+ * fixed when the segment is created.  The sequence comes from the global
+ * counter, so a netid is never given out twice (across respawns and
+ * reloads too) until the sequence field wraps: after 2^(64 - islot_bits -
+ * row_bits) connections, 2^46 with the defaults and at least 2^30 at the
+ * largest geometry.  A connection handed over in a reload keeps its netid
+ * but lives in another islot and row: lookups fall back to a scan then.
+ */
 
 /*
  * Process-local handle.  The geometry is copied out of the header once, when
@@ -113,6 +139,8 @@ struct tao_shm {
 	size_t			 sh_table_part_size;
 	size_t			 sh_ringctl_off;
 	size_t			 sh_ringdata_off;
+	unsigned		 sh_row_bits;		/* netid layout */
+	unsigned		 sh_islot_bits;
 	int			 sh_owns_mapping;	/* destroy unmaps */
 };
 

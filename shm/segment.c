@@ -17,8 +17,8 @@
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
     "shared-memory atomics must be lock-free to work across processes");
-_Static_assert(sizeof(struct tao_shm_hdr) == 3 * TAO_SHM_LINE,
-    "header is three lines");
+_Static_assert(sizeof(struct tao_shm_hdr) == 4 * TAO_SHM_LINE,
+    "header is four lines");
 _Static_assert(sizeof(struct tao_stats_block) == 2 * TAO_SHM_LINE,
     "stats block is two lines");
 _Static_assert(sizeof(struct tao_shm_row) == 128, "row is 128 bytes");
@@ -91,6 +91,13 @@ tao__shm_size(const struct tao_shm_params *p)
 	return l.total;
 }
 
+/* Bits needed to hold v (0 for 0). */
+static unsigned
+bit_length(uint64_t v)
+{
+	return v == 0 ? 0 : 64 - (unsigned)__builtin_clzll(v);
+}
+
 static struct tao_shm *
 handle_new(void *base, size_t size, int owns)
 {
@@ -109,6 +116,9 @@ handle_new(void *base, size_t size, int owns)
 	shm->sh_table_part_size = h->h_table_part_size;
 	shm->sh_ringctl_off = h->h_ringctl_off;
 	shm->sh_ringdata_off = h->h_ringdata_off;
+	shm->sh_row_bits = bit_length(shm->sh_max_connections);
+	shm->sh_islot_bits = shm->sh_nislots > 1 ?
+	    bit_length(shm->sh_nislots - 1) : 0;
 	shm->sh_owns_mapping = owns;
 	return shm;
 }
@@ -229,6 +239,55 @@ tao__shm_next_netid(struct tao_shm *shm)
 	    memory_order_relaxed);
 }
 
+uint64_t
+tao__shm_netid_make(struct tao_shm *shm, unsigned islot, unsigned row)
+{
+	unsigned low = shm->sh_islot_bits + shm->sh_row_bits;
+
+	if (row > shm->sh_max_connections)
+		row = shm->sh_max_connections;		/* no row */
+	return (tao__shm_next_netid(shm) << low) |
+	    ((uint64_t)islot << shm->sh_row_bits) | row;
+}
+
+int
+tao__shm_netid_home(const struct tao_shm *shm, uint64_t netid,
+    unsigned *islot, unsigned *row)
+{
+	uint64_t r = netid & ((UINT64_C(1) << shm->sh_row_bits) - 1);
+	uint64_t i = (netid >> shm->sh_row_bits) &
+	    ((UINT64_C(1) << shm->sh_islot_bits) - 1);
+
+	if (netid >> (shm->sh_row_bits + shm->sh_islot_bits) == 0 ||
+	    r >= shm->sh_max_connections || i >= shm->sh_nislots)
+		return -1;
+	*islot = (unsigned)i;
+	*row = (unsigned)r;
+	return 0;
+}
+
+int
+tao__shm_islot_live(const struct tao_shm *shm, unsigned islot)
+{
+	if (islot >= shm->sh_nislots)
+		return 0;
+	return (tao__shm_live_word(shm, islot / 64) >> (islot % 64)) & 1;
+}
+
+/* Only the master writes the bitmap: load and store, no RMW needed, but
+ * release so that a consumer seeing the bit also sees the islot's reset
+ * ring and stats. */
+static void
+live_set(struct tao_shm *shm, unsigned islot, int on)
+{
+	_Atomic uint64_t *w = &tao__shm_hdr(shm)->h_live[islot / 64];
+	uint64_t bit = UINT64_C(1) << (islot % 64);
+	uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
+
+	atomic_store_explicit(w, on ? v | bit : v & ~bit,
+	    memory_order_release);
+}
+
 /*
  * The global count and the islot's held count are two words, so a worker
  * SIGKILLed between the two updates leaves them one apart.  The order is
@@ -258,6 +317,18 @@ tao__shm_conn_acquire(struct tao_shm *shm, unsigned islot)
 	held = atomic_load_explicit(&b->sb_held, memory_order_relaxed);
 	atomic_store_explicit(&b->sb_held, held + 1, memory_order_relaxed);
 	return 0;
+}
+
+void
+tao__shm_conn_acquire_over(struct tao_shm *shm, unsigned islot)
+{
+	struct tao_stats_block *b = tao__shm_stats(shm, islot);
+	uint64_t held;
+
+	atomic_fetch_add_explicit(&tao__shm_hdr(shm)->h_conns, 1,
+	    memory_order_relaxed);
+	held = atomic_load_explicit(&b->sb_held, memory_order_relaxed);
+	atomic_store_explicit(&b->sb_held, held + 1, memory_order_relaxed);
 }
 
 void
@@ -309,6 +380,7 @@ tao__shm_islot_assign(struct tao_shm *shm, unsigned islot, pid_t pid,
 	    memory_order_relaxed);
 	atomic_store_explicit(&b->sb_state, TAO_ISLOT_STARTING,
 	    memory_order_relaxed);
+	live_set(shm, islot, 1);
 }
 
 void
@@ -335,4 +407,5 @@ tao__shm_islot_reclaim(struct tao_shm *shm, unsigned islot)
 	tao__table_reclaim(shm, islot);
 	tao__ring_reclaim(shm, islot);
 	tao__stats_reset(shm, islot);
+	live_set(shm, islot, 0);
 }

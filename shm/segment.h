@@ -53,24 +53,48 @@ struct tao_shm	*tao__shm_attach(void *base, size_t size);
  */
 void		 tao__shm_destroy(struct tao_shm *);
 
-/* A new connection id: 1, 2, 3, ... across all processes, never reused. */
+/* The raw sequence behind netids: 1, 2, 3, ... across all processes,
+ * never reused. */
 uint64_t	 tao__shm_next_netid(struct tao_shm *);
+
+/*
+ * A netid for a connection born in islot at table row (layout in
+ * shm/segment-t.h); row above max_connections means "no row".  Never 0.
+ */
+uint64_t	 tao__shm_netid_make(struct tao_shm *, unsigned islot,
+		    unsigned row);
+/* Where netid was born: 0 with *islot and *row set, or -1 when it cannot
+ * be one of this segment's netids or was born without a row.  Only
+ * arithmetic: the caller checks the row (tao__table_read). */
+int		 tao__shm_netid_home(const struct tao_shm *, uint64_t netid,
+		    unsigned *islot, unsigned *row);
+
+/* 1 if islot's bit in the live bitmap is set (see segment-t.h). */
+int		 tao__shm_islot_live(const struct tao_shm *, unsigned islot);
 
 /*
  * Take one unit of the global connection limit for a connection of this
  * islot: 0, or -1 with errno EAGAIN when max_connections are already held
  * (the caller then closes the connection and counts it as refused).
- * Exact across processes: the count never exceeds the limit, and a refusal
+ * Exact across processes: acquire never takes the count past the limit
+ * (only acquire_over does, below), and a refusal
  * only happens when the limit was really reached at that instant.
  * Only the islot's own worker calls acquire and release.
  */
 int		 tao__shm_conn_acquire(struct tao_shm *, unsigned islot);
+/* Take a unit even at the limit, for a connection that is already open
+ * (handed over in a reload): the count may then exceed max_connections
+ * until connections close, which only refuses new ones meanwhile.  So
+ * every open connection holds exactly one unit, and sb_held is the
+ * islot's open-connection count. */
+void		 tao__shm_conn_acquire_over(struct tao_shm *, unsigned islot);
 /* Give back one unit taken by acquire on the same islot. */
 void		 tao__shm_conn_release(struct tao_shm *, unsigned islot);
 /* Units held by all islots now. */
 uint64_t	 tao__shm_conn_count(const struct tao_shm *);
 
-/* Master: record who runs in an islot (after fork) and its life state. */
+/* Master: record who runs in an islot (before fork: this also sets its
+ * bit in the live bitmap) and its life state. */
 void		 tao__shm_islot_assign(struct tao_shm *, unsigned islot,
 		    pid_t pid, unsigned lslot, uint32_t generation);
 void		 tao__shm_islot_set_state(struct tao_shm *, unsigned islot,
@@ -81,7 +105,7 @@ void		 tao__shm_islot_set_state(struct tao_shm *, unsigned islot,
  * islot is given to another worker: give its limit units back to the global
  * count, free every table row it owned (also one left mid-update with an
  * odd sequence), repair and re-generation its ring, clear its sleeping
- * flag, and zero its stats block (state FREE).  Read the stats block first
+ * flag, zero its stats block (state FREE) and clear its live bit.  Read the stats block first
  * (tao__stats_read) if its counters must be carried into running totals.
  * Must not run while a process still writes as this islot.
  */
@@ -93,6 +117,20 @@ static inline struct tao_shm_hdr *
 tao__shm_hdr(const struct tao_shm *shm)
 {
 	return (struct tao_shm_hdr *)shm->sh_base;
+}
+
+/* Words of the live bitmap in use, and one of them (acquire). */
+static inline unsigned
+tao__shm_live_words(const struct tao_shm *shm)
+{
+	return (shm->sh_nislots + 63) / 64;
+}
+
+static inline uint64_t
+tao__shm_live_word(const struct tao_shm *shm, unsigned i)
+{
+	return atomic_load_explicit(&tao__shm_hdr(shm)->h_live[i],
+	    memory_order_acquire);
 }
 
 static inline struct tao_stats_block *

@@ -7,6 +7,16 @@
  *   | sb_pid sb_lslot sb_generation sb_state     written by the master |
  *   +------------------------------------------------------------------+
  *
+ * Who owns what (one owner each; everything else is derived):
+ *   - worker totals (accepted ... ring_reads): sb_counter, by the worker,
+ *     updated as things happen;
+ *   - open connections of the islot: sb_held (one limit unit per open
+ *     connection); the "connections" gauge is read from it;
+ *   - open connections of the server: h_conns in the header (the limit);
+ *   - one connection's msgs/bytes: its struct tao_conn, in the worker's
+ *     private memory; the table row holds a copy published at open and
+ *     then about once a second (worker/wshm.c), never per event.
+ *
  * Each field has exactly one writer, so the writer updates with a relaxed
  * load and a relaxed store (no read-modify-write, no lock prefix); readers
  * use relaxed loads and may see any recent value of each counter, never a
@@ -34,7 +44,12 @@ enum tao_stat {
 	TAO_STAT_RING_DROPS,	/* ring records this islot lost by lapping */
 	TAO_STAT_DROPPED,	/* unregistered-type frames, and broadcast or
 				 * unicast messages a full queue refused */
-	TAO_STAT_CONNECTIONS,	/* gauge: open connections now */
+	TAO_STAT_RING_READS,	/* records copied out of other islots' rings
+				 * (unicasts for other islots are skipped,
+				 * not copied) */
+	TAO_STAT_CONNECTIONS,	/* gauge: open connections now.  Not kept in
+				 * sb_counter: tao__stats_read derives it
+				 * from sb_held, its one owner */
 	TAO_STAT__COUNT
 };
 

@@ -18,6 +18,7 @@ static const char *const stat_names[TAO_STAT__COUNT] = {
 	[TAO_STAT_TIMEOUTS] = "timeouts",
 	[TAO_STAT_RING_DROPS] = "ring_drops",
 	[TAO_STAT_DROPPED] = "dropped",
+	[TAO_STAT_RING_READS] = "ring_reads",
 	[TAO_STAT_CONNECTIONS] = "connections",
 };
 
@@ -66,6 +67,7 @@ tao__stats_read(const struct tao_shm *shm, unsigned islot,
 		out->ss_counter[i] = atomic_load_explicit(&b->sb_counter[i],
 		    memory_order_relaxed);
 	out->ss_held = atomic_load_explicit(&b->sb_held, memory_order_relaxed);
+	out->ss_counter[TAO_STAT_CONNECTIONS] = out->ss_held;	/* derived */
 	out->ss_pid = atomic_load_explicit(&b->sb_pid, memory_order_relaxed);
 	out->ss_lslot = atomic_load_explicit(&b->sb_lslot,
 	    memory_order_relaxed);

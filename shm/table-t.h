@@ -6,11 +6,17 @@
  * and needs no lock.  Readers (taoctl through the master, unicast lookups in
  * other workers) copy rows out under a seqlock.
  *
+ * A row is written when something an operator reads changes: at open
+ * (netid, peer, times), at close (freed), and its counters about once a
+ * second (worker/wshm.c), so `taoctl conns` counters may be up to a
+ * second old.  Never per event.
+ *
  *   partition i
  *   +-- struct tao_table_part (128 B) --------------------------------+
  *   | tp_hwm: rows [0, hwm) were used at least once; readers scan only  |
  *   |         those.  tp_free: head of a LIFO free list threaded through |
- *   |         sr_next_free.  tp_live: rows OPEN or CLOSING.              |
+ *   |         sr_next_free.  (No count of live rows: the islot's open    |
+ *   |         connections are counted once, in its stats sb_held.)       |
  *   +-- struct tao_shm_row [max_connections], 128 B each --------------+
  *   | sr_seq | sr_next_free | sr_word[15] = image of struct tao_conn_row |
  *   +------------------------------------------------------------------+
@@ -68,8 +74,7 @@ struct tao_shm_row {
 struct tao_table_part {
 	_Atomic uint32_t	tp_hwm;
 	_Atomic uint32_t	tp_free;
-	_Atomic uint32_t	tp_live;
-	char			tp_pad[TAO_SHM_LINE - 3 * sizeof(uint32_t)];
+	char			tp_pad[TAO_SHM_LINE - 2 * sizeof(uint32_t)];
 };
 
 /* Iterator over every live row of every islot; start zeroed ({ 0 }). */

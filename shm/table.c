@@ -124,6 +124,22 @@ state_of_word(uint64_t w)
 }
 
 int
+tao__table_next_free(const struct tao_shm *shm, unsigned islot)
+{
+	const struct tao_table_part *p;
+	uint32_t idx, hwm;
+
+	if (islot >= shm->sh_nislots)
+		return -1;
+	p = tao__shm_part(shm, islot);
+	idx = atomic_load_explicit(&p->tp_free, memory_order_relaxed);
+	if (idx != TAO_ROW_NONE && idx < shm->sh_max_connections)
+		return (int)idx;
+	hwm = atomic_load_explicit(&p->tp_hwm, memory_order_relaxed);
+	return hwm < shm->sh_max_connections ? (int)hwm : -1;
+}
+
+int
 tao__table_insert(struct tao_shm *shm, unsigned islot,
     const struct tao_conn_row *init)
 {
@@ -164,8 +180,6 @@ tao__table_insert(struct tao_shm *shm, unsigned islot,
 	s = write_begin(r);
 	store_words(r, &row);
 	write_end(r, s);
-	atomic_store_explicit(&p->tp_live, atomic_load_explicit(&p->tp_live,
-	    memory_order_relaxed) + 1, memory_order_relaxed);
 	return (int)idx;
 }
 
@@ -180,6 +194,17 @@ tao__table_update_counters(struct tao_shm *shm, unsigned islot,
 	if (!in_range(shm, islot, row))
 		return;
 	r = tao__shm_row(shm, islot, row);
+	/* The writer's own words are current: an idle connection's row is
+	 * read, not written (no seqlock, no dirtied line). */
+	if (atomic_load_explicit(&r->sr_word[W_MSGS_IN],
+	    memory_order_relaxed) == msgs_in &&
+	    atomic_load_explicit(&r->sr_word[W_MSGS_IN + 1],
+	    memory_order_relaxed) == msgs_out &&
+	    atomic_load_explicit(&r->sr_word[W_MSGS_IN + 2],
+	    memory_order_relaxed) == bytes_in &&
+	    atomic_load_explicit(&r->sr_word[W_MSGS_IN + 3],
+	    memory_order_relaxed) == bytes_out)
+		return;
 	s = write_begin(r);
 	atomic_store_explicit(&r->sr_word[W_MSGS_IN], msgs_in,
 	    memory_order_relaxed);
@@ -231,7 +256,6 @@ tao__table_remove(struct tao_shm *shm, unsigned islot, unsigned row)
 {
 	struct tao_table_part *p;
 	struct tao_shm_row *r;
-	uint32_t live;
 
 	if (!in_range(shm, islot, row))
 		return;
@@ -246,9 +270,6 @@ tao__table_remove(struct tao_shm *shm, unsigned islot, unsigned row)
 	atomic_store_explicit(&r->sr_next_free, atomic_load_explicit(
 	    &p->tp_free, memory_order_relaxed), memory_order_relaxed);
 	atomic_store_explicit(&p->tp_free, row, memory_order_relaxed);
-	live = atomic_load_explicit(&p->tp_live, memory_order_relaxed);
-	atomic_store_explicit(&p->tp_live, live ? live - 1 : 0,
-	    memory_order_relaxed);
 }
 
 /* ---- reader side ---- */
@@ -390,6 +411,15 @@ tao__table_find_netid(const struct tao_shm *shm, uint64_t netid,
 	unsigned i, j, hwm;
 	long budget = REQUEST_PATIENCE_NS;
 
+	/* Where the netid says it was born: one row, no search. */
+	if (tao__shm_netid_home(shm, netid, &i, &j) == 0 &&
+	    read_row(shm, i, j, &copy, &budget) == 0 &&
+	    copy.cr_netid == netid) {
+		*islot = i;
+		*row = j;
+		return 0;
+	}
+	/* Not there: handed over in a reload, or closed.  Search. */
 	for (i = 0; netid != 0 && i < shm->sh_nislots; i++) {
 		hwm = part_hwm(shm, i);
 		for (j = 0; j < hwm; j++) {
@@ -417,7 +447,6 @@ tao__table_part_init(struct tao_shm *shm, unsigned islot)
 	struct tao_table_part *p = tao__shm_part(shm, islot);
 
 	atomic_store_explicit(&p->tp_free, TAO_ROW_NONE, memory_order_relaxed);
-	atomic_store_explicit(&p->tp_live, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->tp_hwm, 0, memory_order_release);
 }
 

@@ -24,8 +24,14 @@
 int	tao__table_insert(struct tao_shm *, unsigned islot,
 	    const struct tao_conn_row *init);
 
-/* Store the four counters (absolute values, not increments).  A few dozen
- * nanoseconds: cheap enough every few messages. */
+/* The row index the next insert on islot will return (only the islot's
+ * writer inserts, so it stays true until then), or -1 when full: lets
+ * the netid carry its row (shm/segment-t.h). */
+int	tao__table_next_free(const struct tao_shm *, unsigned islot);
+
+/* Store the four counters (absolute values, not increments); a row whose
+ * counters did not change is only read.  For the periodic publish, not
+ * per event. */
 void	tao__table_update_counters(struct tao_shm *, unsigned islot,
 	    unsigned row, uint64_t msgs_in, uint64_t msgs_out,
 	    uint64_t bytes_in, uint64_t bytes_out);
@@ -62,10 +68,13 @@ int	tao__table_next(const struct tao_shm *, struct tao_table_iter *,
 
 /*
  * Where is the connection with this netid?  0 with *islot and *row set, or
- * -1 with errno ENOENT.  A linear scan of every partition up to its
- * high-water mark, reading one word per row (about 1-2 ms for 20 000 rows
- * in the worst case, all cache misses, plus at most 2 ms of waiting for
- * rows caught mid-update): fine for unicast, which is rare;
+ * -1 with errno ENOENT.  First the row the netid names (its birth place,
+ * shm/segment-t.h): one seqlocked read, the answer for every connection
+ * that did not move.  Only when that row holds another netid (the
+ * connection was handed over in a reload, or is closed) a linear scan of
+ * every partition up to its high-water mark, reading one word per row
+ * (about 1-2 ms for 20 000 rows in the worst case, all cache misses, plus
+ * at most 2 ms of waiting for rows caught mid-update);
  * a worker should remember the answer only as a hint and re-check it with
  * tao__table_read, since rows are reused.
  */

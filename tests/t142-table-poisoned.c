@@ -76,7 +76,6 @@ poison_table(struct tao_shm *shm, uint64_t netid)
 
 		atomic_store(&p->tp_hwm, UINT32_MAX);
 		atomic_store(&p->tp_free, 12345);
-		atomic_store(&p->tp_live, UINT32_MAX);
 		for (unsigned j = 0; j < shm->sh_max_connections; j++) {
 			struct tao_shm_row *r = tao__shm_row(shm, i, j);
 

@@ -441,8 +441,10 @@ test_stats(void)
 	b = tao__shm_stats(shm, 1);
 	tao__stats_inc(b, TAO_STAT_ACCEPTED);
 	tao__stats_add(b, TAO_STAT_BYTES_IN, 1000);
-	tao__stats_add(b, TAO_STAT_CONNECTIONS, 3);
-	tao__stats_sub(b, TAO_STAT_CONNECTIONS, 1);
+	tao__stats_add(b, TAO_STAT_ERRORS, 3);
+	tao__stats_sub(b, TAO_STAT_ERRORS, 1);
+	(void)tao__shm_conn_acquire(shm, 1);	/* the gauge is sb_held */
+	(void)tao__shm_conn_acquire(shm, 1);
 	tao__stats_sub(b, TAO_STAT_TIMEOUTS, 1);
 	tao__stats_set(b, TAO_STAT_RING_DROPS, 42);
 	tao__shm_islot_assign(shm, 1, 4321, 7, 3);
@@ -450,6 +452,7 @@ test_stats(void)
 	tao__stats_read(shm, 1, &ss);
 	ok(ss.ss_counter[TAO_STAT_ACCEPTED] == 1 &&
 	    ss.ss_counter[TAO_STAT_BYTES_IN] == 1000 &&
+	    ss.ss_counter[TAO_STAT_ERRORS] == 2 &&
 	    ss.ss_counter[TAO_STAT_CONNECTIONS] == 2 &&
 	    ss.ss_counter[TAO_STAT_TIMEOUTS] == 0 &&
 	    ss.ss_counter[TAO_STAT_RING_DROPS] == 42 &&
