@@ -25,6 +25,7 @@ static const enum tao_stat shown[] = {
 	TAO_STAT_MSGS_IN, TAO_STAT_MSGS_OUT, TAO_STAT_BYTES_IN,
 	TAO_STAT_BYTES_OUT, TAO_STAT_ERRORS, TAO_STAT_REFUSED,
 	TAO_STAT_TIMEOUTS, TAO_STAT_RING_DROPS, TAO_STAT_DROPPED,
+	TAO_STAT_RING_READS,
 };
 #define NSHOWN	(sizeof(shown) / sizeof(shown[0]))
 
@@ -133,6 +134,29 @@ tao__master_stats(struct tao_master *m, struct tao_buf *b, int json)
 	}
 }
 
+/*
+ * "instances live": the islots set in the shm live bitmap, which ring
+ * consumers walk; "instances held": the islots of the workers the master
+ * knows (running, or exited and not yet reclaimed).  The two lines must
+ * always be equal; tests compare them across kills and reloads.
+ */
+static void
+status_instances(struct tao_master *m, struct tao_buf *b)
+{
+	struct tao_proc *p;
+
+	tao__buf_printf(b, "instances live");
+	for (int i = 0; i < m->m_nislots; i++)
+		if (tao__shm_islot_live(m->m_shm, (unsigned)i))
+			tao__buf_printf(b, " %d", i);
+	tao__buf_printf(b, "\ninstances held");
+	for (int i = 0; i < m->m_nislots; i++)
+		LIST_FOREACH(p, &m->m_procs, p_entry)
+			if (p->p_islot == i)
+				tao__buf_printf(b, " %d", i);
+	tao__buf_printf(b, "\n\n");
+}
+
 void
 tao__master_status(struct tao_master *m, struct tao_buf *b)
 {
@@ -141,9 +165,10 @@ tao__master_status(struct tao_master *m, struct tao_buf *b)
 	uint64_t up = (tao__now_ms() - m->m_started_ms) / 1000;
 
 	tao__buf_printf(b, "pid %ld\nuptime %llus\ngeneration %u\nworkers %d\n"
-	    "connections %llu\n\n", (long)getpid(), (unsigned long long)up,
+	    "connections %llu\n", (long)getpid(), (unsigned long long)up,
 	    m->m_gen, m->m_nworkers,
 	    (unsigned long long)tao__shm_conn_count(m->m_shm));
+	status_instances(m, b);
 	tao__buf_printf(b, "%-6s %-8s %-10s %-10s %11s %9s\n", "slot", "pid",
 	    "generation", "state", "connections", "restarts");
 	for (int i = 0; i < slots_shown(m); i++) {

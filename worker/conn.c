@@ -122,7 +122,6 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
 	if (netid == 0)
 		TAO_STAT_ADD(w, ACCEPTED, 1);
-	TAO_STAT_ADD(w, CONNECTIONS, 1);
 	tao__conn_arm_timeouts(c);
 
 	if (r->r_on_connect != NULL &&
@@ -609,7 +608,6 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 			return;
 	} else
 		conn_update_events(c);
-	tao__wshm_conn_update(c->c_worker, c);
 }
 
 /* ---- closing -------------------------------------------------------- */
@@ -680,10 +678,10 @@ conn_close_now(struct tao_conn *c)
 	c->c_timeout_id = -1;
 	if (!(c->c_flags & TAO_CONN_MIGRATING))
 		TAO_STAT_ADD(w, CLOSED, 1);
-	tao__stats_sub(w->w_stats, TAO_STAT_CONNECTIONS, 1);
-	tao__wshm_conn_close(w, c);
 	if ((c->c_flags & TAO_CONN_ANNOUNCED) && r->r_on_close != NULL)
 		r->r_on_close(c, r->r_on_close_arg);
+	/* After on_close, so tao_conn_peer still reads the row there. */
+	tao__wshm_conn_close(w, c);
 	/* c_rbuf stays until tao__conn_free: a message being handled may
 	 * point into it (tao.h: data is valid for the whole callback). */
 	tao__wq_clear(&c->c_wq, &w->w_pool);
@@ -728,6 +726,9 @@ tao__conn_peer(const struct tao_conn *c)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
+	/* Formatted once, at open, into the table row. */
+	if (tao__wshm_peer(c, peer, sizeof(peer)) == 0)
+		return peer;
 	if (c->c_io.io_fd < 0 ||
 	    getpeername(c->c_io.io_fd, (struct sockaddr *)&ss, &len) == -1)
 		strlcpy(peer, "?", sizeof(peer));

@@ -40,7 +40,6 @@ enum tao_conn_flag {
 	TAO_CONN_PEER_EOF	= 1 << 5,
 	TAO_CONN_MIGRATING	= 1 << 6,	/* changing generation */
 	TAO_CONN_HANDOFF	= 1 << 7,	/* hand off when quiescent */
-	TAO_CONN_NO_UNIT	= 1 << 8,	/* holds no max_connections unit */
 	/* TLS connections only (worker/tls.c): */
 	TAO_CONN_TLS_READY	= 1 << 9,	/* handshake done */
 	TAO_CONN_TLS_WANT_OUT	= 1 << 10,	/* a read waits to write */

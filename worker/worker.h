@@ -99,7 +99,10 @@ struct tao_worker {
 	struct tao_netmap	 w_netmap;	/* our connections by netid */
 	struct tao_io		 w_ring_io;	/* our eventfd */
 	struct tao_ring_cursor	*w_cursors;	/* one per producer islot */
-	int			 w_ring_published; /* wake consumers */
+	int			 w_ring_wake_all; /* broadcast published */
+	int			 w_ring_pending; /* records seen before poll */
+	struct tao_ring_wake	 w_ring_wake;	/* unicast destinations */
+	uint64_t		 w_live_seen[TAO_SHM_MAX_ISLOTS / 64];
 	uint64_t		 w_ring_drops;	/* already counted */
 	int			 w_handoff;	/* reload: hand connections over */
 	int64_t			 w_handoff_timer;

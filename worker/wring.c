@@ -5,7 +5,15 @@
  * published as one record in this worker's ring in shared memory; every
  * other worker reads every ring with its own cursor and delivers the
  * record to its connections.  A unicast to a netid held elsewhere is a
- * record with a destination; only the worker holding the netid delivers.
+ * record naming its destination islot (found from the netid, which names
+ * the connection's row: shm/segment-t.h); only that consumer copies it,
+ * the others skip it after reading its first header words, and only that
+ * consumer is woken.
+ *
+ * Which rings are read: those of islots in the live bitmap the master
+ * keeps in the shm header, plus, once more, those that were live at the
+ * previous look (the last records of a producer that just died).  Never
+ * every islot of the segment.
  *
  * Wake-ups (shm/ring.h has the protocol): before epoll_wait the worker
  * raises its "sleeping" flag and re-checks the rings; a producer that
@@ -27,6 +35,7 @@
 #include "worker/conn.h"
 #include "worker/log.h"
 #include "worker/wring.h"
+#include "worker/wshm.h"
 #include "worker/worker.h"
 
 #define CONSUME_BATCH	4096
@@ -43,10 +52,14 @@ tao__wring_attach(struct tao_worker *w)
 	struct epoll_event ev;
 	unsigned n = (unsigned)w->w_p.wp_nislots;
 
-	if ((w->w_cursors = calloc(n, sizeof(*w->w_cursors))) == NULL)
+	if (tao__wshm_attach(w) == -1 ||
+	    (w->w_cursors = calloc(n, sizeof(*w->w_cursors))) == NULL)
 		return -1;
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		tao__ring_cursor_init(w->w_p.wp_shm, i, &w->w_cursors[i]);
+		tao__ring_cursor_set_self(&w->w_cursors[i], self(w));
+	}
+	tao__ring_wake_clear(&w->w_ring_wake);
 	w->w_ring_io.io_kind = TAO_IO_RING;
 	w->w_ring_io.io_fd = w->w_p.wp_eventfds[self(w)];
 	ev.events = EPOLLIN;
@@ -101,6 +114,7 @@ on_record(void *arg, const struct tao_ring_rec_hdr *h, const void *payload)
 	struct tao_worker *w = arg;
 	struct tao_conn *c;
 
+	TAO_STAT_ADD(w, RING_READS, 1);
 	if (h->rh_kind == TAO_RING_BROADCAST)
 		deliver_all(w, h->rh_type, payload, h->rh_payload_len);
 	else if (h->rh_kind == TAO_RING_UNICAST &&
@@ -109,23 +123,57 @@ on_record(void *arg, const struct tao_ring_rec_hdr *h, const void *payload)
 	return 0;
 }
 
+/* The islots whose rings to read, into set: live now or at the last
+ * look; with update, "now" becomes the last look. */
+static void
+producers(struct tao_worker *w, uint64_t *set, int update)
+{
+	const struct tao_shm *shm = w->w_p.wp_shm;
+	uint64_t live;
+
+	for (unsigned k = 0; k < tao__shm_live_words(shm); k++) {
+		live = tao__shm_live_word(shm, k);
+		set[k] = live | w->w_live_seen[k];
+		if (update)
+			w->w_live_seen[k] = live;
+	}
+	set[self(w) / 64] &= ~(UINT64_C(1) << (self(w) % 64));
+}
+
+/* Next islot in set at or after *k's word; -1 at the end. */
+static int
+set_next(const struct tao_worker *w, uint64_t *set, unsigned *k)
+{
+	unsigned words = tao__shm_live_words(w->w_p.wp_shm);
+	int i;
+
+	for (; *k < words; (*k)++)
+		if (set[*k] != 0) {
+			i = (int)(*k * 64) + __builtin_ctzll(set[*k]);
+			set[*k] &= set[*k] - 1;
+			return i < w->w_p.wp_nislots ? i : -1;
+		}
+	return -1;
+}
+
 static int
 consume_all(struct tao_worker *w)
 {
-	uint64_t drops = 0;
-	int total = 0, n;
+	uint64_t set[TAO_SHM_MAX_ISLOTS / 64], drops = 0;
+	unsigned k = 0;
+	int total = 0, n, i;
 
-	for (unsigned i = 0; i < (unsigned)w->w_p.wp_nislots; i++) {
-		if (i == self(w))
-			continue;
+	producers(w, set, 1);
+	while ((i = set_next(w, set, &k)) >= 0) {
 		/* One batch per ring per wake-up: a producer that keeps
 		 * up cannot keep us from our own sockets; before_poll
 		 * comes back with a zero timeout if more is waiting. */
-		if ((n = tao__ring_consume(w->w_p.wp_shm, i,
+		if ((n = tao__ring_consume(w->w_p.wp_shm, (unsigned)i,
 		    &w->w_cursors[i], on_record, w, CONSUME_BATCH)) > 0)
 			total += n;
-		drops += w->w_cursors[i].rc_drops;
 	}
+	for (i = 0; i < w->w_p.wp_nislots; i++)
+		drops += w->w_cursors[i].rc_drops;
 	if (drops > w->w_ring_drops) {
 		TAO_STAT_ADD(w, RING_DROPS, drops - w->w_ring_drops);
 		log_warnx("broadcast ring: lost %llu message(s) (this worker "
@@ -143,9 +191,14 @@ wake_consumers(struct tao_worker *w)
 	uint64_t one = 1;
 	int i = 0;
 
-	w->w_ring_published = 0;
 	tao__ring_wake_clear(&wake);
-	tao__ring_wake_collect(w->w_p.wp_shm, self(w), &wake);
+	if (w->w_ring_wake_all)
+		tao__ring_wake_collect(w->w_p.wp_shm, self(w), &wake);
+	else
+		tao__ring_wake_collect_set(w->w_p.wp_shm, self(w),
+		    &w->w_ring_wake, &wake);
+	w->w_ring_wake_all = 0;
+	tao__ring_wake_clear(&w->w_ring_wake);
 	while ((i = tao__ring_wake_next(&wake, (unsigned)i)) >= 0) {
 		if (i < w->w_p.wp_nislots &&
 		    write(w->w_p.wp_eventfds[i], &one, sizeof(one)) == -1 &&
@@ -155,20 +208,28 @@ wake_consumers(struct tao_worker *w)
 	}
 }
 
+/*
+ * Records found here are consumed in after_poll, right after a poll that
+ * does not wait, so their output is flushed in the loop's own flush step
+ * like everything else.
+ */
 int
 tao__wring_before_poll(struct tao_worker *w, int timeout)
 {
-	if (w->w_ring_published)
+	uint64_t set[TAO_SHM_MAX_ISLOTS / 64];
+	unsigned k = 0;
+	int i;
+
+	if (w->w_ring_wake_all || tao__ring_wake_next(&w->w_ring_wake, 0) >= 0)
 		wake_consumers(w);
 	if (timeout == 0)
 		return 0;
 	tao__ring_sleep_begin(w->w_p.wp_shm, self(w));
-	for (unsigned i = 0; i < (unsigned)w->w_p.wp_nislots; i++)
-		if (i != self(w) && tao__ring_readable(w->w_p.wp_shm, i,
+	producers(w, set, 0);
+	while ((i = set_next(w, set, &k)) >= 0)
+		if (tao__ring_readable(w->w_p.wp_shm, (unsigned)i,
 		    &w->w_cursors[i])) {
-			tao__ring_sleep_end(w->w_p.wp_shm, self(w));
-			consume_all(w);
-			tao__worker_flush_pending(w);
+			w->w_ring_pending = 1;
 			return 0;
 		}
 	return timeout;
@@ -178,6 +239,10 @@ void
 tao__wring_after_poll(struct tao_worker *w)
 {
 	tao__ring_sleep_end(w->w_p.wp_shm, self(w));
+	if (w->w_ring_pending) {
+		w->w_ring_pending = 0;
+		consume_all(w);
+	}
 }
 
 void
@@ -189,9 +254,10 @@ tao__wring_on_event(struct tao_worker *w)
 	consume_all(w);
 }
 
+/* dst: the consumer of a unicast (woken alone), or -1 for a broadcast. */
 static int
-publish(struct tao_worker *w, int kind, uint64_t netid, int32_t type,
-    const void *data, size_t len)
+publish(struct tao_worker *w, int kind, uint64_t netid, int dst,
+    int32_t type, const void *data, size_t len)
 {
 	struct tao_ring_rec_hdr h;
 
@@ -199,10 +265,14 @@ publish(struct tao_worker *w, int kind, uint64_t netid, int32_t type,
 	h.rh_kind = (uint16_t)kind;
 	h.rh_type = type;
 	h.rh_dst_netid = netid;
+	h.rh_dst_islot = dst < 0 ? TAO_RING_ANY_ISLOT : (uint16_t)dst;
 	if (tao__ring_publish(w->w_p.wp_shm, self(w), &h, data, len,
 	    NULL) == -1)
 		return errno == EMSGSIZE ? TAO_ETOOBIG : TAO_EINVAL;
-	w->w_ring_published = 1;
+	if (dst < 0)
+		w->w_ring_wake_all = 1;
+	else
+		w->w_ring_wake.rw_bits[dst / 64] |= UINT64_C(1) << (dst % 64);
 	return 0;
 }
 
@@ -220,7 +290,7 @@ tao_broadcast(struct tao_server *s, int32_t type, const void *data,
 		return TAO_EINVAL;
 	if (len > w->w_p.wp_settings.st_max_frame)
 		return TAO_ETOOBIG;
-	if ((rc = publish(w, TAO_RING_BROADCAST, 0, type, data, len)) < 0)
+	if ((rc = publish(w, TAO_RING_BROADCAST, 0, -1, type, data, len)) < 0)
 		return rc;
 	deliver_all(w, type, data, len);
 	return 0;
@@ -248,7 +318,11 @@ tao_unicast(struct tao_server *s, uint64_t netid, int32_t type,
 			return TAO_ENOENT;
 		return deliver(w, c, type, data, len);	/* local: its result */
 	}
-	if (tao__table_find_netid(w->w_p.wp_shm, netid, &islot, &row) == -1)
+	/* The netid names its row: one read, a search only for a
+	 * connection handed over in a reload (or one already closed). */
+	if (tao__table_find_netid(w->w_p.wp_shm, netid, &islot, &row) == -1 ||
+	    islot == self(w))
 		return TAO_ENOENT;
-	return publish(w, TAO_RING_UNICAST, netid, type, data, len);
+	return publish(w, TAO_RING_UNICAST, netid, (int)islot, type, data,
+	    len);
 }

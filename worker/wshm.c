@@ -1,5 +1,15 @@
 /*
  * wshm.c - connection accounting in shared memory (see wshm.h).
+ *
+ * Who owns what (shm/stats-t.h has the whole list):
+ *   - a connection's msgs/bytes counters: struct tao_conn (c_msgs_in ...),
+ *     bumped on the hot path in private memory;
+ *   - its table row: a copy for operators, written at open, freed at
+ *     close and refreshed by publish_tick about once a second, so `taoctl
+ *     conns` may show counters up to PUBLISH_MS old.  No event writes it;
+ *   - this worker's open-connection count: the limit units it holds
+ *     (sb_held), one per open connection, also the "connections" gauge;
+ *   - the peer address: formatted once, into the row (tao__wshm_peer).
  */
 #include <string.h>
 #include <time.h>
@@ -7,8 +17,35 @@
 
 #include "shm/segment.h"
 #include "shm/table.h"
+#include "worker/clock.h"
 #include "worker/conn.h"
+#include "worker/timer.h"
 #include "worker/wshm.h"
+
+#define PUBLISH_MS	1000
+
+static unsigned
+self(const struct tao_worker *w)
+{
+	return (unsigned)w->w_p.wp_islot;
+}
+
+static void
+row_fill(struct tao_worker *w, struct tao_conn_row *row,
+    const struct sockaddr *peer)
+{
+	struct timespec ts;
+
+	memset(row, 0, sizeof(*row));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	row->cr_connected_ms = (int64_t)ts.tv_sec * 1000 +
+	    ts.tv_nsec / 1000000;
+	row->cr_pid = (int32_t)getpid();
+	row->cr_generation = w->w_p.wp_generation;
+	row->cr_lslot = (uint16_t)w->w_p.wp_slot;
+	row->cr_state = TAO_ROW_OPEN;
+	tao__format_peer(peer, row->cr_peer, sizeof(row->cr_peer));
+}
 
 int
 tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c,
@@ -16,33 +53,29 @@ tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c,
 {
 	struct tao_shm *shm = w->w_p.wp_shm;
 	struct tao_conn_row row;
-	struct timespec ts;
-	int idx;
+	int next;
 
-	if (tao__shm_conn_acquire(shm, (unsigned)w->w_p.wp_islot) == -1) {
+	if (tao__shm_conn_acquire(shm, self(w)) == -1) {
 		if (c->c_netid == 0)
 			return -1;
 		/* Handed over in a reload: serve it even at the limit. */
-		c->c_flags |= TAO_CONN_NO_UNIT;
+		tao__shm_conn_acquire_over(shm, self(w));
 	}
+	/* A new connection's netid names the row it is about to get, so
+	 * unicast finds it without a search; a handed-over one keeps its
+	 * netid (and is found by the search). */
+	next = tao__table_next_free(shm, self(w));
 	if (c->c_netid == 0)
-		c->c_netid = tao__shm_next_netid(shm);
+		c->c_netid = tao__shm_netid_make(shm, self(w), next < 0 ?
+		    shm->sh_max_connections : (unsigned)next);
 	if (tao__netmap_put(&w->w_netmap, c->c_netid, c) == -1) {
-		if (!(c->c_flags & TAO_CONN_NO_UNIT))
-			tao__shm_conn_release(shm, (unsigned)w->w_p.wp_islot);
+		tao__shm_conn_release(shm, self(w));
 		return -1;
 	}
-	memset(&row, 0, sizeof(row));
-	clock_gettime(CLOCK_REALTIME, &ts);
+	row_fill(w, &row, peer);
 	row.cr_netid = c->c_netid;
-	row.cr_connected_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	row.cr_pid = (int32_t)getpid();
-	row.cr_generation = w->w_p.wp_generation;
-	row.cr_lslot = (uint16_t)w->w_p.wp_slot;
-	row.cr_state = TAO_ROW_OPEN;
-	tao__format_peer(peer, row.cr_peer, sizeof(row.cr_peer));
-	idx = tao__table_insert(shm, (unsigned)w->w_p.wp_islot, &row);
-	c->c_row = idx;		/* -1: table full; the connection still works */
+	/* -1: table full; the connection still works, unlisted */
+	c->c_row = next < 0 ? -1 : tao__table_insert(shm, self(w), &row);
 	return 0;
 }
 
@@ -53,19 +86,47 @@ tao__wshm_conn_close(struct tao_worker *w, struct tao_conn *c)
 
 	tao__netmap_del(&w->w_netmap, c->c_netid);
 	if (c->c_row >= 0)
-		tao__table_remove(shm, (unsigned)w->w_p.wp_islot,
-		    (unsigned)c->c_row);
+		tao__table_remove(shm, self(w), (unsigned)c->c_row);
 	c->c_row = -1;
-	if (!(c->c_flags & TAO_CONN_NO_UNIT))
-		tao__shm_conn_release(shm, (unsigned)w->w_p.wp_islot);
+	tao__shm_conn_release(shm, self(w));
+}
+
+int
+tao__wshm_peer(const struct tao_conn *c, char *out, size_t outlen)
+{
+	struct tao_conn_row row;
+
+	if (c->c_row < 0 || tao__table_read(c->c_worker->w_p.wp_shm,
+	    self(c->c_worker), (unsigned)c->c_row, &row) == -1)
+		return -1;
+	strlcpy(out, row.cr_peer, outlen);
+	return 0;
 }
 
 void
-tao__wshm_conn_update(struct tao_worker *w, struct tao_conn *c)
+tao__wshm_publish(struct tao_worker *w)
 {
-	if (c->c_row < 0 || (c->c_flags & TAO_CONN_CLOSED))
-		return;
-	tao__table_update_counters(w->w_p.wp_shm, (unsigned)w->w_p.wp_islot,
-	    (unsigned)c->c_row, c->c_msgs_in, c->c_msgs_out, c->c_bytes_in,
-	    c->c_bytes_out);
+	struct tao_conn *c;
+
+	TAILQ_FOREACH(c, &w->w_conns, c_entry) {
+		if (c->c_row < 0 || (c->c_flags & TAO_CONN_CLOSED))
+			continue;
+		tao__table_update_counters(w->w_p.wp_shm, self(w),
+		    (unsigned)c->c_row, c->c_msgs_in, c->c_msgs_out,
+		    c->c_bytes_in, c->c_bytes_out);
+	}
+}
+
+static void
+publish_tick(void *owner, void *arg)
+{
+	(void)owner;
+	tao__wshm_publish(arg);
+}
+
+int
+tao__wshm_attach(struct tao_worker *w)
+{
+	return tao__timers_add(w->w_timers, tao__now_ms_ceil() + PUBLISH_MS,
+	    PUBLISH_MS, publish_tick, NULL, w, NULL) == -1 ? -1 : 0;
 }

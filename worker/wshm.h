@@ -1,21 +1,31 @@
 /*
  * wshm.h - the worker's side of shared memory: the global connection
- * limit, netids and the connection table, behind three calls so the
- * connection code does not know the layout.
+ * limit, netids and the connection table, behind a few calls so the
+ * connection code does not know the layout.  Owners of each counter are
+ * listed at the top of wshm.c.
  */
 #ifndef TAO_WORKER_WSHM_H
 #define TAO_WORKER_WSHM_H
+
+#include <stddef.h>
 
 struct tao_worker;
 struct tao_conn;
 struct sockaddr;
 
-/* Count the connection against max_connections, give it a netid and a
- * table row.  -1 when the global limit is reached. */
+/* Arm the periodic counter publish (once, at worker start).  0 or -1. */
+int	tao__wshm_attach(struct tao_worker *);
+/* Count the connection against max_connections, give it a netid (one
+ * that names its table row) and a table row.  -1 when the global limit
+ * is reached. */
 int	tao__wshm_conn_open(struct tao_worker *, struct tao_conn *,
 	    const struct sockaddr *peer);
+/* Give back the unit and the row; the netid no longer reaches c. */
 void	tao__wshm_conn_close(struct tao_worker *, struct tao_conn *);
-/* Publish the connection's counters to its table row (once per event). */
-void	tao__wshm_conn_update(struct tao_worker *, struct tao_conn *);
+/* Copy every open connection's counters to its row (rows that did not
+ * change are only read).  Runs every second from a worker timer. */
+void	tao__wshm_publish(struct tao_worker *);
+/* The peer address formatted at open, from c's row: 0, or -1 (no row). */
+int	tao__wshm_peer(const struct tao_conn *, char *out, size_t outlen);
 
 #endif
