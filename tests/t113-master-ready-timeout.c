@@ -133,7 +133,7 @@ respawn_with_hung_worker(struct th_daemon *d, pid_t old)
 	double t0;
 
 	(void)kill(old, SIGKILL);
-	ok(th_daemon_wait_log(d, "did not report READY", 1, th_ms(8000)) == 0,
+	ok(th_daemon_wait_log(d, "did not report READY within", 1, th_ms(8000)) == 0,
 	    "the replacement that hangs before READY is killed after "
 	    "reload_timeout_ms (logged)");
 	ok(th_pid_alive(d->pid), "the master lives");
