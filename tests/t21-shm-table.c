@@ -23,6 +23,7 @@
 #include "shm/segment.h"
 #include "shm/table.h"
 #include "tap.h"
+#include "lib/harness.h"
 #include "lib/kids.h"
 
 
@@ -392,7 +393,7 @@ test_reclaim_odd(void)
 	took = kids_now_s() - t0;
 	ok(rc == -1 && errno == EAGAIN, "reading it gives up with EAGAIN");
 	/* about 5 ms of patience; more only when this machine is loaded */
-	ok(took < 0.5 * kids_timeout_scale(), "after a bounded wait (%.1f ms)",
+	ok(took < 0.5 * th_timeout_scale(), "after a bounded wait (%.1f ms)",
 	    took * 1000);
 	ok(tao__table_read(shm, 1, 0, &r) == 0 && r.cr_netid == 500 &&
 	    tao__table_read(shm, 1, 2, &r) == 0 && r.cr_netid == 502,

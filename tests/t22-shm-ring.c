@@ -30,6 +30,7 @@
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "tap.h"
+#include "lib/harness.h"
 #include "lib/kids.h"
 
 
@@ -40,7 +41,7 @@ wait_for(_Atomic int *flag, int want, double seconds)
 	double t0 = kids_now_s();
 
 	while (atomic_load(flag) < want) {
-		if (kids_now_s() - t0 > seconds * kids_timeout_scale())
+		if (kids_now_s() - t0 > seconds * th_timeout_scale())
 			return -1;
 		usleep(200);
 	}
@@ -549,7 +550,7 @@ test_multi_exact(void)
 	atomic_store(&b->go, 1);
 	/* kill one consumer once it is well into the stream */
 	while (atomic_load(&b->got[MX_VICTIM]) < MX_N / 2 &&
-	    kids_now_s() - t0 < 10 * kids_timeout_scale())
+	    kids_now_s() - t0 < 10 * th_timeout_scale())
 		usleep(100);
 	atomic_store(&b->alive[MX_VICTIM], 0);
 	kill(cp[MX_VICTIM], SIGKILL);
@@ -1014,7 +1015,7 @@ pp_wait(struct pp_job *j, struct tao_ring_cursor *cur, uint64_t k)
 			tao__ring_sleep_end(j->shm, j->me);
 			continue;
 		}
-		n = poll(&pfd, 1, (int)(2000 * kids_timeout_scale()));
+		n = poll(&pfd, 1, (int)(2000 * th_timeout_scale()));
 		tao__ring_sleep_end(j->shm, j->me);
 		if (n == 0) {
 			atomic_fetch_add(&j->b->lost, 1);

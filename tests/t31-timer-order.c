@@ -5,7 +5,7 @@
  * add, run_every keeps its period and its phase, and one that falls behind
  * fires once rather than a burst.
  *
- * TAO_TEST_SCALE=n multiplies the lateness tolerance and the time limits
+ * TAO_TEST_TIMEOUT_SCALE=n (harness.h) multiplies the lateness tolerance and the time limits
  * for slow machines (default 1).
  */
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "tests/lib/harness.h"
 #include "tests/tap.h"
 #include "worker/clock.h"
 #include "worker/timer.h"
@@ -331,10 +332,10 @@ int
 main(void)
 {
 	struct tao_timers *ts;
-	const char *env = getenv("TAO_TEST_SCALE");
+	double factor = th_timeout_scale();
 
-	if (env != NULL && atoi(env) > 1)
-		scale = atoi(env);
+	if (factor > 1)
+		scale = (int)(factor + 0.999);
 	tolerance_ns *= (uint64_t)scale;
 	plan(0);
 	if ((ts = tao__timers_new()) == NULL)

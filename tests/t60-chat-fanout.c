@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 #define NCLIENTS	200
@@ -26,12 +26,12 @@ struct tally {
 	int8_t	 next[NCLIENTS];	/* next sequence expected per sender */
 };
 
-static struct itest_conn conns[NCLIENTS];
+static struct th_client conns[NCLIENTS];
 static struct tally tallies[NCLIENTS];
 
 /* Parse "netid=N worker=W". */
 static int
-parse_welcome(const struct itest_frame *f, uint64_t *netid, int *worker)
+parse_welcome(const struct th_frame *f, uint64_t *netid, int *worker)
 {
 	char text[64];
 	unsigned long long n;
@@ -47,7 +47,7 @@ parse_welcome(const struct itest_frame *f, uint64_t *netid, int *worker)
 }
 
 static void
-account(struct tally *t, const struct itest_frame *f)
+account(struct tally *t, const struct th_frame *f)
 {
 	char text[32];
 	int s, k;
@@ -65,7 +65,7 @@ account(struct tally *t, const struct itest_frame *f)
 		t->unexpected++;
 		return;
 	}
-	if (itest_get_le64(f->data) != conns[s].netid)
+	if (th_get_le64(f->data) != conns[s].netid)
 		t->foreign++;
 	if (k < t->next[s])
 		t->dups++;
@@ -81,12 +81,12 @@ account(struct tally *t, const struct itest_frame *f)
 static long
 drain(int timeout_ms)
 {
-	struct itest_frame f;
+	struct th_frame f;
 	long total = 0;
 
-	(void)itest_conns_poll(conns, NCLIENTS, timeout_ms);
+	(void)th_clients_poll(conns, NCLIENTS, timeout_ms);
 	for (int i = 0; i < NCLIENTS; i++) {
-		while (itest_conn_frame(&conns[i], &f))
+		while (th_client_frame(&conns[i], &f))
 			account(&tallies[i], &f);
 		total += tallies[i].got;
 	}
@@ -96,8 +96,8 @@ drain(int timeout_ms)
 int
 main(void)
 {
-	struct itest_taod d;
-	struct itest_frame f;
+	struct th_daemon *d;
+	struct th_frame f;
 	int per_worker[NWORKERS] = { 0 }, welcomed = 0, sent = 0;
 	int complete = 0, dups = 0, reorders = 0, foreign = 0, unexpected = 0;
 	long want = (long)NCLIENTS * NCLIENTS * NMSGS, total = 0;
@@ -105,18 +105,18 @@ main(void)
 	double t0;
 
 	plan(11);
-	itest_watchdog(60);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp chat notices\n"
-	    "workers 2\n") == -1)
+	th_init("t60-chat-fanout", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
+	    "workers 2\n")) == NULL)
 		bail("taod did not start");
 
 	for (int i = 0; i < NCLIENTS; i++) {
 		uint64_t netid;
 		int w;
 
-		if (itest_conn_open(&conns[i], d.ports[0]) == -1)
+		if (th_client_open(&conns[i], d->port[0]) == -1)
 			bail("connect failed");
-		if (itest_conn_expect(&conns[i], 3, &f, itest_ms(3000)) != 1 ||
+		if (th_client_expect(&conns[i], 3, &f, th_ms(3000)) != 1 ||
 		    parse_welcome(&f, &netid, &w) == -1 || w < 0 ||
 		    w >= NWORKERS)
 			continue;
@@ -129,23 +129,23 @@ main(void)
 	diag("clients per worker: %d + %d", per_worker[0], per_worker[1]);
 	ok(per_worker[0] > 0 && per_worker[1] > 0, "both workers hold clients");
 
-	t0 = itest_now();
+	t0 = (th_now_ms() / 1e3);
 	for (int k = 0; k < NMSGS; k++) {
 		for (int i = 0; i < NCLIENTS; i++) {
 			char text[32];
 			int n = snprintf(text, sizeof(text), "%d/%d", i, k);
 
-			if (itest_conn_send(&conns[i], 1, text, (size_t)n) == 0)
+			if (th_client_send(&conns[i], 1, text, (size_t)n) == 0)
 				sent++;
 		}
 		total = drain(0);
 	}
 	is_int(sent, NCLIENTS * NMSGS, "all 2000 messages sent");
 
-	deadline = itest_now_ms() + (uint64_t)itest_ms(20000);
-	while (total < want && itest_now_ms() < deadline)
+	deadline = th_now_ms() + (uint64_t)th_ms(20000);
+	while (total < want && th_now_ms() < deadline)
 		total = drain(100);
-	diag("%ld of %ld deliveries in %.2f s", total, want, itest_now() - t0);
+	diag("%ld of %ld deliveries in %.2f s", total, want, (th_now_ms() / 1e3) - t0);
 	/* Anything still in flight would be a duplicate or a stray. */
 	total = drain(200);
 
@@ -163,13 +163,13 @@ main(void)
 	is_int(foreign, 0, "every message carries its sender's netid");
 	is_int(unexpected, 0, "no unexpected frames");
 	diag("server: msgs_in %lld ring_drops %lld dropped %lld",
-	    itest_stat(&d, -1, "msgs_in"), itest_stat(&d, -1, "ring_drops"),
-	    itest_stat(&d, -1, "dropped"));
-	is_int(itest_stat(&d, -1, "msgs_in"), NCLIENTS * NMSGS,
+	    th_stat(d, -1, "msgs_in"), th_stat(d, -1, "ring_drops"),
+	    th_stat(d, -1, "dropped"));
+	is_int(th_stat(d, -1, "msgs_in"), NCLIENTS * NMSGS,
 	    "server counted 2000 messages in");
 
 	for (int i = 0; i < NCLIENTS; i++)
-		itest_conn_close(&conns[i]);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
-	return done_testing();
+		th_client_close(&conns[i]);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
 }

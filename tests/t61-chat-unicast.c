@@ -14,19 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 #define TRIES	32	/* clients opened at most to find one per worker */
 
 static int
-welcome_tlv(struct itest_conn *c, int timeout_ms)
+welcome_tlv(struct th_client *c, int timeout_ms)
 {
-	struct itest_frame f;
+	struct th_frame f;
 	char text[64];
 	unsigned long long n;
 
-	if (itest_conn_expect(c, 3, &f, timeout_ms) != 1 ||
+	if (th_client_expect(c, 3, &f, timeout_ms) != 1 ||
 	    f.len >= sizeof(text))
 		return -1;
 	memcpy(text, f.data, f.len);
@@ -38,12 +38,12 @@ welcome_tlv(struct itest_conn *c, int timeout_ms)
 }
 
 static int
-welcome_line(struct itest_conn *c, int timeout_ms)
+welcome_line(struct th_client *c, int timeout_ms)
 {
 	char line[256];
 	unsigned long long n;
 
-	if (itest_conn_next_line(c, line, sizeof(line), timeout_ms) != 1 ||
+	if (th_client_next_line(c, line, sizeof(line), timeout_ms) != 1 ||
 	    sscanf(line, "* welcome, you are %llu (worker %d)", &n,
 	    &c->tag) != 2)
 		return -1;
@@ -54,33 +54,33 @@ welcome_line(struct itest_conn *c, int timeout_ms)
 /* Open a client on `port` whose worker is (want >= 0) or is not
  * (want < 0: not on ~want) the given slot. */
 static int
-open_on(struct itest_conn *c, int port, int line, int want)
+open_on(struct th_client *c, int port, int line, int want)
 {
 	for (int i = 0; i < TRIES; i++) {
-		if (itest_conn_open(c, port) == -1)
+		if (th_client_open(c, port) == -1)
 			return -1;
-		if ((line ? welcome_line(c, itest_ms(3000)) :
-		    welcome_tlv(c, itest_ms(3000))) == 0 &&
+		if ((line ? welcome_line(c, th_ms(3000)) :
+		    welcome_tlv(c, th_ms(3000))) == 0 &&
 		    (want >= 0 ? c->tag == want : c->tag != ~want))
 			return 0;
-		itest_conn_close(c);
+		th_client_close(c);
 	}
 	return -1;
 }
 
 /* Wait for a TLV frame of `type` whose payload is netid + text. */
 static int
-expect_tlv(struct itest_conn *c, int32_t type, uint64_t from,
+expect_tlv(struct th_client *c, int32_t type, uint64_t from,
     const char *text, int timeout_ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms, now;
-	struct itest_frame f;
+	uint64_t deadline = th_now_ms() + (uint64_t)timeout_ms, now;
+	struct th_frame f;
 	size_t n = strlen(text);
 
-	while ((now = itest_now_ms()) < deadline) {
-		if (itest_conn_expect(c, type, &f, (int)(deadline - now)) != 1)
+	while ((now = th_now_ms()) < deadline) {
+		if (th_client_expect(c, type, &f, (int)(deadline - now)) != 1)
 			return 0;
-		if (f.len == 8 + n && itest_get_le64(f.data) == from &&
+		if (f.len == 8 + n && th_get_le64(f.data) == from &&
 		    memcmp(f.data + 8, text, n) == 0)
 			return 1;
 	}
@@ -88,13 +88,13 @@ expect_tlv(struct itest_conn *c, int32_t type, uint64_t from,
 }
 
 static int
-expect_line(struct itest_conn *c, const char *want, int timeout_ms)
+expect_line(struct th_client *c, const char *want, int timeout_ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms, now;
+	uint64_t deadline = th_now_ms() + (uint64_t)timeout_ms, now;
 	char line[512];
 
-	while ((now = itest_now_ms()) < deadline) {
-		if (itest_conn_next_line(c, line, sizeof(line),
+	while ((now = th_now_ms()) < deadline) {
+		if (th_client_next_line(c, line, sizeof(line),
 		    (int)(deadline - now)) != 1)
 			return 0;
 		if (strcmp(line, want) == 0)
@@ -106,20 +106,20 @@ expect_line(struct itest_conn *c, const char *want, int timeout_ms)
 /* Count the private messages (type 2 frames, "(private)" lines) that
  * arrive within ms; everything else is dropped. */
 static int
-privates_within(struct itest_conn *c, int line, int ms)
+privates_within(struct th_client *c, int line, int ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)ms, now;
-	struct itest_frame f;
+	uint64_t deadline = th_now_ms() + (uint64_t)ms, now;
+	struct th_frame f;
 	char text[512];
 	int n = 0, rc;
 
-	while ((now = itest_now_ms()) < deadline) {
+	while ((now = th_now_ms()) < deadline) {
 		if (line) {
-			rc = itest_conn_next_line(c, text, sizeof(text),
+			rc = th_client_next_line(c, text, sizeof(text),
 			    (int)(deadline - now));
 			n += rc == 1 && strstr(text, "(private)") != NULL;
 		} else {
-			rc = itest_conn_next(c, &f, (int)(deadline - now));
+			rc = th_client_next(c, &f, (int)(deadline - now));
 			n += rc == 1 && f.type == 2;
 		}
 		if (rc == -1)
@@ -129,18 +129,18 @@ privates_within(struct itest_conn *c, int line, int ms)
 }
 
 static int
-send_private(struct itest_conn *c, uint64_t to, const char *text)
+send_private(struct th_client *c, uint64_t to, const char *text)
 {
 	uint8_t buf[256];
 	size_t n = strlen(text);
 
-	itest_put_le64(buf, to);
+	th_put_le64(buf, to);
 	memcpy(buf + 8, text, n);
-	return itest_conn_send(c, 2, buf, 8 + n);
+	return th_client_send(c, 2, buf, 8 + n);
 }
 
 static int
-send_line(struct itest_conn *c, const char *fmt, ...)
+send_line(struct th_client *c, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -150,46 +150,50 @@ send_line(struct itest_conn *c, const char *fmt, ...)
 	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
 	va_end(ap);
 	buf[n++] = '\n';
-	return itest_conn_write(c, buf, (size_t)n);
+	return th_client_write(c, buf, (size_t)n);
 }
 
 /* Wait until `conns --json` has no row for netid. */
 static int
-row_gone(struct itest_taod *d, uint64_t netid, int timeout_ms)
+row_gone(struct th_daemon *d, uint64_t netid, int timeout_ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms;
-	char out[65536], pat[48];
+	double deadline = th_now_ms() + timeout_ms;
+	struct th_conn_info ci[64];
+	int n, found;
 
-	snprintf(pat, sizeof(pat), "\"netid\":%" PRIu64 ",", netid);
 	do {
-		if (itest_conns(d, out, sizeof(out)) >= 0 &&
-		    strstr(out, pat) == NULL)
-			return 1;
-		itest_sleep_ms(20);
-	} while (itest_now_ms() < deadline);
+		if ((n = th_conns(d, ci, 64)) >= 0) {
+			found = 0;
+			for (int i = 0; i < n; i++)
+				found |= (uint64_t)ci[i].netid == netid;
+			if (!found)
+				return 1;
+		}
+		th_sleep_ms(20);
+	} while (th_now_ms() < deadline);
 	return 0;
 }
 
 int
 main(void)
 {
-	struct itest_taod d;
-	struct itest_conn a, b, c, l;
+	struct th_daemon *d;
+	struct th_client a, b, c, l;
 	char want[256];
-	int ms = itest_ms(3000), quiet = 300;
+	int ms = th_ms(3000), quiet = 300;
 	uint64_t gone;
 
 	plan(20);
-	itest_watchdog(60);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\n"
-	    "listen 127.0.0.1:0 line\napp chat notices\nworkers 2\n") == -1)
+	th_init("t61-chat-unicast", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\n"
+	    "listen 127.0.0.1:0 line\napp chat notices\nworkers 2\n")) == NULL)
 		bail("taod did not start");
-	if (d.nports != 2)
+	if (d->nports != 2)
 		bail("taod did not log two ports");
 
-	if (open_on(&a, d.ports[0], 0, 0) == -1 ||
-	    open_on(&b, d.ports[0], 0, 1) == -1 ||
-	    open_on(&l, d.ports[1], 1, 1) == -1)
+	if (open_on(&a, d->port[0], 0, 0) == -1 ||
+	    open_on(&b, d->port[0], 0, 1) == -1 ||
+	    open_on(&l, d->port[1], 1, 1) == -1)
 		bail("could not place clients on both workers");
 	diag("A netid %" PRIu64 " worker %d, B %" PRIu64 " worker %d, "
 	    "L (line) %" PRIu64 " worker %d", a.netid, a.tag, b.netid, b.tag,
@@ -223,20 +227,20 @@ main(void)
 	    "A gets the line client's message as type 1");
 	ok(expect_tlv(&b, 1, l.netid, "hello from the line", ms),
 	    "B gets the line client's message as type 1");
-	itest_conn_send(&b, 1, "hello from B", 12);
+	th_client_send(&b, 1, "hello from B", 12);
 	snprintf(want, sizeof(want), "%" PRIu64 ": hello from B", b.netid);
 	ok(expect_line(&l, want, ms), "line client gets '%s'", want);
 	ok(expect_tlv(&a, 1, b.netid, "hello from B", ms),
 	    "A gets B's broadcast too");
 
 	/* A client that has left: nothing reaches anyone. */
-	if (open_on(&c, d.ports[0], 0, ~a.tag) == -1)
+	if (open_on(&c, d->port[0], 0, ~a.tag) == -1)
 		bail("could not open C");
 	gone = c.netid;
 	ok(expect_tlv(&a, 4, gone, "joined", ms), "A sees C join");
-	itest_conn_close(&c);
+	th_client_close(&c);
 	ok(expect_tlv(&a, 4, gone, "left", ms), "A sees C leave");
-	ok(row_gone(&d, gone, ms), "C's row left the connection table");
+	ok(row_gone(d, gone, ms), "C's row left the connection table");
 	send_private(&a, gone, "to nobody");
 	send_line(&l, "/to %" PRIu64 " to nobody either", gone);
 	ok(expect_line(&l, "* no such user", ms),
@@ -253,9 +257,9 @@ main(void)
 	ok(expect_tlv(&a, 2, b.netid, "still here", ms),
 	    "private messages still flow afterwards");
 
-	itest_conn_close(&a);
-	itest_conn_close(&b);
-	itest_conn_close(&l);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
-	return done_testing();
+	th_client_close(&a);
+	th_client_close(&b);
+	th_client_close(&l);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
 }

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 #define PER_WORKER	4
@@ -30,20 +30,20 @@
 #define AFTER_MS	1000	/* ... and after it */
 #define TICK_MS		2	/* a message from every client per tick */
 
-static struct itest_conn cl[NCLIENTS];
+static struct th_client cl[NCLIENTS];
 static int sent[NCLIENTS];		/* messages sent per sender */
 static int kill_seq[NCLIENTS];		/* first sequence sent after the kill */
 static uint8_t got[NCLIENTS][NCLIENTS][MAXSEQ];	/* [receiver][sender][seq] */
 static int reorders;
 
 static int
-welcome(struct itest_conn *c)
+welcome(struct th_client *c)
 {
-	struct itest_frame f;
+	struct th_frame f;
 	char text[64];
 	unsigned long long n;
 
-	if (itest_conn_expect(c, 3, &f, itest_ms(3000)) != 1 ||
+	if (th_client_expect(c, 3, &f, th_ms(3000)) != 1 ||
 	    f.len >= sizeof(text))
 		return -1;
 	memcpy(text, f.data, f.len);
@@ -56,20 +56,20 @@ welcome(struct itest_conn *c)
 
 /* Open a client whose welcome says it is on `slot`. */
 static int
-open_on(struct itest_conn *c, int port, int slot)
+open_on(struct th_client *c, int port, int slot)
 {
 	for (int i = 0; i < 64; i++) {
-		if (itest_conn_open(c, port) == -1)
+		if (th_client_open(c, port) == -1)
 			return -1;
 		if (welcome(c) == 0 && c->tag == slot)
 			return 0;
-		itest_conn_close(c);
+		th_client_close(c);
 	}
 	return -1;
 }
 
 static void
-account(int r, const struct itest_frame *f)
+account(int r, const struct th_frame *f)
 {
 	char text[32];
 	int s, k, last = -1;
@@ -79,7 +79,7 @@ account(int r, const struct itest_frame *f)
 	memcpy(text, f->data + 8, f->len - 8);
 	text[f->len - 8] = '\0';
 	if (sscanf(text, "%d/%d", &s, &k) != 2 || s < 0 || s >= NCLIENTS ||
-	    k < 0 || k >= MAXSEQ || itest_get_le64(f->data) != cl[s].netid)
+	    k < 0 || k >= MAXSEQ || th_get_le64(f->data) != cl[s].netid)
 		return;
 	for (int j = k + 1; j < MAXSEQ && j <= sent[s]; j++)
 		if (got[r][s][j])
@@ -92,11 +92,11 @@ account(int r, const struct itest_frame *f)
 static void
 drain(int timeout_ms)
 {
-	struct itest_frame f;
+	struct th_frame f;
 
-	(void)itest_conns_poll(cl, NCLIENTS, timeout_ms);
+	(void)th_clients_poll(cl, NCLIENTS, timeout_ms);
 	for (int r = 0; r < NCLIENTS; r++)
-		while (itest_conn_frame(&cl[r], &f))
+		while (th_client_frame(&cl[r], &f))
 			account(r, &f);
 }
 
@@ -105,7 +105,7 @@ drain(int timeout_ms)
 static void
 storm_round(void)
 {
-	uint64_t next = itest_now_ms() + TICK_MS;
+	uint64_t next = th_now_ms() + TICK_MS;
 	char text[32];
 	int n;
 
@@ -113,12 +113,12 @@ storm_round(void)
 		if (cl[s].eof || sent[s] >= MAXSEQ)
 			continue;
 		n = snprintf(text, sizeof(text), "%d/%d", s, sent[s]);
-		if (itest_conn_send(&cl[s], 1, text, (size_t)n) == 0)
+		if (th_client_send(&cl[s], 1, text, (size_t)n) == 0)
 			sent[s]++;
 	}
 	do
 		drain(1);
-	while (itest_now_ms() < next);
+	while (th_now_ms() < next);
 }
 
 /* Post-kill messages from survivors that some survivor has not got. */
@@ -140,7 +140,7 @@ missing_after_kill(void)
 static int
 victims_closed(int timeout_ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = th_now_ms() + (uint64_t)timeout_ms;
 	int open;
 
 	do {
@@ -150,22 +150,33 @@ victims_closed(int timeout_ms)
 		if (open == 0)
 			return 1;
 		drain(10);
-	} while (itest_now_ms() < deadline);
+	} while (th_now_ms() < deadline);
 	return 0;
+}
+
+/* Rows of a `taoctl conns` table held by pid. */
+static int
+rows_of_pid(const struct th_conn_info *ci, int n, pid_t pid)
+{
+	int rows = 0;
+
+	for (int i = 0; i < n; i++)
+		rows += ci[i].pid == pid;
+	return rows;
 }
 
 /* Wait for a type-1 frame from netid with payload text. */
 static int
-expect_msg(struct itest_conn *c, uint64_t from, const char *text, int ms)
+expect_msg(struct th_client *c, uint64_t from, const char *text, int ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)ms, now;
-	struct itest_frame f;
+	uint64_t deadline = th_now_ms() + (uint64_t)ms, now;
+	struct th_frame f;
 	size_t n = strlen(text);
 
-	while ((now = itest_now_ms()) < deadline) {
-		if (itest_conn_expect(c, 1, &f, (int)(deadline - now)) != 1)
+	while ((now = th_now_ms()) < deadline) {
+		if (th_client_expect(c, 1, &f, (int)(deadline - now)) != 1)
 			return 0;
-		if (itest_get_le64(f.data) == from && f.len == 8 + n &&
+		if (th_get_le64(f.data) == from && f.len == 8 + n &&
 		    memcmp(f.data + 8, text, n) == 0)
 			return 1;
 	}
@@ -175,38 +186,40 @@ expect_msg(struct itest_conn *c, uint64_t from, const char *text, int ms)
 int
 main(void)
 {
-	struct itest_taod d;
-	struct itest_conn fresh, fresh2;
-	char conns[65536], text[64];
+	struct th_daemon *d;
+	struct th_client fresh, fresh2;
+	struct th_conn_info conns[NCLIENTS + 4];
+	char text[64];
 	pid_t pids[2] = { 0, 0 }, newpid;
 	uint64_t until, deadline;
-	int ms = itest_ms(3000), missing, rows, survivors, ordered;
+	int ms = th_ms(3000), missing, rows, survivors, ordered;
 
 	plan(14);
-	itest_watchdog(60);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp chat notices\n"
-	    "workers 2\n") == -1)
+	th_init("t62-chat-crash", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
+	    "workers 2\n")) == NULL)
 		bail("taod did not start");
 	for (int i = 0; i < NCLIENTS; i++)
-		if (open_on(&cl[i], d.ports[0], i / PER_WORKER) == -1)
+		if (open_on(&cl[i], d->port[0], i / PER_WORKER) == -1)
 			bail("could not place 4 clients on each worker");
-	rows = itest_worker_pids(&d, pids, 2);
-	ok(rows == 2 && pids[0] > 0 && pids[1] > 0, "worker pids %d and %d",
+	pids[0] = th_worker_pid(d, 0);
+	pids[1] = th_worker_pid(d, 1);
+	ok(pids[0] > 0 && pids[1] > 0, "worker pids %d and %d",
 	    (int)pids[0], (int)pids[1]);
 
-	until = itest_now_ms() + BEFORE_MS;
-	while (itest_now_ms() < until)
+	until = th_now_ms() + BEFORE_MS;
+	while (th_now_ms() < until)
 		storm_round();
 	ok(kill(pids[VICTIM], SIGKILL) == 0, "kill -9 worker %d (pid %d)",
 	    VICTIM, (int)pids[VICTIM]);
 	for (int s = 0; s < NCLIENTS; s++)
 		kill_seq[s] = sent[s];
-	until = itest_now_ms() + AFTER_MS;
-	while (itest_now_ms() < until)
+	until = th_now_ms() + AFTER_MS;
+	while (th_now_ms() < until)
 		storm_round();
-	deadline = itest_now_ms() + (uint64_t)ms;
+	deadline = th_now_ms() + (uint64_t)ms;
 	while ((missing = missing_after_kill()) > 0 &&
-	    itest_now_ms() < deadline)
+	    th_now_ms() < deadline)
 		drain(50);
 	survivors = rows = 0;
 	for (int s = 0; s < NCLIENTS; s++) {
@@ -227,26 +240,26 @@ main(void)
 	ok(ordered, "no surviving client was disconnected");
 	ok(victims_closed(ms), "clients of the killed worker were closed");
 
-	newpid = itest_wait_respawn(&d, VICTIM, pids[VICTIM], ms);
+	newpid = th_wait_respawn(d, VICTIM, pids[VICTIM], ms);
 	ok(newpid > 0, "slot %d respawned (pid %d)", VICTIM, (int)newpid);
-	rows = itest_conns(&d, conns, sizeof(conns));
-	is_int(itest_conns_count_pid(conns, pids[VICTIM]), 0,
+	rows = th_conns(d, conns, NCLIENTS + 4);
+	is_int(rows_of_pid(conns, rows, pids[VICTIM]), 0,
 	    "no connection row of the dead worker's pid after respawn");
 	is_int(rows, PER_WORKER, "the table holds just the survivors");
-	is_int(itest_stat(&d, -1, "restarts"), 1, "restarts counts 1");
+	is_int(th_stat(d, -1, "restarts"), 1, "restarts counts 1");
 
 	/* The respawned slot's ring and cursors work in both directions. */
-	if (open_on(&fresh, d.ports[0], VICTIM) == -1 ||
-	    open_on(&fresh2, d.ports[0], VICTIM) == -1)
+	if (open_on(&fresh, d->port[0], VICTIM) == -1 ||
+	    open_on(&fresh2, d->port[0], VICTIM) == -1)
 		bail("no connection landed on the respawned worker");
 	drain(50);
-	itest_conn_send(&cl[0], 1, "to the newcomers", 16);
+	th_client_send(&cl[0], 1, "to the newcomers", 16);
 	ok(expect_msg(&fresh, cl[0].netid, "to the newcomers", ms) &&
 	    expect_msg(&fresh2, cl[0].netid, "to the newcomers", ms),
 	    "clients of the respawned worker get a survivor's broadcast");
 	for (int k = 0; k < 50; k++) {
 		snprintf(text, sizeof(text), "new %d", k);
-		itest_conn_send(&fresh, 1, text, strlen(text));
+		th_client_send(&fresh, 1, text, strlen(text));
 	}
 	ordered = 1;
 	for (int k = 0; k < 50 && ordered; k++) {
@@ -259,9 +272,9 @@ main(void)
 	is_int(reorders, 0, "no message overtook an earlier one");
 
 	for (int i = 0; i < NCLIENTS; i++)
-		itest_conn_close(&cl[i]);
-	itest_conn_close(&fresh);
-	itest_conn_close(&fresh2);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
-	return done_testing();
+		th_client_close(&cl[i]);
+	th_client_close(&fresh);
+	th_client_close(&fresh2);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
 }

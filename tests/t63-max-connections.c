@@ -16,24 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 #define LIMIT		50
 #define MIN_EXTRA	6
 #define MAX_EXTRA	40
 
-static struct itest_conn cl[LIMIT];
+static struct th_client cl[LIMIT];
 
 /* 1 if the welcome came; its "worker=W" goes to c->tag. */
 static int
-welcomed(struct itest_conn *c, int ms)
+welcomed(struct th_client *c, int ms)
 {
-	struct itest_frame f;
+	struct th_frame f;
 	char text[64];
 	unsigned long long netid;
 
-	if (itest_conn_expect(c, 3, &f, ms) != 1 || f.len >= sizeof(text))
+	if (th_client_expect(c, 3, &f, ms) != 1 || f.len >= sizeof(text))
 		return 0;
 	memcpy(text, f.data, f.len);
 	text[f.len] = '\0';
@@ -45,41 +45,41 @@ welcomed(struct itest_conn *c, int ms)
 static int
 refused(int port, int ms)
 {
-	struct itest_conn x;
+	struct th_client x;
 	int closed, silent;
 
-	if (itest_conn_open(&x, port) == -1)
+	if (th_client_open(&x, port) == -1)
 		return 0;
-	closed = itest_conn_wait_closed(&x, ms);
+	closed = th_client_wait_closed(&x, ms);
 	silent = x.len == 0;
-	itest_conn_close(&x);
+	th_client_close(&x);
 	return closed && silent;
 }
 
 /* Poll stats until the total of `connections` is want. */
 static int
-connections_become(struct itest_taod *d, int want, int ms)
+connections_become(struct th_daemon *d, int want, int ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)ms;
+	uint64_t deadline = th_now_ms() + (uint64_t)ms;
 
 	do {
-		if (itest_stat(d, -1, "connections") == want)
+		if (th_stat(d, -1, "connections") == want)
 			return 1;
-		itest_sleep_ms(10);
-	} while (itest_now_ms() < deadline);
+		th_sleep_ms(10);
+	} while (th_now_ms() < deadline);
 	return 0;
 }
 
 /* Presence frames the client gets within ms. */
 static int
-presences_within(struct itest_conn *c, int ms)
+presences_within(struct th_client *c, int ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)ms, now;
-	struct itest_frame f;
+	uint64_t deadline = th_now_ms() + (uint64_t)ms, now;
+	struct th_frame f;
 	int n = 0;
 
-	while ((now = itest_now_ms()) < deadline)
-		if (itest_conn_next(c, &f, (int)(deadline - now)) == 1)
+	while ((now = th_now_ms()) < deadline)
+		if (th_client_next(c, &f, (int)(deadline - now)) == 1)
 			n += f.type == 4;
 	return n;
 }
@@ -87,95 +87,97 @@ presences_within(struct itest_conn *c, int ms)
 int
 main(void)
 {
-	struct itest_taod d;
-	int ms = itest_ms(2000), ok_count = 0, extra = 0, all_closed = 1;
+	struct th_daemon *d;
+	int ms = th_ms(2000), ok_count = 0, extra = 0, all_closed = 1;
 	long long r0 = 0, r1 = 0;
 
 	plan(15);
-	itest_watchdog(60);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp chat notices\n"
-	    "workers 2\nmax_connections 50\n") == -1)
+	th_init("t63-max-connections", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
+	    "workers 2\nmax_connections 50\n")) == NULL)
 		bail("taod did not start");
 
 	for (int i = 0; i < LIMIT; i++) {
-		if (itest_conn_open(&cl[i], d.ports[0]) == -1)
+		if (th_client_open(&cl[i], d->port[0]) == -1)
 			bail("connect failed");
 		ok_count += welcomed(&cl[i], ms);
 	}
 	is_int(ok_count, LIMIT, "the first 50 connections are welcomed");
-	ok(connections_become(&d, LIMIT, ms), "the server counts 50");
+	ok(connections_become(d, LIMIT, ms), "the server counts 50");
 	(void)presences_within(&cl[0], 100);	/* the 49 joins */
 
 	/* Extras until both workers have refused at least one. */
 	while (all_closed && extra < MAX_EXTRA &&
 	    (extra < MIN_EXTRA || r0 == 0 || r1 == 0)) {
-		all_closed &= refused(d.ports[0], ms);
+		all_closed &= refused(d->port[0], ms);
 		extra++;
-		r0 = itest_stat(&d, 0, "refused");
-		r1 = itest_stat(&d, 1, "refused");
+		r0 = th_stat(d, 0, "refused");
+		r1 = th_stat(d, 1, "refused");
 	}
 	diag("%d extra connections: refused by worker 0: %lld, worker 1: %lld",
 	    extra, r0, r1);
 	ok(all_closed, "every connection over the limit is closed at once, "
 	    "with nothing sent");
 	ok(r0 > 0 && r1 > 0, "both workers refused some");
-	is_int(itest_stat(&d, -1, "refused"), extra, "refused counts them all");
-	is_int(itest_stat(&d, -1, "connections"), LIMIT,
+	is_int(th_stat(d, -1, "refused"), extra, "refused counts them all");
+	is_int(th_stat(d, -1, "connections"), LIMIT,
 	    "still 50 connections");
 	is_int(presences_within(&cl[0], 200), 0,
 	    "refused connections were never announced");
 
 	/* The 50 still work: one broadcast reaches another client. */
-	itest_conn_send(&cl[0], 1, "still alive", 11);
+	th_client_send(&cl[0], 1, "still alive", 11);
 	{
-		struct itest_frame f;
-		ok(itest_conn_expect(&cl[LIMIT - 1], 1, &f, ms) == 1 &&
+		struct th_frame f;
+		ok(th_client_expect(&cl[LIMIT - 1], 1, &f, ms) == 1 &&
 		    f.len == 8 + 11 && memcmp(f.data + 8, "still alive", 11) ==
 		    0, "the admitted clients still chat");
 	}
 
 	/* Room for 5 again after 5 leave. */
 	for (int i = 0; i < 5; i++)
-		itest_conn_close(&cl[i]);
-	ok(connections_become(&d, LIMIT - 5, ms), "5 closed: 45 remain");
+		th_client_close(&cl[i]);
+	ok(connections_become(d, LIMIT - 5, ms), "5 closed: 45 remain");
 	ok_count = 0;
 	for (int i = 0; i < 5; i++) {
-		if (itest_conn_open(&cl[i], d.ports[0]) == -1)
+		if (th_client_open(&cl[i], d->port[0]) == -1)
 			bail("connect failed");
 		ok_count += welcomed(&cl[i], ms);
 	}
 	is_int(ok_count, 5, "5 new connections are welcomed again");
-	ok(refused(d.ports[0], ms), "and the 51st is refused again");
+	ok(refused(d->port[0], ms), "and the 51st is refused again");
 
 	/* A crash gives back exactly the places its connections held. */
 	{
 		pid_t pids[2] = { 0, 0 };
 		int lost = 0, back = 0;
 
-		if (itest_worker_pids(&d, pids, 2) != 2)
+		pids[0] = th_worker_pid(d, 0);
+		pids[1] = th_worker_pid(d, 1);
+		if (pids[0] <= 0 || pids[1] <= 0)
 			bail("no worker pids");
 		for (int i = 0; i < LIMIT; i++)
 			lost += cl[i].tag == 0;
 		kill(pids[0], SIGKILL);
-		ok(itest_wait_respawn(&d, 0, pids[0], ms) > 0 &&
-		    connections_become(&d, LIMIT - lost, ms),
+		ok(th_wait_respawn(d, 0, pids[0], ms) > 0 &&
+		    connections_become(d, LIMIT - lost, ms),
 		    "worker 0 killed and respawned: %d connections remain",
 		    LIMIT - lost);
 		for (int i = 0; i < LIMIT; i++) {
 			if (cl[i].tag != 0)
 				continue;
-			itest_conn_close(&cl[i]);
-			if (itest_conn_open(&cl[i], d.ports[0]) == -1)
+			th_client_close(&cl[i]);
+			if (th_client_open(&cl[i], d->port[0]) == -1)
 				bail("connect failed");
 			back += welcomed(&cl[i], ms);
 		}
 		is_int(back, lost, "the %d places it held are free again",
 		    lost);
-		ok(refused(d.ports[0], ms), "and no more than those");
+		ok(refused(d->port[0], ms), "and no more than those");
 	}
 
 	for (int i = 0; i < LIMIT; i++)
-		itest_conn_close(&cl[i]);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
-	return done_testing();
+		th_client_close(&cl[i]);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
 }

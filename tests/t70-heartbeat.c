@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 #define HB_MS		200
@@ -26,12 +26,12 @@ enum { S, H, E, N };
 
 /* Count the empty type-0 frames buffered on c; other frames in *other. */
 static int
-count_replies(struct itest_conn *c, int *other)
+count_replies(struct th_client *c, int *other)
 {
-	struct itest_frame f;
+	struct th_frame f;
 	int n = 0;
 
-	while (itest_conn_frame(c, &f)) {
+	while (th_client_frame(c, &f)) {
 		if (f.type == 0 && f.len == 0)
 			n++;
 		else
@@ -41,15 +41,15 @@ count_replies(struct itest_conn *c, int *other)
 }
 
 static int
-poll_timeouts(struct itest_taod *d, long long want, int ms)
+poll_timeouts(struct th_daemon *d, long long want, int ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)ms;
+	uint64_t deadline = th_now_ms() + (uint64_t)ms;
 
 	do {
-		if (itest_stat(d, -1, "timeouts") == want)
+		if (th_stat(d, -1, "timeouts") == want)
 			return 1;
-		itest_sleep_ms(10);
-	} while (itest_now_ms() < deadline);
+		th_sleep_ms(10);
+	} while (th_now_ms() < deadline);
 	return 0;
 }
 
@@ -58,28 +58,28 @@ poll_timeouts(struct itest_taod *d, long long want, int ms)
 static void
 no_reply_case(void)
 {
-	struct itest_taod d;
-	struct itest_conn c;
+	struct th_daemon *d;
+	struct th_client c;
 	uint64_t end;
 	int replies = 0, other = 0;
 
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp echo\n"
-	    "workers 1\nheartbeat_ms 200\nheartbeat_reply off\n") == -1)
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\n"
+	    "workers 1\nheartbeat_ms 200\nheartbeat_reply off\n")) == NULL)
 		bail("taod did not start");
-	if (itest_conn_open(&c, d.ports[0]) == -1)
+	if (th_client_open(&c, d->port[0]) == -1)
 		bail("connect failed");
-	end = itest_now_ms() + 800;
-	while (itest_now_ms() < end) {
-		itest_conn_send(&c, 0, NULL, 0);
-		(void)itest_conns_poll(&c, 1, 100);
+	end = th_now_ms() + 800;
+	while (th_now_ms() < end) {
+		th_client_send(&c, 0, NULL, 0);
+		(void)th_clients_poll(&c, 1, 100);
 		replies += count_replies(&c, &other);
 	}
-	(void)itest_conns_poll(&c, 1, 100);
+	(void)th_clients_poll(&c, 1, 100);
 	replies += count_replies(&c, &other);
 	ok(!c.eof, "heartbeat_reply off: heartbeats still keep it open");
 	is_int(replies + other, 0, "heartbeat_reply off: nothing is answered");
-	itest_conn_close(&c);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
+	th_client_close(&c);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
 }
 
 /*
@@ -92,46 +92,46 @@ static void
 drip_case(void)
 {
 	static const uint8_t head[8] = { 1, 0, 0, 0, 100, 0, 0, 0 };
-	struct itest_taod d;
-	struct itest_conn c;
+	struct th_daemon *d;
+	struct th_client c;
 	uint64_t t0, now, next, deadline;
 	int sent = 0;
 	long elapsed;
 
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp echo\n"
-	    "workers 1\nheartbeat_ms 200\n") == -1)
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\n"
+	    "workers 1\nheartbeat_ms 200\n")) == NULL)
 		bail("taod did not start");
-	if (itest_conn_open(&c, d.ports[0]) == -1)
+	if (th_client_open(&c, d->port[0]) == -1)
 		bail("connect failed");
-	t0 = next = itest_now_ms();
-	deadline = t0 + (uint64_t)itest_ms(1500);
-	while (!c.eof && (now = itest_now_ms()) < deadline) {
+	t0 = next = th_now_ms();
+	deadline = t0 + (uint64_t)th_ms(1500);
+	while (!c.eof && (now = th_now_ms()) < deadline) {
 		if (now >= next) {
 			uint8_t b = sent < 8 ? head[sent] : 'x';
 
-			if (itest_conn_write(&c, &b, 1) == -1)
+			if (th_client_write(&c, &b, 1) == -1)
 				break;
 			sent++;
 			next += 100;
 			continue;
 		}
-		(void)itest_conn_wait_closed(&c, (int)(next - now));
+		(void)th_client_wait_closed(&c, (int)(next - now));
 	}
-	elapsed = (long)(itest_now_ms() - t0);
+	elapsed = (long)(th_now_ms() - t0);
 	diag("byte-dripping client: %s after %ld ms, %d bytes sent",
 	    c.eof ? "closed" : "still open", elapsed, sent);
-	ok(c.eof && elapsed >= 350 && elapsed <= itest_ms(1000),
+	ok(c.eof && elapsed >= 350 && elapsed <= th_ms(1000),
 	    "a client dripping bytes of an unfinished frame is closed by "
 	    "the heartbeat (350 ms - 1 s)");
-	itest_conn_close(&c);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
+	th_client_close(&c);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
 }
 
 int
 main(void)
 {
-	struct itest_taod d;
-	struct itest_conn c[N];
+	struct th_daemon *d;
+	struct th_client c[N];
 	uint64_t t0, end, next_hb, next_e, closed_at = 0, last_hb = 0;
 	int hb_sent = 0, replies = 0, other = 0, e_sent = 0, e_back = 0;
 	int lost_h = 0, lost_e = 0, closed;
@@ -139,56 +139,56 @@ main(void)
 	long elapsed;
 
 	plan(19);
-	itest_watchdog(40);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp echo\n"
-	    "workers 2\nheartbeat_ms 200\n") == -1)
+	th_init("t70-heartbeat", 40);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\n"
+	    "workers 2\nheartbeat_ms 200\n")) == NULL)
 		bail("taod did not start");
 
 	for (int i = 0; i < N; i++)
-		if (itest_conn_open(&c[i], d.ports[0]) == -1)
+		if (th_client_open(&c[i], d->port[0]) == -1)
 			bail("connect failed");
-	t0 = next_hb = next_e = itest_now_ms();
+	t0 = next_hb = next_e = th_now_ms();
 	end = t0 + RUN_MS;
-	while (itest_now_ms() < end) {
-		uint64_t now = itest_now_ms(), wake;
-		struct itest_frame f;
+	while (th_now_ms() < end) {
+		uint64_t now = th_now_ms(), wake;
+		struct th_frame f;
 
 		if (now >= next_hb && !c[H].eof) {
-			if (itest_conn_send(&c[H], 0, NULL, 0) == 0) {
+			if (th_client_send(&c[H], 0, NULL, 0) == 0) {
 				hb_sent++;
-				last_hb = itest_now_ms();
+				last_hb = th_now_ms();
 			}
 			next_hb += 100;
 		}
 		if (now >= next_e && !c[E].eof) {
-			if (itest_conn_send(&c[E], 1, "ping", 4) == 0)
+			if (th_client_send(&c[E], 1, "ping", 4) == 0)
 				e_sent++;
 			next_e += 150;
 		}
 		wake = next_hb < next_e ? next_hb : next_e;
-		now = itest_now_ms();
-		(void)itest_conns_poll(c, N,
+		now = th_now_ms();
+		(void)th_clients_poll(c, N,
 		    wake > now ? (int)(wake - now) : 0);
 		if (c[S].eof && closed_at == 0)
-			closed_at = itest_now_ms();
+			closed_at = th_now_ms();
 		replies += count_replies(&c[H], &other);
-		while (itest_conn_frame(&c[E], &f))
+		while (th_client_frame(&c[E], &f))
 			e_back += f.type == 1 && f.len == 4;
 		lost_h |= c[H].eof;
 		lost_e |= c[E].eof;
 		/* Once, while H and E are still busy: only S timed out. */
-		if (timeouts_mid < 0 && itest_now_ms() >= t0 + RUN_MS - 500)
-			timeouts_mid = itest_stat(&d, -1, "timeouts");
+		if (timeouts_mid < 0 && th_now_ms() >= t0 + RUN_MS - 500)
+			timeouts_mid = th_stat(d, -1, "timeouts");
 	}
 	/* The last replies may still be on their way. */
-	(void)itest_conns_poll(c, N, 50);
+	(void)th_clients_poll(c, N, 50);
 	replies += count_replies(&c[H], &other);
 
 	elapsed = closed_at ? (long)(closed_at - t0) : -1;
 	diag("silent client closed after %ld ms", elapsed);
 	ok(closed_at != 0, "the silent client was closed");
 	ok(elapsed >= 350, "not before 350 ms");
-	ok(elapsed <= itest_ms(1000), "within 1 s");
+	ok(elapsed <= th_ms(1000), "within 1 s");
 	ok(c[S].len == 0, "the silent client was sent nothing");
 	ok(!lost_h && !c[H].eof, "the heartbeating client is open after 2 s");
 	ok(!lost_e && !c[E].eof, "a client sending other frames is open too");
@@ -199,17 +199,17 @@ main(void)
 	is_int(timeouts_mid, 1, "timeouts counted the silent client");
 
 	/* H and E fall silent: both are closed about 400 ms later. */
-	closed = itest_conn_wait_closed(&c[H], itest_ms(1500));
-	elapsed = (long)(itest_now_ms() - last_hb);
+	closed = th_client_wait_closed(&c[H], th_ms(1500));
+	elapsed = (long)(th_now_ms() - last_hb);
 	ok(closed && elapsed >= 350, "the heartbeating client is closed "
 	    "%ld ms after its last heartbeat", elapsed);
-	ok(poll_timeouts(&d, 3, itest_ms(1500)), "timeouts counts 3");
+	ok(poll_timeouts(d, 3, th_ms(1500)), "timeouts counts 3");
 
 	for (int i = 0; i < N; i++)
-		itest_conn_close(&c[i]);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
+		th_client_close(&c[i]);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
 
 	no_reply_case();
 	drip_case();
-	return done_testing();
+	return th_exit(done_testing());
 }

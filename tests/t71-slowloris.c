@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 #define FRAME_MS	500
@@ -41,20 +41,20 @@ struct dripper {
 };
 
 static struct dripper drips[NDRIP];
-static struct itest_conn dconns[NDRIP];	/* poll array mirror */
+static struct th_client dconns[NDRIP];	/* poll array mirror */
 static atomic_int dripping;		/* every dripper has sent a byte */
 static int drip_port, drip_open_failed, drip_got_data;
 
 /* Send the next byte of the never-ending frame. */
 static int
-drip_one(struct itest_conn *c, struct dripper *d)
+drip_one(struct th_client *c, struct dripper *d)
 {
 	uint8_t b = d->sent < 8 ? drip_frame[d->sent] : 'x';
 
 	/* Stamp before writing: the frame cannot start before this. */
 	if (d->sent == 0)
-		d->first_ms = itest_now_ms();
-	if (itest_conn_write(c, &b, 1) == -1)
+		d->first_ms = th_now_ms();
+	if (th_client_write(c, &b, 1) == -1)
 		return -1;
 	d->sent++;
 	return 0;
@@ -65,10 +65,10 @@ drip_note_closed(void)
 {
 	uint64_t now;
 
-	(void)itest_conns_poll(dconns, NDRIP, 1);
+	(void)th_clients_poll(dconns, NDRIP, 1);
 	/* Stamped after the poll, so that a pause of this thread cannot
 	 * make a close look earlier than it was. */
-	now = itest_now_ms();
+	now = th_now_ms();
 	for (int i = 0; i < NDRIP; i++) {
 		if (!dconns[i].eof || drips[i].closed_ms != 0)
 			continue;
@@ -89,25 +89,25 @@ drip_thread(void *arg)
 
 	(void)arg;
 	for (int i = 0; i < NDRIP; i++)
-		if (itest_conn_open(&dconns[i], drip_port) == -1) {
+		if (th_client_open(&dconns[i], drip_port) == -1) {
 			drip_open_failed++;
 			dconns[i].eof = 1;
 			drips[i].closed_ms = 1;
 		}
-	start = itest_now_ms();
-	deadline = start + (uint64_t)itest_ms(6000);
-	for (tick = start; open > 0 && itest_now_ms() < deadline;
+	start = th_now_ms();
+	deadline = start + (uint64_t)th_ms(6000);
+	for (tick = start; open > 0 && th_now_ms() < deadline;
 	    tick += 10, round++) {
 		for (int i = round % 10; i < NDRIP; i += 10) {
 			if (drips[i].closed_ms == 0 &&
 			    drip_one(&dconns[i], &drips[i]) == -1)
-				drips[i].closed_ms = itest_now_ms();
+				drips[i].closed_ms = th_now_ms();
 		}
 		if (round == 9)
 			atomic_store(&dripping, 1);
 		do
 			drip_note_closed();
-		while (itest_now_ms() < tick + 10);
+		while (th_now_ms() < tick + 10);
 		open = 0;
 		for (int i = 0; i < NDRIP; i++)
 			open += drips[i].closed_ms == 0;
@@ -136,41 +136,41 @@ cmp_double(const void *a, const void *b)
  * the number of round trips completed.
  */
 static int
-echo_run(struct itest_conn *n, double *rtt, int *bad)
+echo_run(struct th_client *n, double *rtt, int *bad)
 {
 	double sent_at[NNORMAL];
 	uint64_t next[NNORMAL], deadline;
 	int done[NNORMAL] = { 0 }, waiting[NNORMAL] = { 0 }, total = 0;
 	uint8_t payload[PAYLOAD];
 
-	deadline = itest_now_ms() + (uint64_t)itest_ms(10000);
+	deadline = th_now_ms() + (uint64_t)th_ms(10000);
 	for (int i = 0; i < NNORMAL; i++)
-		next[i] = itest_now_ms() + (uint64_t)(i * PACE_MS / NNORMAL);
-	while (total < NNORMAL * ECHOES && itest_now_ms() < deadline) {
-		struct itest_frame f;
+		next[i] = th_now_ms() + (uint64_t)(i * PACE_MS / NNORMAL);
+	while (total < NNORMAL * ECHOES && th_now_ms() < deadline) {
+		struct th_frame f;
 
 		for (int i = 0; i < NNORMAL; i++) {
 			if (waiting[i] || done[i] == ECHOES ||
-			    itest_now_ms() < next[i])
+			    th_now_ms() < next[i])
 				continue;
 			fill(payload, done[i] + i);
-			sent_at[i] = itest_now();
-			if (itest_conn_send(&n[i], 7, payload, PAYLOAD) == -1)
+			sent_at[i] = (th_now_ms() / 1e3);
+			if (th_client_send(&n[i], 7, payload, PAYLOAD) == -1)
 				return total;
 			waiting[i] = 1;
 		}
-		(void)itest_conns_poll(n, NNORMAL, 1);
+		(void)th_clients_poll(n, NNORMAL, 1);
 		for (int i = 0; i < NNORMAL; i++) {
-			if (!waiting[i] || !itest_conn_frame(&n[i], &f))
+			if (!waiting[i] || !th_client_frame(&n[i], &f))
 				continue;
 			fill(payload, done[i] + i);
 			if (f.type != 7 || f.len != PAYLOAD ||
 			    memcmp(f.data, payload, PAYLOAD) != 0)
 				(*bad)++;
-			rtt[total++] = (itest_now() - sent_at[i]) * 1000.0;
+			rtt[total++] = ((th_now_ms() / 1e3) - sent_at[i]) * 1000.0;
 			waiting[i] = 0;
 			done[i]++;
-			next[i] = itest_now_ms() + PACE_MS;
+			next[i] = th_now_ms() + PACE_MS;
 		}
 	}
 	return total;
@@ -187,43 +187,43 @@ percentile(double *v, int n, double p)
 
 /* Part 1: one dripper, timed closely. */
 static void
-one_dripper(struct itest_taod *d)
+one_dripper(struct th_daemon *d)
 {
 	struct dripper one;
-	struct itest_conn c;
+	struct th_client c;
 	uint64_t deadline, next, now;
 
 	long after;
 
 	memset(&one, 0, sizeof(one));
-	if (itest_conn_open(&c, d->ports[0]) == -1)
+	if (th_client_open(&c, d->port[0]) == -1)
 		bail("connect failed");
-	deadline = itest_now_ms() + (uint64_t)itest_ms(3000);
-	next = itest_now_ms();
-	while (!c.eof && (now = itest_now_ms()) < deadline) {
+	deadline = th_now_ms() + (uint64_t)th_ms(3000);
+	next = th_now_ms();
+	while (!c.eof && (now = th_now_ms()) < deadline) {
 		if (now >= next) {
 			if (drip_one(&c, &one) == -1)
 				break;
 			next += DRIP_MS;
 			continue;
 		}
-		if (itest_conn_wait_closed(&c, (int)(next - now)))
+		if (th_client_wait_closed(&c, (int)(next - now)))
 			break;
 	}
-	after = (long)(itest_now_ms() - one.first_ms);
+	after = (long)(th_now_ms() - one.first_ms);
 	diag("dripper closed %ld ms after its first byte (%d bytes sent)",
 	    after, one.sent);
 	ok(c.eof, "a client dripping a byte every 100 ms is closed");
 	ok(after >= FRAME_MS - 2, "not before frame_timeout_ms");
-	ok(after <= itest_ms(1000), "within 1 s");
-	itest_conn_close(&c);
+	ok(after <= th_ms(1000), "within 1 s");
+	th_client_close(&c);
 }
 
 int
 main(void)
 {
-	struct itest_taod d;
-	struct itest_conn normal[NNORMAL];
+	struct th_daemon *d;
+	struct th_client normal[NNORMAL];
 	static double rtt[NNORMAL * ECHOES], base[NNORMAL * ECHOES];
 	pthread_t tid;
 	uint64_t echo_start, echo_end, first_close = UINT64_MAX, last_close = 0;
@@ -232,29 +232,29 @@ main(void)
 	double p99, base_p99, limit;
 
 	plan(14);
-	itest_watchdog(60);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp echo\n"
-	    "workers 2\nframe_timeout_ms 500\n") == -1)
+	th_init("t71-slowloris", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\n"
+	    "workers 2\nframe_timeout_ms 500\n")) == NULL)
 		bail("taod did not start");
 
-	one_dripper(&d);
+	one_dripper(d);
 
 	for (int i = 0; i < NNORMAL; i++)
-		if (itest_conn_open(&normal[i], d.ports[0]) == -1)
+		if (th_client_open(&normal[i], d->port[0]) == -1)
 			bail("connect failed");
 	nbase = echo_run(normal, base, &bad);
 	base_p99 = percentile(base, nbase, 0.99);
 	diag("without drippers: %d echoes, p50 %.2f ms, p99 %.2f ms", nbase,
 	    percentile(base, nbase, 0.5), base_p99);
 
-	drip_port = d.ports[0];
+	drip_port = d->port[0];
 	if (pthread_create(&tid, NULL, drip_thread, NULL) != 0)
 		bail("pthread_create");
 	while (!atomic_load(&dripping))
-		itest_sleep_ms(1);
-	echo_start = itest_now_ms();
+		th_sleep_ms(1);
+	echo_start = th_now_ms();
 	nrtt = echo_run(normal, rtt, &bad);
-	echo_end = itest_now_ms();
+	echo_end = th_now_ms();
 	pthread_join(tid, NULL);
 
 	for (int i = 0; i < NDRIP; i++) {
@@ -293,7 +293,7 @@ main(void)
 	/* The bound is 50 ms (scaled), or twice the p99 measured just before
 	 * without drippers if other load on the machine made that slower:
 	 * what must not happen is the drippers slowing the echoes. */
-	limit = itest_ms(50) > 2 * base_p99 ? itest_ms(50) : 2 * base_p99;
+	limit = th_ms(50) > 2 * base_p99 ? th_ms(50) : 2 * base_p99;
 	ok(p99 >= 0 && p99 < limit, "p99 round trip %.2f ms < %.1f ms "
 	    "while 1000 clients drip", p99, limit);
 	ok(echo_start < first_close, "the echoes began while all 1000 "
@@ -301,15 +301,15 @@ main(void)
 	is_int(closed, NDRIP, "every dripper was closed");
 	is_int(early, 0, "none before frame_timeout_ms after its first byte");
 	ok(!drip_got_data, "the drippers were sent nothing");
-	is_int(itest_stat(&d, -1, "timeouts"), NDRIP + 1,
+	is_int(th_stat(d, -1, "timeouts"), NDRIP + 1,
 	    "timeouts counts the 1001 drippers");
-	is_int(itest_stat(&d, -1, "connections"), NNORMAL,
+	is_int(th_stat(d, -1, "connections"), NNORMAL,
 	    "only the normal clients remain");
 
 	for (int i = 0; i < NNORMAL; i++)
-		itest_conn_close(&normal[i]);
+		th_client_close(&normal[i]);
 	for (int i = 0; i < NDRIP; i++)
-		itest_conn_close(&dconns[i]);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
-	return done_testing();
+		th_client_close(&dconns[i]);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
 }

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 #define NCLIENTS	2
@@ -22,7 +22,7 @@
 
 /* Seconds since the epoch from "YYYY-MM-DDTHH:MM:SS.mmmZ", or -1. */
 static double
-parse_time(const struct itest_frame *f)
+parse_time(const struct th_frame *f)
 {
 	char text[64], *end;
 	struct tm tm;
@@ -51,8 +51,8 @@ wall_now(void)
 int
 main(void)
 {
-	struct itest_taod d;
-	struct itest_conn c[NCLIENTS];
+	struct th_daemon *d;
+	struct th_client c[NCLIENTS];
 	double t0[NCLIENTS], at[NCLIENTS][NFRAMES], stamp[NCLIENTS][NFRAMES];
 	int count[NCLIENTS] = { 0 }, other = 0, badfmt = 0, skew = 0;
 	int monotonic = 1, spacing = 1, all = 1, timely = 1;
@@ -61,31 +61,31 @@ main(void)
 	double span;
 
 	plan(11);
-	itest_watchdog(30);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp time\n"
-	    "workers 2\n") == -1)
+	th_init("t73-time-app", 30);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp time\n"
+	    "workers 2\n")) == NULL)
 		bail("taod did not start");
 	for (int i = 0; i < NCLIENTS; i++) {
-		if (itest_conn_open(&c[i], d.ports[0]) == -1)
+		if (th_client_open(&c[i], d->port[0]) == -1)
 			bail("connect failed");
-		t0[i] = itest_now();
+		t0[i] = (th_now_ms() / 1e3);
 		if (i + 1 < NCLIENTS)
-			itest_sleep_ms(300);
+			th_sleep_ms(300);
 	}
 
-	deadline = itest_now_ms() + (uint64_t)itest_ms(5000);
-	while (itest_now_ms() < deadline) {
+	deadline = th_now_ms() + (uint64_t)th_ms(5000);
+	while (th_now_ms() < deadline) {
 		int done = 1;
 
 		for (int i = 0; i < NCLIENTS; i++)
 			done &= count[i] >= NFRAMES;
 		if (done)
 			break;
-		(void)itest_conns_poll(c, NCLIENTS, 50);
+		(void)th_clients_poll(c, NCLIENTS, 50);
 		for (int i = 0; i < NCLIENTS; i++) {
-			struct itest_frame f;
+			struct th_frame f;
 
-			while (itest_conn_frame(&c[i], &f)) {
+			while (th_client_frame(&c[i], &f)) {
 				double t = parse_time(&f);
 
 				if (f.type != 1) {
@@ -100,7 +100,7 @@ main(void)
 					continue;
 				if (t < wall_now() - 2 || t > wall_now() + 0.1)
 					skew++;
-				at[i][count[i]] = itest_now() - t0[i];
+				at[i][count[i]] = (th_now_ms() / 1e3) - t0[i];
 				stamp[i][count[i]++] = t;
 			}
 		}
@@ -111,7 +111,7 @@ main(void)
 			continue;
 		diag("client %d: frames at %.3f %.3f %.3f s", i, at[i][0],
 		    at[i][1], at[i][2]);
-		timely &= at[i][2] >= 2.5 && at[i][2] <= 3.6 * itest_scale();
+		timely &= at[i][2] >= 2.5 && at[i][2] <= th_ms(3600) / 1e3;
 		for (int k = 1; k < NFRAMES; k++)
 			monotonic &= stamp[i][k] > stamp[i][k - 1];
 		/* run_every keeps its schedule, so one late tick does not
@@ -129,18 +129,18 @@ main(void)
 	ok(!c[0].eof && !c[1].eof, "the connections stay open");
 
 	for (int i = 0; i < NCLIENTS; i++)
-		itest_conn_close(&c[i]);
-	deadline = itest_now_ms() + (uint64_t)itest_ms(2000);
-	while (itest_stat(&d, -1, "connections") != 0 &&
-	    itest_now_ms() < deadline)
-		itest_sleep_ms(10);
-	out0 = itest_stat(&d, -1, "msgs_out");
-	itest_sleep_ms(1300);
-	out1 = itest_stat(&d, -1, "msgs_out");
+		th_client_close(&c[i]);
+	deadline = th_now_ms() + (uint64_t)th_ms(2000);
+	while (th_stat(d, -1, "connections") != 0 &&
+	    th_now_ms() < deadline)
+		th_sleep_ms(10);
+	out0 = th_stat(d, -1, "msgs_out");
+	th_sleep_ms(1300);
+	out1 = th_stat(d, -1, "msgs_out");
 	ok(out0 >= NCLIENTS * NFRAMES && out0 == out1,
 	    "nothing is sent once the clients are gone (msgs_out %lld, %lld)",
 	    out0, out1);
-	is_int(itest_stat(&d, -1, "errors"), 0, "no errors");
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
-	return done_testing();
+	is_int(th_stat(d, -1, "errors"), 0, "no errors");
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
 }

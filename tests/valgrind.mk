@@ -45,7 +45,7 @@ valgrind: $(BUILD)/taod $(BUILD)/vg/taoctl $(VG_BINS)
 	    mv $(VG_DIR)/taod.tmp $(VG_DIR)/taod
 	@rc=0; \
 	TAO_BUILD=$(VG_DIR) TAO_TEST_TIMEOUT_SCALE=$(VG_SCALE) \
-	    TAO_TEST_SCALE=$(VG_SCALE) prove -j$(VG_JOBS) -e '' $(VG_BINS) || rc=1; \
+	    prove -j$(VG_JOBS) -e '' $(VG_BINS) || rc=1; \
 	n=$$(ls $(VG_DIR)/logs | wc -l); \
 	bad=$$(for f in $(VG_DIR)/logs/*; do \
 		grep -vqE '^==[0-9]+== *$$|^==[0-9]+== Warning:' $$f 2>/dev/null && echo $$f; \

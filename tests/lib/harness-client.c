@@ -1,7 +1,9 @@
 /*
- * itest-conn.c - client connections of the integration tests (itest.h):
- * non-blocking sockets to 127.0.0.1 with an input buffer each, TLV frames
- * and lines popped from it, and bounded waits.
+ * harness-client.c - buffered client connections of the integration
+ * tests (harness.h): non-blocking sockets to 127.0.0.1 with an input
+ * buffer each, TLV frames and lines popped from it, and bounded waits.
+ * The blocking helpers of harness-net.c suit one request at a time; these
+ * suit many connections polled together (chat fan-out, drippers).
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -10,24 +12,22 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "itest.h"
+#include "tests/lib/harness.h"
 
-#define ITEST_IO_MS		5000	/* bound of one blocking step */
+#define IO_MS		5000	/* bound of one blocking step */
 
 int
-itest_conn_open(struct itest_conn *c, int port)
+th_client_open(struct th_client *c, int port)
 {
 	struct sockaddr_in sin;
 	struct pollfd pfd;
 	socklen_t len = sizeof(int);
 	int err = 0, one = 1;
 
-	signal(SIGPIPE, SIG_IGN);
 	memset(c, 0, sizeof(*c));
 	if ((c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
 		return -1;
@@ -41,7 +41,7 @@ itest_conn_open(struct itest_conn *c, int port)
 			goto fail;
 		pfd.fd = c->fd;
 		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, itest_ms(ITEST_IO_MS)) != 1 ||
+		if (poll(&pfd, 1, th_ms(IO_MS)) != 1 ||
 		    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 ||
 		    err != 0) {
 			errno = err != 0 ? err : ETIMEDOUT;
@@ -56,7 +56,7 @@ fail:
 }
 
 void
-itest_conn_close(struct itest_conn *c)
+th_client_close(struct th_client *c)
 {
 	if (c->fd != -1)
 		close(c->fd);
@@ -67,7 +67,7 @@ itest_conn_close(struct itest_conn *c)
 }
 
 int
-itest_conn_local_port(const struct itest_conn *c)
+th_client_local_port(const struct th_client *c)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
@@ -78,7 +78,7 @@ itest_conn_local_port(const struct itest_conn *c)
 }
 
 int
-itest_conn_write(struct itest_conn *c, const void *p, size_t n)
+th_client_write(struct th_client *c, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 	struct pollfd pfd = { c->fd, POLLOUT, 0 };
@@ -94,14 +94,14 @@ itest_conn_write(struct itest_conn *c, const void *p, size_t n)
 			continue;
 		if (w == -1 && errno != EAGAIN)
 			return -1;
-		if (poll(&pfd, 1, itest_ms(ITEST_IO_MS)) != 1)
+		if (poll(&pfd, 1, th_ms(IO_MS)) != 1)
 			return -1;
 	}
 	return 0;
 }
 
 int
-itest_conn_send(struct itest_conn *c, int32_t type, const void *p, size_t n)
+th_client_send(struct th_client *c, int32_t type, const void *p, size_t n)
 {
 	uint8_t frame[8 + 4096];
 
@@ -113,11 +113,11 @@ itest_conn_send(struct itest_conn *c, int32_t type, const void *p, size_t n)
 	}
 	if (n > 0)
 		memcpy(frame + 8, p, n);
-	return itest_conn_write(c, frame, 8 + n);
+	return th_client_write(c, frame, 8 + n);
 }
 
 static int
-make_room(struct itest_conn *c, size_t want)
+make_room(struct th_client *c, size_t want)
 {
 	uint8_t *nb;
 	size_t ncap;
@@ -140,7 +140,7 @@ make_room(struct itest_conn *c, size_t want)
 }
 
 int
-itest_conn_read(struct itest_conn *c)
+th_client_read(struct th_client *c)
 {
 	ssize_t n;
 	int total = 0;
@@ -174,7 +174,7 @@ get_le32(const uint8_t *p)
 }
 
 int
-itest_conn_frame(struct itest_conn *c, struct itest_frame *f)
+th_client_frame(struct th_client *c, struct th_frame *f)
 {
 	size_t have = c->len - c->off;
 	const uint8_t *p = c->buf + c->off;
@@ -194,45 +194,45 @@ itest_conn_frame(struct itest_conn *c, struct itest_frame *f)
 
 /* Wait until the socket has input or the deadline passes; read it. */
 static int
-wait_input(struct itest_conn *c, uint64_t deadline)
+wait_input(struct th_client *c, double deadline)
 {
 	struct pollfd pfd = { c->fd, POLLIN, 0 };
-	uint64_t now = itest_now_ms();
+	double now = th_now_ms();
 
 	if (now >= deadline)
 		return 0;
 	if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
 		return 0;
-	return itest_conn_read(c);
+	return th_client_read(c);
 }
 
 int
-itest_conn_next(struct itest_conn *c, struct itest_frame *f, int timeout_ms)
+th_client_next(struct th_client *c, struct th_frame *f, int timeout_ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms;
+	double deadline = th_now_ms() + timeout_ms;
 
 	for (;;) {
-		if (itest_conn_frame(c, f))
+		if (th_client_frame(c, f))
 			return 1;
 		if (c->eof)
 			return -1;
-		if (itest_now_ms() >= deadline)
+		if (th_now_ms() >= deadline)
 			return 0;
 		(void)wait_input(c, deadline);
 	}
 }
 
 int
-itest_conn_expect(struct itest_conn *c, int32_t type, struct itest_frame *f,
+th_client_expect(struct th_client *c, int32_t type, struct th_frame *f,
     int timeout_ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms;
-	uint64_t now;
+	double deadline = th_now_ms() + timeout_ms;
+	double now;
 	int rc;
 
 	for (;;) {
-		now = itest_now_ms();
-		rc = itest_conn_next(c, f, now < deadline ?
+		now = th_now_ms();
+		rc = th_client_next(c, f, now < deadline ?
 		    (int)(deadline - now) : 0);
 		if (rc != 1 || f->type == type)
 			return rc;
@@ -240,7 +240,7 @@ itest_conn_expect(struct itest_conn *c, int32_t type, struct itest_frame *f,
 }
 
 int
-itest_conn_line(struct itest_conn *c, char *out, size_t outlen)
+th_client_line(struct th_client *c, char *out, size_t outlen)
 {
 	uint8_t *p = c->buf + c->off, *nl;
 	size_t n;
@@ -261,39 +261,52 @@ itest_conn_line(struct itest_conn *c, char *out, size_t outlen)
 }
 
 int
-itest_conn_next_line(struct itest_conn *c, char *out, size_t outlen,
+th_client_next_line(struct th_client *c, char *out, size_t outlen,
     int timeout_ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms;
+	double deadline = th_now_ms() + timeout_ms;
 
 	for (;;) {
-		if (itest_conn_line(c, out, outlen))
+		if (th_client_line(c, out, outlen))
 			return 1;
 		if (c->eof)
 			return -1;
-		if (itest_now_ms() >= deadline)
+		if (th_now_ms() >= deadline)
 			return 0;
 		(void)wait_input(c, deadline);
 	}
 }
 
 int
-itest_conn_wait_closed(struct itest_conn *c, int timeout_ms)
+th_client_wait_closed(struct th_client *c, int timeout_ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms;
+	double deadline = th_now_ms() + timeout_ms;
 
 	for (;;) {
 		c->off = c->len;
 		if (c->eof)
 			return 1;
-		if (itest_now_ms() >= deadline)
+		if (th_now_ms() >= deadline)
 			return 0;
 		(void)wait_input(c, deadline);
 	}
 }
 
 int
-itest_conns_poll(struct itest_conn *cs, int n, int timeout_ms)
+th_client_wait_bytes(struct th_client *c, size_t n, int timeout_ms)
+{
+	double deadline = th_now_ms() + timeout_ms;
+
+	while (c->len - c->off < n) {
+		if (c->eof || th_now_ms() >= deadline)
+			return 0;
+		(void)th_clients_poll(c, 1, 50);
+	}
+	return 1;
+}
+
+int
+th_clients_poll(struct th_client *cs, int n, int timeout_ms)
 {
 	struct pollfd *pfd;
 	int *idx, k = 0, ready = 0;
@@ -313,7 +326,7 @@ itest_conns_poll(struct itest_conn *cs, int n, int timeout_ms)
 	if (k > 0 && poll(pfd, (nfds_t)k, timeout_ms) > 0) {
 		for (int j = 0; j < k; j++)
 			if (pfd[j].revents != 0 &&
-			    itest_conn_read(&cs[idx[j]]) != 0)
+			    th_client_read(&cs[idx[j]]) != 0)
 				ready++;
 	}
 	free(pfd);
@@ -322,14 +335,14 @@ itest_conns_poll(struct itest_conn *cs, int n, int timeout_ms)
 }
 
 void
-itest_put_le64(uint8_t *p, uint64_t v)
+th_put_le64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 uint64_t
-itest_get_le64(const uint8_t *p)
+th_get_le64(const uint8_t *p)
 {
 	uint64_t v = 0;
 
