@@ -273,7 +273,7 @@ test_layout(void)
 	is_int(hl, 8, "encode: 8 header bytes");
 	is_int(tl, 0, "encode: no trailer");
 	memcpy(buf + 8, "hello", 5);
-	ok(memcmp(buf, hello, sizeof(hello)) == 0,
+	is_blob(buf, hl + 5, hello, sizeof(hello),
 	    "type 1 \"hello\" is 01 00 00 00 05 00 00 00 h e l l o");
 
 	is_int(decode(hello, sizeof(hello), SMALL_MAX, &f, &used),
@@ -282,13 +282,13 @@ test_layout(void)
 	ok(f.payload == hello + 8, "payload points into the input (no copy)");
 
 	tao_codec_tlv.encode(-2, 0, buf, &hl, buf + 16, &tl);
-	ok(hl == 8 && memcmp(buf, neg, 8) == 0, "type -2 encodes as fe ff ff ff");
+	is_blob(buf, hl, neg, 8, "type -2 encodes as fe ff ff ff");
 	ok(decode(neg, 8, SMALL_MAX, &f, &used) == TAO_DECODE_FRAME &&
 	    f.type == -2 && f.len == 0 && used == 8,
 	    "a negative type decodes back");
 
 	tao_codec_tlv.encode(TAO_TYPE_HEARTBEAT, 0, buf, &hl, buf + 16, &tl);
-	ok(hl == 8 && memcmp(buf, zero, 8) == 0, "the heartbeat is 8 zeros");
+	is_blob(buf, hl, zero, 8, "the heartbeat is 8 zeros");
 	ok(decode(zero, 8, SMALL_MAX, &f, &used) == TAO_DECODE_FRAME &&
 	    f.type == TAO_TYPE_HEARTBEAT && f.len == 0 && used == 8 &&
 	    f.payload == zero + 8, "zero-length payload: a frame of 8 bytes");

@@ -135,7 +135,8 @@ main(void)
 	diag("%d clients on worker 0 (pid %d), %d on worker 1 (pid %d)",
 	    on[0], (int)w0, on[1], (int)w1);
 	if (on[0] < 2 || on[1] < 2)
-		bail("the clients did not spread over both workers");
+		bail("the clients did not spread over both workers (%d + %d)",
+		    on[0], on[1]);
 	drops0 = th_stat(d, 1, "ring_drops");
 	th_sleep_ms(300);		/* warm up */
 

@@ -42,10 +42,8 @@ main(void)
 	int n, fd;
 
 	th_init("t55-master-user", 30);
-	if (geteuid() != 0 || (pw = getpwnam("nobody")) == NULL) {
-		printf("1..0 # SKIP needs root and a 'nobody' user\n");
-		return th_exit(0);
-	}
+	if (geteuid() != 0 || (pw = getpwnam("nobody")) == NULL)
+		skip_all("needs root and a 'nobody' user");
 	plan(0);
 	d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\nworkers 2\n"
 	    "user nobody\n");
