@@ -6,7 +6,7 @@
  *	int main(void) {
  *		struct th_daemon *d;
  *
- *		th_init("t40-echo-basic", 60);	(time limit, seconds)
+ *		th_init("t040-echo-basic", 60);	(time limit, seconds)
  *		if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\n"))
  *		    == NULL)
  *			bail("taod did not start");
