@@ -111,6 +111,13 @@ orphan(struct tao_conn *c, void *arg)
 }
 
 static void
+later(struct tao_conn *c, void *arg)
+{
+	(void)arg;
+	tao_send(c, 8, "later", 5);
+}
+
+static void
 timers(struct tao_conn *c, const struct tao_message *m, void *arg)
 {
 	int64_t *state;
@@ -122,6 +129,8 @@ timers(struct tao_conn *c, const struct tao_message *m, void *arg)
 		state[0] = tao_run_every(c, 50, tick, state);
 	else if (m->type == 7)
 		tao_run_after(c, 300, orphan, NULL);
+	else if (m->type == 8)
+		tao_run_after(c, 400, later, NULL);
 }
 
 static void
@@ -201,7 +210,7 @@ build_server(int port, const char *ctl)
 	    "register type 100000");
 	is_int(tao_register(s, 100000, NULL, echo, NULL), TAO_EEXIST,
 	    "  and again: TAO_EEXIST");
-	for (int32_t t = 5; t <= 7; t++)
+	for (int32_t t = 5; t <= 8; t++)
 		tao_register(s, t, NULL, timers, NULL);
 	tao_on_connect(s, on_connect, NULL);
 	tao_on_close(s, on_close, NULL);
@@ -219,6 +228,20 @@ stat_of(const char *ctl, const char *key)
 	if (th_run(out, sizeof(out), th_ms(5000), argv) != 0)
 		return -1;
 	return th_stats_get(out, -1, key);
+}
+
+/* Wait until *v >= want: 0, or -1 on timeout. */
+static int
+wait_atomic(_Atomic int *v, int want, int timeout_ms)
+{
+	double end = th_now_ms() + timeout_ms;
+
+	while (atomic_load(v) < want) {
+		if (th_now_ms() >= end)
+			return -1;
+		th_sleep_ms(5);
+	}
+	return 0;
 }
 
 static int
@@ -241,7 +264,7 @@ main(void)
 	struct tao_server *s;
 	char ctl[300];
 	pid_t pid;
-	int port, fd, fd2, rc, status;
+	int port, fd, fd2, rc, status, closes;
 
 	th_init("t045-api-server", 60);
 	plan(0);
@@ -317,16 +340,23 @@ main(void)
 		ok(th_recv_frame(fd, &ty, junk, sizeof(junk), &ln, 300) != 0,
 		    "  and stops when cancelled inside its callback");
 	}
+	closes = atomic_load(&sh->closes);
 	ok(th_send_frame(fd, 7, "", 0) == 0, "a 300 ms timer armed");
 	close(fd);
-	th_sleep_ms(500);
+	ok(wait_atomic(&sh->closes, closes + 1, th_ms(2000)) == 0,
+	    "  its connection closed");
+	/* One worker, one loop: a 400 ms timer armed after that close is due
+	 * after the 300 ms one, so once it has fired the other would have
+	 * too, had the close not cancelled it. */
+	fd = th_connect(port);
+	ok(fd >= 0 && th_send_frame(fd, 8, "", 0) == 0 &&
+	    expect(fd, 8, "later", 5) == 0, "a later 400 ms timer fires");
 	is_int(atomic_load(&sh->orphan_fired), 0,
-	    "  it died with its connection");
-	ok(atomic_load(&sh->worker_ticks) >= 3,
+	    "  and the 300 ms one did not: it died with its connection");
+	ok(wait_atomic(&sh->worker_ticks, 3, th_ms(2000)) == 0,
 	    "a worker-wide run_every runs (%d ticks)",
 	    atomic_load(&sh->worker_ticks));
 
-	fd = th_connect(port);
 	ok(fd >= 0 && th_send_frame(fd, 2, "", 0) == 0 &&
 	    expect(fd, 2, "bye", 3) == 0 && th_wait_closed(fd, th_ms(2000))
 	    == 0, "tao_conn_close closes after the reply is flushed");
@@ -340,8 +370,7 @@ main(void)
 	if (fd2 >= 0)
 		close(fd2);
 	atomic_store(&sh->refuse, 0);
-	for (int i = 0; i < 100 && atomic_load(&sh->closes) < 3; i++)
-		th_sleep_ms(20);
+	(void)wait_atomic(&sh->closes, 3, th_ms(2000));
 	is_int(atomic_load(&sh->connects), 3, "three connections accepted");
 	is_int(atomic_load(&sh->closes), 3,
 	    "on_close ran exactly once for each, not for the refused one");

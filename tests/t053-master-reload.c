@@ -1,8 +1,11 @@
 /*
  * t053-master-reload - reloads under load.
  *
- *  1. An invalid config: taoctl reload exits 1 with FILE:LINE, nothing
- *     changes (generation, pids) and 100 echoing clients see nothing.
+ *  1. An invalid config (that would also ask for 3 workers and a short
+ *     reload_timeout_ms): taoctl reload exits 1 with FILE:LINE, and for
+ *     longer than that timeout nothing starts - no "reload: starting"
+ *     line, never a third child - then generation, worker count and
+ *     pids are unchanged and 100 echoing clients saw nothing.
  *  2. A valid reload: the generation goes up, new pids serve, and the
  *     connections open across it keep working (the old workers hand
  *     them to the new generation).
@@ -84,6 +87,30 @@ settle(struct th_daemon *d, int n, struct th_status *st)
 	return -1;
 }
 
+#define BAD_RELOAD_MS	300	/* reload_timeout_ms of the invalid config */
+
+/*
+ * Watch the master for ms: 1 if it kept exactly n children and logged no
+ * reload start the whole time.  A refused reload that had partly applied
+ * would fork a worker of the new generation at once and would have
+ * served or failed within its reload_timeout_ms, so the window is that
+ * timeout and more; it is the length of a negative check, not a wait.
+ */
+static int
+master_quiet_for(struct th_daemon *d, int n, int ms)
+{
+	double end = th_now_ms() + ms;
+	pid_t kids[64];
+
+	do {
+		if (th_children(d->pid, kids, 64) != n ||
+		    th_daemon_log_count(d, "reload: starting") != 0)
+			return 0;
+		th_sleep_ms(10);
+	} while (th_now_ms() < end);
+	return 1;
+}
+
 static void
 test_invalid(struct th_daemon *d)
 {
@@ -95,17 +122,20 @@ test_invalid(struct th_daemon *d)
 
 	th_status(d, &before);
 	if (th_daemon_config(d, "listen 127.0.0.1:0 tlv\napp echo\n"
-	    "bogus_directive 1\nworkers 2\n") == -1)
+	    "workers 3\nreload_timeout_ms 300\nbogus_directive 1\n") == -1)
 		bail("cannot write the config");
 	is_int(th_ctl(d, out, sizeof(out), "reload", NULL), 1,
 	    "reload of an invalid config: taoctl exits 1");
-	snprintf(want, sizeof(want), "%s:3: ", d->conf);
+	snprintf(want, sizeof(want), "%s:5: ", d->conf);
 	ok(strstr(out, want) != NULL, "  and says %s...", want);
 	diag("  %.*s", (int)strcspn(out, "\n"), out);
-	th_sleep_ms(200);
+	ok(master_quiet_for(d, 2, th_ms(BAD_RELOAD_MS) + 200), "for longer "
+	    "than its reload_timeout_ms no reload starts and the master "
+	    "keeps 2 children");
 	th_status(d, &after);
-	is_int(after.generation, before.generation, "the generation is "
-	    "unchanged (%d)", after.generation);
+	ok(after.generation == before.generation && after.workers == 2,
+	    "generation (%d) and worker count (%d) are unchanged",
+	    after.generation, after.workers);
 	for (int i = 0; i < 2; i++) {
 		pid_t a = 0, b = 0;
 		th_status_serving(&before, i, &a);
