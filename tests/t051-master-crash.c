@@ -72,7 +72,8 @@ main(void)
 
 	if ((storm = th_storm_start(d->port[0])) == NULL)
 		bail("th_storm_start");
-	th_sleep_ms(200);
+	if (th_storm_wait(storm, 50, th_ms(5000)) == -1)
+		diag("the connect storm does not get going");
 	th_load_mark(l);
 	t_kill = th_now_ms();
 	ok(kill(victim, SIGKILL) == 0, "kill -9 worker 0 (pid %d)",

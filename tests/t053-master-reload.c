@@ -210,7 +210,8 @@ test_bar(struct th_daemon *d)
 	gen0 = st.generation;
 	if ((storm = th_storm_start(d->port[0])) == NULL)
 		bail("th_storm_start");
-	th_sleep_ms(100);
+	if (th_storm_wait(storm, 50, th_ms(5000)) == -1)
+		diag("the connect storm does not get going");
 	t0 = th_now_ms();
 	for (int i = 0; i < RELOADS; i++)
 		if (reload(d, out, sizeof(out), &waits) != 0 && failed++ == 0)
@@ -262,14 +263,18 @@ test_workers(struct th_daemon *d, int n)
 	l = start_load(d, 1);
 	if ((storm = th_storm_start(d->port[0])) == NULL)
 		bail("th_storm_start");
-	th_sleep_ms(50);
+	if (th_storm_wait(storm, 20, th_ms(5000)) == -1)
+		diag("the connect storm does not get going");
 	rc = reload(d, out, sizeof(out), &waits);
 	is_int(rc, 0, "reload to workers %d", n);
 	if (rc != 0)
 		diag("  %.*s", (int)strcspn(out, "\n"), out);
 	ok(rc == 0 && settle(d, n, &st) == 0, "  %d workers serve, %d "
 	    "processes", n, n);
-	th_sleep_ms(100);
+	/* The storm goes on against the new workers before it stops. */
+	if (th_storm_wait(storm, th_storm_attempts(storm) + 20,
+	    th_ms(5000)) == -1)
+		diag("the connect storm stalled after the reload");
 	th_storm_stop(storm, &s);
 	th_storm_diag("  connect storm", &s);
 	is_int(s.connect_failed + s.reset + s.no_reply + s.bad, 0,

@@ -178,7 +178,11 @@ main(void)
 	ok(drops1 > drops0, "worker 1 reports the ring drops of its stop");
 
 	rx1 = th_chat_received(ch, 1, 0);
-	th_sleep_ms(300);
+	{
+		double end = th_now_ms() + th_ms(3000);
+		while (th_chat_received(ch, 1, 0) <= rx1 && th_now_ms() < end)
+			th_sleep_ms(10);
+	}
 	ok(th_chat_received(ch, 1, 0) > rx1, "worker 1's clients get worker "
 	    "0's broadcasts again");
 	fd = client_on(d->port[0], 1);

@@ -373,6 +373,8 @@ struct th_storm;
 
 struct th_storm	*th_storm_start(int port);
 long long	 th_storm_attempts(struct th_storm *s);
+/* Wait until the storm has made n attempts: 0, or -1 on timeout. */
+int		 th_storm_wait(struct th_storm *s, long long n, int timeout_ms);
 void		 th_storm_diag(const char *what,
 		    const struct th_storm_totals *t);
 void		 th_storm_stop(struct th_storm *s, struct th_storm_totals *t);
