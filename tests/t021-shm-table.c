@@ -315,7 +315,7 @@ test_seqlock(void)
 	w = kids_spawn(sq_writer, &job);
 	r = kids_spawn(sq_reader, &job);
 	t0 = kids_now_s();
-	while (kids_now_s() - t0 < 1.0)
+	while (kids_now_s() - t0 < 1.0)	/* the scenario: run for 1 s */
 		usleep(10000);
 	atomic_store(&job.b->stop, 1);
 	rw = kids_reap(w, 5000);

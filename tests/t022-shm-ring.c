@@ -905,7 +905,7 @@ test_reclaim_live(void)
 	ap = kids_spawn(rl_producer, &a);
 	if (wait_for(&b->started, 1, 5) == -1)
 		bail("producer did not start");
-	usleep(20000);
+	usleep(20000);	/* scenario: the kill lands mid-stream, anywhere */
 	kill(ap, SIGKILL);
 	is_int(kids_reap(ap, 5000), 128 + SIGKILL,
 	    "producer SIGKILLed while publishing");

@@ -115,7 +115,8 @@ test_limits(void)
 	    "a new connection echoes after all that");
 	if (fd != -1)
 		close(fd);
-	th_sleep_ms(100);
+	/* Bounded: the check below says whether they did. */
+	(void)th_load_wait_replies(l, before + 50, th_ms(5000));
 	th_load_stop(l, &t);
 	th_load_diag("50 connections meanwhile", &t);
 	ok(t.replies > before, "they kept echoing (%lld replies before, "

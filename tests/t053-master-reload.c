@@ -181,7 +181,11 @@ test_valid(struct th_daemon *d)
 	    "echoes");
 	if (fd != -1)
 		close(fd);
-	th_sleep_ms(200);
+	/* Every one of the 100 gets a few more replies from the new
+	 * generation before the load stops (bounded; the checks below
+	 * say whether they did). */
+	(void)th_load_wait_replies(l, th_load_replies(l) + 5 * CONNS,
+	    th_ms(5000));
 	th_load_stop(l, &t);
 	th_load_diag("100 connections open across one reload", &t);
 	is_int(t.bad, 0, "  no wrong reply");
@@ -218,7 +222,10 @@ test_bar(struct th_daemon *d)
 			diag("reload %d failed: %s", i + 1, out);
 	diag("%d reloads in %.0f ms (%d waits for old generations)",
 	    RELOADS, th_now_ms() - t0, waits);
-	th_sleep_ms(200);
+	/* Storm and load go on against the last generation a little. */
+	(void)th_storm_wait(storm, th_storm_attempts(storm) + 20, th_ms(5000));
+	(void)th_load_wait_replies(l, th_load_replies(l) + 5 * CONNS,
+	    th_ms(5000));
 	th_storm_stop(storm, &s);
 	th_load_stop(l, &t);
 	is_int(failed, 0, "%d reloads in a row succeed", RELOADS);

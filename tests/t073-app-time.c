@@ -70,7 +70,7 @@ main(void)
 			bail("connect failed");
 		t0[i] = (th_now_ms() / 1e3);
 		if (i + 1 < NCLIENTS)
-			th_sleep_ms(300);
+			th_sleep_ms(300);	/* scenario: a moment apart */
 	}
 
 	deadline = th_now_ms() + (uint64_t)th_ms(5000);
@@ -135,7 +135,7 @@ main(void)
 	    th_now_ms() < deadline)
 		th_sleep_ms(10);
 	out0 = th_stat(d, -1, "msgs_out");
-	th_sleep_ms(1300);
+	th_sleep_ms(1300);	/* a negative check: longer than a period */
 	out1 = th_stat(d, -1, "msgs_out");
 	ok(out0 >= NCLIENTS * NFRAMES && out0 == out1,
 	    "nothing is sent once the clients are gone (msgs_out %lld, %lld)",

@@ -59,6 +59,8 @@ main(void)
 		if ((fds[i] = th_connect(d->port[0])) < 0)
 			bail("connect");
 	silent = th_connect(d->port[0]);
+	/* The 300 ms sleeps below are the clients' heartbeat pace: part of
+	 * the scenario, not waits for the server. */
 	for (int i = 0; i < 3; i++) {
 		beat(fds, NCONNS);
 		th_sleep_ms(300);

@@ -564,7 +564,7 @@ test_handshake_timeout(SSL_CTX *ctx)
 	ok(rc == 0 && type == 3 && len > 6 && memcmp(payload, "netid=", 6) ==
 	    0, "the greeting queued in on_connect arrives after the "
 	    "handshake");
-	th_sleep_ms(FRAME_MS + 300);
+	th_sleep_ms(FRAME_MS + 300);	/* scenario: outlive frame_timeout_ms */
 	rc = tc_write(&t, heartbeat, sizeof(heartbeat));
 	for (frames = 0; rc == 0 && frames < 10; frames++)
 		if ((rc = tc_frame(&t, &type, payload, sizeof(payload), &len))

@@ -512,7 +512,7 @@ test_restart(void)
 	command(&r, 'q');
 	ok(wait_for(&r, &r.queued_done, 1, th_ms(5000)) == 0 &&
 	    get(&r, &r.queued_rc) == 0, "a send while down is queued");
-	th_sleep_ms(300);
+	th_sleep_ms(300);	/* the measurement window of the back-off */
 	n = get(&r, &r.errors) - errors0;
 	ok(n >= 1 && n <= 10, "attempts failed meanwhile, at the back-off's "
 	    "pace (%d in 300 ms)", n);

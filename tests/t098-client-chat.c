@@ -202,7 +202,7 @@ main(void)
 	struct th_daemon *d1, *d2;
 	struct chat ch;
 	const char *line;
-	char conf[128], want[64], out[256];
+	char conf[128], want[64], out[256], errlog[300];
 	long long me = -1, raw_id, me2 = -1, raw2_id;
 	int port, raw, raw2;
 
@@ -237,7 +237,9 @@ main(void)
 	/* taod goes away and comes back on the same port. */
 	is_int(th_ctl(d1, out, sizeof(out), "stop", NULL), 0, "taoctl stop");
 	ok(th_daemon_wait(d1, th_ms(10000)) == 0, "taod is gone");
-	th_sleep_ms(200);
+	snprintf(errlog, sizeof(errlog), "%s/tao-chat.err", th_dir());
+	ok(th_wait_file(errlog, "lost, reconnecting", th_ms(5000)) == 0,
+	    "tao-chat notices (\"lost, reconnecting\" on stderr)");
 	type_line(&ch, "typed while down\n");
 	if ((d2 = th_daemon_start(conf)) == NULL)
 		bail("taod did not start again");

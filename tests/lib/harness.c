@@ -809,17 +809,36 @@ th_daemon_stop_clean(struct th_daemon *d)
 }
 
 int
-th_daemon_log_count(struct th_daemon *d, const char *needle)
+th_file_count(const char *path, const char *needle)
 {
-	char *log = read_file(d->log, NULL), *p;
+	char *text = read_file(path, NULL), *p;
 	int n = 0;
 
-	if (log == NULL)
+	if (text == NULL)
 		return 0;
-	for (p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+	for (p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
 		n++;
-	free(log);
+	free(text);
 	return n;
+}
+
+int
+th_wait_file(const char *path, const char *needle, int timeout_ms)
+{
+	double end = th_now_ms() + timeout_ms;
+
+	while (th_file_count(path, needle) == 0) {
+		if (th_now_ms() >= end)
+			return -1;
+		th_sleep_ms(5);
+	}
+	return 0;
+}
+
+int
+th_daemon_log_count(struct th_daemon *d, const char *needle)
+{
+	return th_file_count(d->log, needle);
 }
 
 int

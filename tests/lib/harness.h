@@ -170,6 +170,12 @@ struct th_conn_info {
 int		 th_conns(struct th_daemon *d, struct th_conn_info *ci,
 		    int max);
 
+/* Occurrences of needle in the file at path (0 if it cannot be read). */
+int		 th_file_count(const char *path, const char *needle);
+/* Wait until the file holds needle: 0, or -1 on timeout. */
+int		 th_wait_file(const char *path, const char *needle,
+		    int timeout_ms);
+
 /* ---- harness.c: /proc ---------------------------------------------- */
 
 long		 th_rss_kb(pid_t pid);		/* VmRSS, -1 if gone */
