@@ -258,34 +258,29 @@ expect(int fd, int32_t type, const char *payload, size_t len)
 	    memcmp(buf, payload, len) == 0 ? 0 : -1;
 }
 
-int
-main(void)
+/* A bad directive is reported, and the server then refuses to run
+ * rather than run with half a configuration. */
+static void
+test_bad_config(void)
 {
-	struct tao_server *s;
-	char ctl[300];
-	pid_t pid;
-	int port, fd, fd2, rc, status, closes;
+	struct tao_server *bad = tao_server_new();
 
-	th_init("t045-api-server", 60);
-	plan(0);
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
-		bail("mmap");
-	{
-		/* A bad directive is reported, and the server then refuses
-		 * to run rather than run with half a configuration. */
-		struct tao_server *bad = tao_server_new();
-		fflush(stdout);
-		is_int(tao_server_config_line(bad, "no_such_directive 1"),
-		    TAO_ECONFIG, "an unknown directive is a config error");
-		is_int(tao_server_run(bad), TAO_ECONFIG,
-		    "  and tao_server_run refuses to start");
-		tao_server_free(bad);
-	}
-	port = free_port();
-	snprintf(ctl, sizeof(ctl), "%s/api.sock", th_dir());
-	s = build_server(port, ctl);
+	fflush(stdout);
+	is_int(tao_server_config_line(bad, "no_such_directive 1"),
+	    TAO_ECONFIG, "an unknown directive is a config error");
+	is_int(tao_server_run(bad), TAO_ECONFIG,
+	    "  and tao_server_run refuses to start");
+	tao_server_free(bad);
+}
+
+/* Fork the server; returns its pid once it accepts, with the first
+ * connection in *fd. */
+static pid_t
+start_server(struct tao_server *s, int port, int *fdp)
+{
+	pid_t pid;
+	int fd = -1;
+
 	fflush(stdout);
 	if ((pid = fork()) == -1)
 		bail("fork");
@@ -303,6 +298,14 @@ main(void)
 		kill(pid, SIGKILL);
 		bail("the server did not come up");
 	}
+	*fdp = fd;
+	return pid;
+}
+
+/* Dispatch by type, decoders, unregistered types, a rejected frame. */
+static void
+test_dispatch(int fd, const char *ctl)
+{
 	ok(th_send_frame(fd, 1, "hello", 5) == 0 && expect(fd, 1, "hello", 5)
 	    == 0, "type 1 dispatched to its handler");
 	ok(th_send_frame(fd, -7, "neg", 3) == 0 && expect(fd, -7, "neg", 3)
@@ -320,12 +323,21 @@ main(void)
 	    "a frame the decoder rejects closes the connection");
 	close(fd);
 	is_int(stat_of(ctl, "errors"), 1, "  and counts an error");
+}
 
-	/* Timers: run_after is never early; run_every ticks and cancels
-	 * itself inside its callback; a closed connection's timer is
-	 * cancelled with it; a worker timer runs without connections. */
+/*
+ * Timers: run_after is never early; run_every ticks and cancels itself
+ * inside its callback; a closed connection's timer is cancelled with it;
+ * a worker timer runs without connections.  Returns a live connection.
+ */
+static int
+test_timers(int port)
+{
+	int fd, closes;
+	double t0;
+
 	fd = th_connect(port);
-	double t0 = th_now_ms();
+	t0 = th_now_ms();
 	ok(fd >= 0 && th_send_frame(fd, 5, "", 0) == 0 &&
 	    expect(fd, 5, "late", 4) == 0, "tao_run_after fires");
 	ok(th_now_ms() - t0 >= 100, "  not before 100 ms (%.0f ms)",
@@ -357,6 +369,15 @@ main(void)
 	    "a worker-wide run_every runs (%d ticks)",
 	    atomic_load(&sh->worker_ticks));
 
+	return fd;
+}
+
+/* fd is a live connection of the timer test. */
+static void
+test_close_and_refuse(int fd, int port)
+{
+	int fd2;
+
 	ok(fd >= 0 && th_send_frame(fd, 2, "", 0) == 0 &&
 	    expect(fd, 2, "bye", 3) == 0 && th_wait_closed(fd, th_ms(2000))
 	    == 0, "tao_conn_close closes after the reply is flushed");
@@ -376,6 +397,12 @@ main(void)
 	    "on_close ran exactly once for each, not for the refused one");
 	is_int(atomic_load(&sh->send_after_close), TAO_ECLOSED,
 	    "tao_send in on_close returns TAO_ECLOSED");
+}
+
+static void
+stop_server(pid_t pid)
+{
+	int rc, status;
 
 	kill(pid, SIGTERM);
 	rc = -1;
@@ -391,6 +418,31 @@ main(void)
 		waitpid(pid, NULL, 0);
 	}
 	is_int(rc, 0, "tao_server_run returns 0 after SIGTERM");
+}
+
+int
+main(void)
+{
+	struct tao_server *s;
+	char ctl[300];
+	pid_t pid;
+	int port, fd;
+
+	th_init("t045-api-server", 60);
+	plan(0);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		bail("mmap");
+	test_bad_config();
+	port = free_port();
+	snprintf(ctl, sizeof(ctl), "%s/api.sock", th_dir());
+	s = build_server(port, ctl);
+	pid = start_server(s, port, &fd);
+	test_dispatch(fd, ctl);
+	fd = test_timers(port);
+	test_close_and_refuse(fd, port);
+	stop_server(pid);
 	tao_server_free(s);
 	return th_exit(done_testing());
 }
