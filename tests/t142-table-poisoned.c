@@ -56,7 +56,7 @@ now_ms(void)
 static double
 limit_ms(double ms)
 {
-	return ms * kids_timeout_scale();
+	return ms * th_timeout_scale();
 }
 
 /* Every row of every partition: OPEN, netid set, sequence odd; hwm and
