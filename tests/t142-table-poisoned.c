@@ -42,6 +42,7 @@
 #include "shm/stats.h"
 #include "shm/table.h"
 #include "tap.h"
+#include "lib/harness.h"
 #include "lib/kids.h"
 
 #define NISLOTS		4
