@@ -14,20 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 #define TRIES	48
 #define NMSG	20
 
 static int
-welcome(struct itest_conn *c, int timeout_ms)
+welcome(struct th_client *c, int timeout_ms)
 {
-	struct itest_frame f;
+	struct th_frame f;
 	char text[64];
 	unsigned long long n;
 
-	if (itest_conn_expect(c, 3, &f, timeout_ms) != 1 ||
+	if (th_client_expect(c, 3, &f, timeout_ms) != 1 ||
 	    f.len >= sizeof(text))
 		return -1;
 	memcpy(text, f.data, f.len);
@@ -39,35 +39,35 @@ welcome(struct itest_conn *c, int timeout_ms)
 }
 
 static int
-open_on(struct itest_conn *c, int port, int want)
+open_on(struct th_client *c, int port, int want)
 {
 	for (int i = 0; i < TRIES; i++) {
-		if (itest_conn_open(c, port) == -1)
+		if (th_client_open(c, port) == -1)
 			return -1;
-		if (welcome(c, itest_ms(3000)) == 0 && c->tag == want)
+		if (welcome(c, th_ms(3000)) == 0 && c->tag == want)
 			return 0;
-		itest_conn_close(c);
+		th_client_close(c);
 	}
 	return -1;
 }
 
 static int
-expect_type(struct itest_conn *c, int32_t type, int ms)
+expect_type(struct th_client *c, int32_t type, int ms)
 {
-	struct itest_frame f;
+	struct th_frame f;
 
-	return itest_conn_expect(c, type, &f, ms) == 1;
+	return th_client_expect(c, type, &f, ms) == 1;
 }
 
 static int
-privates(struct itest_conn *c, int want, int ms)
+privates(struct th_client *c, int want, int ms)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)ms, now;
-	struct itest_frame f;
+	uint64_t deadline = (uint64_t)th_now_ms() + (uint64_t)ms, now;
+	struct th_frame f;
 	int n = 0, rc;
 
-	while (n < want && (now = itest_now_ms()) < deadline) {
-		rc = itest_conn_next(c, &f, (int)(deadline - now));
+	while (n < want && (now = (uint64_t)th_now_ms()) < deadline) {
+		rc = th_client_next(c, &f, (int)(deadline - now));
 		if (rc == -1)
 			break;
 		n += rc == 1 && f.type == 2;
@@ -79,61 +79,61 @@ privates(struct itest_conn *c, int want, int ms)
  * leave notices of the placement above are broadcasts still in flight):
  * two samples 300 ms apart that agree.  0, or -1 if they never settle. */
 static int
-settled(struct itest_taod *d, long long *v)
+settled(struct th_daemon *d, long long *v)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)itest_ms(10000);
+	uint64_t deadline = (uint64_t)th_now_ms() + (uint64_t)th_ms(10000);
 	long long prev[3] = { -2, -2, -2 };
 
 	do {
 		int same = 1;
 		for (int s = 0; s < 3; s++) {
-			v[s] = itest_stat(d, s, "ring_reads");
+			v[s] = th_stat(d, s, "ring_reads");
 			same &= v[s] == prev[s] && v[s] >= 0;
 			prev[s] = v[s];
 		}
 		if (same)
 			return 0;
-		itest_sleep_ms(300);
-	} while (itest_now_ms() < deadline);
+		th_sleep_ms(300);
+	} while ((uint64_t)th_now_ms() < deadline);
 	return -1;
 }
 
 int
 main(void)
 {
-	struct itest_taod d;
-	struct itest_conn a, b, c;
+	struct th_daemon *d;
+	struct th_client a, b, c;
 	long long before[3], after[3];
 	uint8_t buf[64];
 
 	plan(9);
-	itest_watchdog(90);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp chat notices\n"
-	    "workers 3\n") == -1)
+	th_init("t211-unicast-one-copy", 90);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
+	    "workers 3\n")) == NULL)
 		bail("taod did not start");
-	if (open_on(&a, d.ports[0], 0) == -1 ||
-	    open_on(&b, d.ports[0], 1) == -1 ||
-	    open_on(&c, d.ports[0], 2) == -1)
+	if (open_on(&a, d->port[0], 0) == -1 ||
+	    open_on(&b, d->port[0], 1) == -1 ||
+	    open_on(&c, d->port[0], 2) == -1)
 		bail("could not place a client on each of the 3 workers");
 	diag("A %" PRIu64 " on 0, B %" PRIu64 " on 1, C %" PRIu64 " on 2",
 	    a.netid, b.netid, c.netid);
-	ok(settled(&d, before) == 0, "stats has ring_reads per worker, and "
+	ok(settled(d, before) == 0, "stats has ring_reads per worker, and "
 	    "it settles");
 
 	for (int i = 0; i < NMSG; i++) {
 		int n = snprintf((char *)buf + 8, sizeof(buf) - 8, "m%d", i);
-		itest_put_le64(buf, b.netid);
-		itest_conn_send(&a, 2, buf, 8 + (size_t)n);
+		th_put_le64(buf, b.netid);
+		th_client_send(&a, 2, buf, 8 + (size_t)n);
 	}
-	is_int(privates(&b, NMSG, itest_ms(5000)), NMSG,
+	is_int(privates(&b, NMSG, th_ms(5000)), NMSG,
 	    "B (worker 1) gets every private message");
 	is_int(privates(&c, 1, 300), 0, "C (worker 2) gets none");
 	is_int(privates(&a, 1, 1), 0, "nor does the sender");
-	itest_conn_send(&a, 1, "after", 5);
-	ok(expect_type(&c, 1, itest_ms(5000)) && expect_type(&b, 1,
-	    itest_ms(5000)), "a broadcast after them reaches B and C");
+	th_client_send(&a, 1, "after", 5);
+	ok(expect_type(&c, 1, th_ms(5000)) && expect_type(&b, 1,
+	    th_ms(5000)), "a broadcast after them reaches B and C");
 
-	if (settled(&d, after) == -1)
+	if (settled(d, after) == -1)
 		diag("ring_reads did not settle");
 	diag("ring_reads delta: worker 0 %lld, 1 %lld, 2 %lld",
 	    after[0] - before[0], after[1] - before[1], after[2] - before[2]);
@@ -145,9 +145,9 @@ main(void)
 	is_int(after[0] - before[0], 0,
 	    "the sender's worker copied none (it reads no ring of its own)");
 
-	itest_conn_close(&a);
-	itest_conn_close(&b);
-	itest_conn_close(&c);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
-	return done_testing();
+	th_client_close(&a);
+	th_client_close(&b);
+	th_client_close(&c);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
 }
