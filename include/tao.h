@@ -10,8 +10,8 @@
  * Errors: fallible calls return 0 (or a positive id) on success and a
  * negative TAO_E* code on failure; tao_strerror() names the code.
  *
- * Ownership: the library copies whatever you pass to tao_send(),
- * tao_broadcast() and tao_unicast(); payload pointers handed to your
+ * Ownership: the library copies whatever you pass to tao_conn_send(),
+ * tao_server_broadcast() and tao_server_unicast(); payload pointers handed to your
  * callbacks are valid only until the callback returns.
  */
 #ifndef TAO_H
@@ -86,7 +86,7 @@ typedef void	(*tao_timer_fn)(struct tao_conn *, void *arg);
 /*
  * Renders a broadcast or unicast message for one receiving connection
  * (e.g. differently for line and TLV clients); it normally ends in
- * tao_send().  Without one, the message is sent as it is.
+ * tao_conn_send().  Without one, the message is sent as it is.
  */
 typedef int	(*tao_deliver_fn)(struct tao_conn *, int32_t type,
 		    const void *data, size_t len, void *arg);
@@ -95,7 +95,7 @@ typedef void	(*tao_worker_fn)(struct tao_server *, int slot, void *arg);
 
 /*
  * Codecs.  decode() looks at buf[0..len) and returns:
- *   TAO_DECODE_FRAME  one frame: *frame filled, *used = bytes it spans;
+ *   TAO_DECODE_OK  one frame: *frame filled, *used = bytes it spans;
  *   TAO_DECODE_AGAIN  need more bytes: *used = total bytes the frame needs
  *                     when the codec knows it, else 0;
  *   TAO_DECODE_ERROR  the input is invalid (frame too big, garbage).
@@ -104,7 +104,7 @@ typedef void	(*tao_worker_fn)(struct tao_server *, int slot, void *arg);
  * encode() writes the bytes that go before (head) and after (tail) a payload
  * of `len` bytes, at most TAO_CODEC_MAX_HEAD / TAO_CODEC_MAX_TAIL bytes each.
  */
-enum { TAO_DECODE_ERROR = -1, TAO_DECODE_AGAIN = 0, TAO_DECODE_FRAME = 1 };
+enum { TAO_DECODE_ERROR = -1, TAO_DECODE_AGAIN = 0, TAO_DECODE_OK = 1 };
 #define TAO_CODEC_MAX_HEAD	16
 #define TAO_CODEC_MAX_TAIL	4
 
@@ -138,20 +138,20 @@ int			 tao_server_config_line(struct tao_server *,
 /* Run master and workers until stopped; returns 0 after a clean stop. */
 int			 tao_server_run(struct tao_server *);
 
-int	tao_register(struct tao_server *, int32_t type, tao_decode_fn,
+int	tao_server_register(struct tao_server *, int32_t type, tao_decode_fn,
 	    tao_handler_fn, void *arg);
-void	tao_on_message(struct tao_server *, tao_handler_fn, void *arg);
-void	tao_on_connect(struct tao_server *, tao_connect_fn, void *arg);
-void	tao_on_close(struct tao_server *, tao_close_fn, void *arg);
-void	tao_on_error(struct tao_server *, tao_error_fn, void *arg);
-void	tao_on_worker_start(struct tao_server *, tao_worker_fn, void *arg);
-void	tao_on_deliver(struct tao_server *, tao_deliver_fn, void *arg);
+void	tao_server_on_message(struct tao_server *, tao_handler_fn, void *arg);
+void	tao_server_on_connect(struct tao_server *, tao_connect_fn, void *arg);
+void	tao_server_on_close(struct tao_server *, tao_close_fn, void *arg);
+void	tao_server_on_error(struct tao_server *, tao_error_fn, void *arg);
+void	tao_server_on_worker_start(struct tao_server *, tao_worker_fn, void *arg);
+void	tao_server_on_deliver(struct tao_server *, tao_deliver_fn, void *arg);
 
 /* Connections. */
-int	 tao_send(struct tao_conn *, int32_t type, const void *, size_t);
+int	 tao_conn_send(struct tao_conn *, int32_t type, const void *, size_t);
 /*
  * Close after the queue flushes.  Never closes at once: the connection is
- * marked (tao_send then returns TAO_ECLOSED) and closed after the running
+ * marked (tao_conn_send then returns TAO_ECLOSED) and closed after the running
  * callback has returned, so the callback's message stays valid and
  * on_close runs later, never inside the caller.  A peer that does not
  * read its output is closed after send_timeout_ms (taod.conf(5)).
@@ -179,7 +179,7 @@ int	tao_conn_migrating(const struct tao_conn *);
  * too slow to keep up loses the oldest messages (counted as ring_drops).
  * TAO_ETOOBIG above half of ring_size.
  */
-int	tao_broadcast(struct tao_server *, int32_t type, const void *, size_t);
+int	tao_server_broadcast(struct tao_server *, int32_t type, const void *, size_t);
 /*
  * The connection with this netid, on whichever worker holds it.
  * TAO_ENOENT if no such connection is open, TAO_ETOOBIG over max_frame
@@ -189,7 +189,7 @@ int	tao_broadcast(struct tao_server *, int32_t type, const void *, size_t);
  * returned.  On another worker, 0 means published; a drop there (queue
  * full) is counted in `dropped`.
  */
-int	tao_unicast(struct tao_server *, uint64_t netid, int32_t type,
+int	tao_server_unicast(struct tao_server *, uint64_t netid, int32_t type,
 	    const void *, size_t);
 
 /*
@@ -198,16 +198,16 @@ int	tao_unicast(struct tao_server *, uint64_t netid, int32_t type,
  * tao_worker_* variants for server-wide timers of the calling worker.
  * Ids are > 0; a negative return is a TAO_E* code.
  */
-int64_t	tao_run_after(struct tao_conn *, uint64_t ms, tao_timer_fn, void *);
-int64_t	tao_run_every(struct tao_conn *, uint64_t ms, tao_timer_fn, void *);
-int64_t	tao_run_at(struct tao_conn *, const struct timespec *when_monotonic,
+int64_t	tao_conn_timer_after(struct tao_conn *, uint64_t ms, tao_timer_fn, void *);
+int64_t	tao_conn_timer_every(struct tao_conn *, uint64_t ms, tao_timer_fn, void *);
+int64_t	tao_conn_timer_at(struct tao_conn *, const struct timespec *when_monotonic,
 	    tao_timer_fn, void *);
-int	tao_timer_cancel(struct tao_conn *, int64_t timer_id);
-int64_t	tao_worker_run_after(struct tao_server *, uint64_t ms, tao_timer_fn,
+int	tao_conn_timer_cancel(struct tao_conn *, int64_t timer_id);
+int64_t	tao_server_timer_after(struct tao_server *, uint64_t ms, tao_timer_fn,
 	    void *);
-int64_t	tao_worker_run_every(struct tao_server *, uint64_t ms, tao_timer_fn,
+int64_t	tao_server_timer_every(struct tao_server *, uint64_t ms, tao_timer_fn,
 	    void *);
-int	tao_worker_timer_cancel(struct tao_server *, int64_t timer_id);
+int	tao_server_timer_cancel(struct tao_server *, int64_t timer_id);
 
 /* ==== Client ============================================================
  *

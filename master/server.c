@@ -82,7 +82,7 @@ tao_server_config_line(struct tao_server *s, const char *line)
 }
 
 int
-tao_register(struct tao_server *s, int32_t type, tao_decode_fn decode,
+tao_server_register(struct tao_server *s, int32_t type, tao_decode_fn decode,
     tao_handler_fn handler, void *arg)
 {
 	if (s == NULL)
@@ -91,42 +91,42 @@ tao_register(struct tao_server *s, int32_t type, tao_decode_fn decode,
 }
 
 void
-tao_on_message(struct tao_server *s, tao_handler_fn fn, void *arg)
+tao_server_on_message(struct tao_server *s, tao_handler_fn fn, void *arg)
 {
 	s->s_registry.r_on_message = fn;
 	s->s_registry.r_on_message_arg = arg;
 }
 
 void
-tao_on_connect(struct tao_server *s, tao_connect_fn fn, void *arg)
+tao_server_on_connect(struct tao_server *s, tao_connect_fn fn, void *arg)
 {
 	s->s_registry.r_on_connect = fn;
 	s->s_registry.r_on_connect_arg = arg;
 }
 
 void
-tao_on_close(struct tao_server *s, tao_close_fn fn, void *arg)
+tao_server_on_close(struct tao_server *s, tao_close_fn fn, void *arg)
 {
 	s->s_registry.r_on_close = fn;
 	s->s_registry.r_on_close_arg = arg;
 }
 
 void
-tao_on_error(struct tao_server *s, tao_error_fn fn, void *arg)
+tao_server_on_error(struct tao_server *s, tao_error_fn fn, void *arg)
 {
 	s->s_registry.r_on_error = fn;
 	s->s_registry.r_on_error_arg = arg;
 }
 
 void
-tao_on_worker_start(struct tao_server *s, tao_worker_fn fn, void *arg)
+tao_server_on_worker_start(struct tao_server *s, tao_worker_fn fn, void *arg)
 {
 	s->s_registry.r_on_worker_start = fn;
 	s->s_registry.r_on_worker_start_arg = arg;
 }
 
 void
-tao_on_deliver(struct tao_server *s, tao_deliver_fn fn, void *arg)
+tao_server_on_deliver(struct tao_server *s, tao_deliver_fn fn, void *arg)
 {
 	s->s_registry.r_on_deliver = fn;
 	s->s_registry.r_on_deliver_arg = arg;

@@ -233,7 +233,7 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 	if (f->type == TAO_TYPE_HEARTBEAT && c->c_listener->l_codec ==
 	    &tao_codec_tlv) {
 		if (conn_settings(c)->st_heartbeat_reply)
-			(void)tao_send(c, TAO_TYPE_HEARTBEAT, NULL, 0);
+			(void)tao_conn_send(c, TAO_TYPE_HEARTBEAT, NULL, 0);
 		if (h == NULL)
 			return;
 	}
@@ -473,7 +473,7 @@ tao__conn_read(struct tao_conn *c)
 /* ---- output --------------------------------------------------------- */
 
 int
-tao_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
+tao_conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
 {
 	uint8_t head[TAO_CODEC_MAX_HEAD], tail[TAO_CODEC_MAX_TAIL];
 	size_t head_len, tail_len;

@@ -6,7 +6,7 @@
  * and freeing it once the frame completes, so an idle connection holds no
  * I/O buffer.  Output: a chunked queue flushed with writev; EPOLLOUT is
  * armed only while it is non-empty.  Back-pressure: while the queue holds
- * write_queue_max bytes or more, tao_send() refuses and the connection is
+ * write_queue_max bytes or more, tao_conn_send() refuses and the connection is
  * not read (undecoded input waits in c_rbuf).
  *
  * TLS (worker/tls.h): c_tls is set for connections of a tls listener;

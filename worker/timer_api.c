@@ -33,7 +33,7 @@ add(struct tao_conn *c, uint64_t deadline, uint64_t period, tao_timer_fn fn,
 }
 
 int64_t
-tao_run_after(struct tao_conn *c, uint64_t ms, tao_timer_fn fn, void *arg)
+tao_conn_timer_after(struct tao_conn *c, uint64_t ms, tao_timer_fn fn, void *arg)
 {
 	if (c == NULL)
 		return TAO_EINVAL;
@@ -41,7 +41,7 @@ tao_run_after(struct tao_conn *c, uint64_t ms, tao_timer_fn fn, void *arg)
 }
 
 int64_t
-tao_run_every(struct tao_conn *c, uint64_t ms, tao_timer_fn fn, void *arg)
+tao_conn_timer_every(struct tao_conn *c, uint64_t ms, tao_timer_fn fn, void *arg)
 {
 	if (c == NULL || ms == 0)
 		return TAO_EINVAL;
@@ -49,7 +49,7 @@ tao_run_every(struct tao_conn *c, uint64_t ms, tao_timer_fn fn, void *arg)
 }
 
 int64_t
-tao_run_at(struct tao_conn *c, const struct timespec *when, tao_timer_fn fn,
+tao_conn_timer_at(struct tao_conn *c, const struct timespec *when, tao_timer_fn fn,
     void *arg)
 {
 	if (c == NULL || when == NULL)
@@ -58,7 +58,7 @@ tao_run_at(struct tao_conn *c, const struct timespec *when, tao_timer_fn fn,
 }
 
 int
-tao_timer_cancel(struct tao_conn *c, int64_t id)
+tao_conn_timer_cancel(struct tao_conn *c, int64_t id)
 {
 	if (tao__worker == NULL)
 		return TAO_ESTATE;
@@ -67,7 +67,7 @@ tao_timer_cancel(struct tao_conn *c, int64_t id)
 }
 
 int64_t
-tao_worker_run_after(struct tao_server *s, uint64_t ms, tao_timer_fn fn,
+tao_server_timer_after(struct tao_server *s, uint64_t ms, tao_timer_fn fn,
     void *arg)
 {
 	(void)s;
@@ -75,7 +75,7 @@ tao_worker_run_after(struct tao_server *s, uint64_t ms, tao_timer_fn fn,
 }
 
 int64_t
-tao_worker_run_every(struct tao_server *s, uint64_t ms, tao_timer_fn fn,
+tao_server_timer_every(struct tao_server *s, uint64_t ms, tao_timer_fn fn,
     void *arg)
 {
 	(void)s;
@@ -85,8 +85,8 @@ tao_worker_run_every(struct tao_server *s, uint64_t ms, tao_timer_fn fn,
 }
 
 int
-tao_worker_timer_cancel(struct tao_server *s, int64_t id)
+tao_server_timer_cancel(struct tao_server *s, int64_t id)
 {
 	(void)s;
-	return tao_timer_cancel(NULL, id);
+	return tao_conn_timer_cancel(NULL, id);
 }
