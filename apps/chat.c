@@ -208,8 +208,8 @@ on_message(struct tao_conn *c, const struct tao_message *m, void *arg)
 		return;
 	}
 	if (m->type == CHAT_MESSAGE)
-		(void)tao_server_broadcast(tao_conn_server(c), CHAT_MESSAGE, buf,
-		    pack(buf, tao_conn_id(c), m->data, m->len));
+		(void)tao_server_broadcast(tao_conn_server(c), CHAT_MESSAGE,
+		    buf, pack(buf, tao_conn_id(c), m->data, m->len));
 	else if (chat_notices && m->type == CHAT_PRIVATE && m->len >= 8)
 		private_message(c, get_le64(p), p + 8, m->len - 8);
 }

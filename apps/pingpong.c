@@ -21,5 +21,6 @@ tao_app_pingpong(struct tao_server *s, const char *options)
 {
 	if (options[0] != '\0')
 		return -1;
-	return tao_server_register(s, PINGPONG_TYPE, NULL, pong, NULL) < 0 ? -1 : 0;
+	return tao_server_register(s, PINGPONG_TYPE, NULL, pong, NULL) < 0 ?
+	    -1 : 0;
 }

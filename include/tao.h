@@ -188,7 +188,8 @@ void			 tao_server_free(struct tao_server *);
  * message on stderr (tao_server_run then refuses to start), TAO_ENOMEM,
  * TAO_EINVAL, TAO_ESTATE.
  */
-int			 tao_server_config(struct tao_server *, const char *path);
+int			 tao_server_config(struct tao_server *,
+			    const char *path);
 /* Applies one directive, e.g. "listen 127.0.0.1:12345 tlv" (copied).
  * Same returns as tao_server_config. */
 int			 tao_server_config_line(struct tao_server *,
@@ -268,8 +269,9 @@ int	tao_server_on_deliver(struct tao_server *, tao_deliver_fn, void *arg);
  * runs (the one given to tao_server_run, also passed to on_worker_start
  * and returned by tao_conn_server): a pointer that is no server handle
  * (NULL included) is TAO_EINVAL, and a handle no worker of this process
- * runs (in the master, before the run, another tao_server) TAO_ESTATE.  A struct tao_conn * must be one the library gave this
- * worker and still valid (see on_close).
+ * runs (in the master, before the run, another tao_server) TAO_ESTATE.
+ * A struct tao_conn * must be one the library gave this worker and still
+ * valid (see on_close).
  */
 
 /*

@@ -19,7 +19,7 @@ struct tao_server {
 	struct tao_config	s_config;
 	struct tao_registry	s_registry;
 	int			s_config_error;	/* a config call failed */
-	char			*s_config_path;	/* our copy; re-read on reload */
+	char			*s_config_path;	/* a copy, re-read on reload */
 	int			s_lines;	/* tao_server_config_line count */
 	int			s_workers_override;	/* taod -w, 0 = none */
 	/* In a worker process: its worker while the loop runs (set by

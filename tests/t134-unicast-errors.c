@@ -58,7 +58,8 @@ unicast(struct tao_conn *c, const struct tao_message *m, void *arg)
 		return;
 	memset(payload, 'u', size);
 	for (i = 0; i < count; i++)
-		if ((rc = tao_server_unicast(server, netid, T_GOT, payload, size)) < 0)
+		if ((rc = tao_server_unicast(server, netid, T_GOT, payload,
+		    size)) < 0)
 			break;
 	n = snprintf(text, sizeof(text), "%d %d", rc, i);
 	tao_conn_send(c, T_UNICAST, text, (size_t)n);

@@ -237,7 +237,8 @@ static void
 test_worker_handles(void)
 {
 	is_int(sh->w_junk, TAO_EINVAL,
-	    "in a worker, broadcast on a pointer that is no handle: TAO_EINVAL");
+	    "in a worker, broadcast on a pointer that is no handle: "
+	    "TAO_EINVAL");
 	is_int(sh->w_other, TAO_ESTATE,
 	    "  on another server's handle: TAO_ESTATE");
 	is_int(sh->w_other_timer, TAO_ESTATE,

@@ -28,7 +28,7 @@
 struct shared {
 	_Atomic int	refuse;		/* on_connect refuses while set */
 	_Atomic int	connects, closes;
-	_Atomic int	send_after_close;	/* tao_conn_send's result in on_close */
+	_Atomic int	send_after_close;	/* tao_conn_send in on_close */
 	_Atomic int	worker_ticks;		/* a worker-wide run_every */
 	_Atomic int	orphan_fired;		/* timer of a closed conn ran */
 };
@@ -97,7 +97,7 @@ tick(struct tao_conn *c, void *arg)
 
 	tao_conn_send(c, 6, text, (size_t)n);
 	if (state[1] == 3) {
-		tao_conn_timer_cancel(c, state[0]);	/* its own id, inside it */
+		tao_conn_timer_cancel(c, state[0]);	/* its own id, inside */
 		free(state);
 	}
 }
@@ -188,15 +188,19 @@ build_server(int port, const char *ctl)
 	snprintf(line, sizeof(line), "control %s", ctl);
 	tao_server_config_line(s, line);
 	tao_server_config_line(s, "workers 1");
-	is_int(tao_server_register(s, 1, NULL, echo, NULL), 0, "register type 1");
-	is_int(tao_server_register(s, 1, NULL, echo, NULL), TAO_EEXIST,
+	is_int(tao_server_register(s, 1, NULL,
+	    echo, NULL), 0, "register type 1");
+	is_int(tao_server_register(s, 1, NULL,
+	    echo, NULL), TAO_EEXIST,
 	    "registering type 1 again is TAO_EEXIST, not a crash");
 	is_int(tao_server_register(s, 4, NULL, NULL, NULL), TAO_EINVAL,
 	    "a NULL handler is TAO_EINVAL");
-	is_int(tao_server_register(s, 2, NULL, bye, NULL), 0, "register type 2");
+	is_int(tao_server_register(s, 2, NULL,
+	    bye, NULL), 0, "register type 2");
 	is_int(tao_server_register(s, 3, decode_len, decoded, NULL), 0,
 	    "register type 3 with a decoder");
-	is_int(tao_server_register(s, -7, NULL, echo, NULL), 0, "register type -7");
+	is_int(tao_server_register(s, -7, NULL,
+	    echo, NULL), 0, "register type -7");
 	is_int(tao_server_register(s, 100000, NULL, echo, NULL), 0,
 	    "register type 100000");
 	is_int(tao_server_register(s, 100000, NULL, echo, NULL), TAO_EEXIST,

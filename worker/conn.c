@@ -455,7 +455,8 @@ tao__conn_read(struct tao_conn *c)
 		if (own) {
 			if (conn_reserve_input(c) == -1) {
 				TAO_STAT_ADD(w, ERRORS, 1);
-				tao__conn_abort(c, TAO_ENOMEM, "out of memory for input");
+				tao__conn_abort(c, TAO_ENOMEM,
+				    "out of memory for input");
 				return -1;
 			}
 			buf = c->c_rbuf + c->c_rlen;
