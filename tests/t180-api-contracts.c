@@ -318,38 +318,38 @@ static void
 test_errors(int port)
 {
 	char want[64], hdr[TH_HEADER];
-	int fd, n;
+	int fd, n, e;
 
-	n = sh->closes;
+	n = sh->closes, e = sh->errors;
 	fd = th_connect(port);
 	ok(fd >= 0 && th_send_frame(fd, T_REFUSED, "no", 2) == 0,
 	    "a frame its decoder refuses");
-	expect_error(n, sh->errors, TAO_EPROTO, "decoder refusal");
+	expect_error(n, e, TAO_EPROTO, "decoder refusal");
 	close(fd);
 
-	n = sh->closes;
+	n = sh->closes, e = sh->errors;
 	fd = th_connect(port);
 	th_put_header(hdr, T_ECHO, MAX_FRAME + 1);
 	ok(fd >= 0 && th_write_all(fd, hdr, sizeof(hdr)) == 0,
 	    "a header announcing more than max_frame");
-	expect_error(n, sh->errors, TAO_EPROTO, "frame over max_frame");
+	expect_error(n, e, TAO_EPROTO, "frame over max_frame");
 	close(fd);
 
-	n = sh->closes;
+	n = sh->closes, e = sh->errors;
 	int connects = sh->connects;
 	if ((fd = th_connect(port)) < 0 || wait_connects(connects + 1) < 0)
 		bail("connect");
 	snprintf(want, sizeof(want), "127.0.0.1:%d", th_local_port(fd));
 	reset_close(fd);
-	expect_error(n, sh->errors, TAO_ESYS, "a reset by the peer");
+	expect_error(n, e, TAO_ESYS, "a reset by the peer");
 	is_int(sh->last_errno, ECONNRESET, "  errno is ECONNRESET");
 	is_str(sh->peer_close, want, "  tao_conn_peer in on_close after a "
 	    "reset");
 
-	n = sh->closes;
+	n = sh->closes, e = sh->errors;
 	fd = th_connect(port);
 	ok(fd >= 0, "a connection that stays silent");
-	expect_error(n, sh->errors, TAO_ETIMEDOUT, "idle_timeout_ms");
+	expect_error(n, e, TAO_ETIMEDOUT, "idle_timeout_ms");
 	close(fd);
 }
 
