@@ -9,7 +9,8 @@
  *     conns` may show counters up to PUBLISH_MS old.  No event writes it;
  *   - this worker's open-connection count: the limit units it holds
  *     (sb_held), one per open connection, also the "connections" gauge;
- *   - the peer address: formatted once, into the row (tao__wshm_peer).
+ *   - the peer address: kept binary in the connection (c_peer); the row
+ *     holds the one formatted copy, made at open, for operators.
  */
 #include <string.h>
 #include <time.h>
@@ -89,18 +90,6 @@ tao__wshm_conn_close(struct tao_worker *w, struct tao_conn *c)
 		tao__table_remove(shm, self(w), (unsigned)c->c_row);
 	c->c_row = -1;
 	tao__shm_conn_release(shm, self(w));
-}
-
-int
-tao__wshm_peer(const struct tao_conn *c, char *out, size_t outlen)
-{
-	struct tao_conn_row row;
-
-	if (c->c_row < 0 || tao__table_read(c->c_worker->w_p.wp_shm,
-	    self(c->c_worker), (unsigned)c->c_row, &row) == -1)
-		return -1;
-	strlcpy(out, row.cr_peer, outlen);
-	return 0;
 }
 
 void

@@ -25,7 +25,5 @@ void	tao__wshm_conn_close(struct tao_worker *, struct tao_conn *);
 /* Copy every open connection's counters to its row (rows that did not
  * change are only read).  Runs every second from a worker timer. */
 void	tao__wshm_publish(struct tao_worker *);
-/* The peer address formatted at open, from c's row: 0, or -1 (no row). */
-int	tao__wshm_peer(const struct tao_conn *, char *out, size_t outlen);
 
 #endif
