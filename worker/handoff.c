@@ -16,7 +16,7 @@
  */
 #include <errno.h>
 
-#include "worker/channel.h"
+#include "proto/channel.h"
 #include "worker/clock.h"
 #include "worker/conn.h"
 #include "worker/log.h"

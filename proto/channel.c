@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/channel.h"
+#include "proto/channel.h"
 
 #define CHAN_FDS_ROOM	8	/* descriptors the control buffer holds */
 

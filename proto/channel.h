@@ -1,11 +1,14 @@
 /*
- * channel.h - messages between the master and one worker, over the
- * SOCK_SEQPACKET socketpair made at fork.  Every message is one fixed-size
- * record (the receiver checks the size before using it); a record may
- * carry one descriptor (SCM_RIGHTS) when a connection changes hands.
+ * channel.h - the wire contract between the master and one worker, over
+ * the SOCK_SEQPACKET socketpair made at fork.  Every message is one
+ * fixed-size record (the receiver checks the size before using it); a
+ * record may carry one descriptor (SCM_RIGHTS) when a connection changes
+ * hands.  Both ends use these functions, so the layout and its checks
+ * live in one place; they work on a descriptor they are given and know
+ * nothing of the processes at either end.
  */
-#ifndef TAO_WORKER_CHANNEL_H
-#define TAO_WORKER_CHANNEL_H
+#ifndef TAO_PROTO_CHANNEL_H
+#define TAO_PROTO_CHANNEL_H
 
 #include <stdint.h>
 
