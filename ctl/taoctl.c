@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "master/ctlproto.h"
+#include "proto/ctl.h"
 
 #define DEFAULT_SOCKET	"taod.sock"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "master/ctlproto.h"
+#include "proto/ctl.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

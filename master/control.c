@@ -3,7 +3,7 @@
  *
  * A unix stream socket, mode 0660 (bound under umask 0117, so it never
  * exists with a wider mode), that only root and the daemon's own uid may
- * use (SO_PEERCRED).  One request per connection; see ctlproto.h.
+ * use (SO_PEERCRED).  One request per connection; see proto/ctl.h.
  *
  * The master never blocks on a client.  Each client goes
  *
@@ -36,9 +36,9 @@
 #include <unistd.h>
 
 #include "master/buf.h"
-#include "master/ctlproto.h"
 #include "master/master.h"
 #include "master/rundir.h"
+#include "proto/ctl.h"
 #include "worker/clock.h"
 #include "worker/log.h"
 

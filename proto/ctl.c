@@ -1,10 +1,10 @@
 /*
- * ctlproto.c - parsing control requests (a pure function: fuzzed).
+ * ctl.c - parsing control requests (a pure function: fuzzed).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "master/ctlproto.h"
+#include "proto/ctl.h"
 
 static const struct {
 	const char	*name;

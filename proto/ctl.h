@@ -1,5 +1,5 @@
 /*
- * ctlproto.h - the control-socket protocol between taoctl and the master.
+ * ctl.h - the control-socket protocol between taoctl and the master.
  *
  *	request:  "TAO/1 <command> [--json]\n"	(at most 256 bytes)
  *	reply:    "ok\n" body... | "error <message>\n", then the master
@@ -8,8 +8,8 @@
  *
  * The version word lets either side refuse a protocol it does not know.
  */
-#ifndef TAO_MASTER_CTLPROTO_H
-#define TAO_MASTER_CTLPROTO_H
+#ifndef TAO_PROTO_CTL_H
+#define TAO_PROTO_CTL_H
 
 #include <stddef.h>
 
