@@ -1,5 +1,5 @@
 /*
- * taod-main.c - the daemon: parse the command line and the config,
+ * main.c - the daemon: parse the command line and the config,
  * install the configured app, run master and workers in the foreground.
  */
 #include <errno.h>
