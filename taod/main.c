@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "apps/apps.h"
 #include "master/server.h"
 #include "master/tls.h"
+#include "taod/apps.h"
 #include "worker/log.h"
 
 extern char **environ;
