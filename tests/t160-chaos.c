@@ -788,7 +788,7 @@ start_daemons(void)
 	for (int i = 0; i < ND; i++) {
 		struct dstate *s = &ds[i];
 
-		s->app = i == ECHO ? "echo" : "chat";
+		s->app = i == ECHO ? "echo" : "chat notices";
 		cfg_first(&s->first);
 		s->cur = s->first;
 		if ((s->d = th_daemon_start(cfg_text(s, &s->first, NULL))) ==
