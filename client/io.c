@@ -168,7 +168,7 @@ take_frames(struct tao_client *c, uint64_t generation)
 			c->c_rneed = used;	/* from `off`, the new front */
 			break;
 		}
-		if (rc == TAO_DECODE_ERROR) {
+		if (rc != TAO_DECODE_OK) {	/* _ERROR, or a bad codec */
 			tao__client_fail(c, TAO_CLIENT_ERR_PROTOCOL,
 			    "bad frame from %s (over max_frame %zu bytes, or "
 			    "garbage)", c->c_addr, c->c_opts.max_frame);

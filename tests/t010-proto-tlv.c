@@ -109,7 +109,7 @@ feed(const uint8_t *s, size_t max_frame, const size_t *cuts, size_t ncuts,
 		memcpy(rb + have, s + from, cuts[i] - from);
 		have += cuts[i] - from;
 		while ((r = tao_codec_tlv.decode(rb, have, max_frame, &state,
-		    &f, &used)) == TAO_DECODE_FRAME) {
+		    &f, &used)) == TAO_DECODE_OK) {
 			if (used > have || used != TAO_TLV_HEADER_LEN + f.len ||
 			    f.payload != rb + TAO_TLV_HEADER_LEN) {
 				snprintf(why, sizeof(why), "bad frame: used %zu"
@@ -277,26 +277,26 @@ test_layout(void)
 	    "type 1 \"hello\" is 01 00 00 00 05 00 00 00 h e l l o");
 
 	is_int(decode(hello, sizeof(hello), SMALL_MAX, &f, &used),
-	    TAO_DECODE_FRAME, "decode the literal bytes");
+	    TAO_DECODE_OK, "decode the literal bytes");
 	ok(f.type == 1 && f.len == 5 && used == 13, "type 1, 5 bytes, 13 used");
 	ok(f.payload == hello + 8, "payload points into the input (no copy)");
 
 	tao_codec_tlv.encode(-2, 0, buf, &hl, buf + 16, &tl);
 	is_blob(buf, hl, neg, 8, "type -2 encodes as fe ff ff ff");
-	ok(decode(neg, 8, SMALL_MAX, &f, &used) == TAO_DECODE_FRAME &&
+	ok(decode(neg, 8, SMALL_MAX, &f, &used) == TAO_DECODE_OK &&
 	    f.type == -2 && f.len == 0 && used == 8,
 	    "a negative type decodes back");
 
 	tao_codec_tlv.encode(TAO_TYPE_HEARTBEAT, 0, buf, &hl, buf + 16, &tl);
 	is_blob(buf, hl, zero, 8, "the heartbeat is 8 zeros");
-	ok(decode(zero, 8, SMALL_MAX, &f, &used) == TAO_DECODE_FRAME &&
+	ok(decode(zero, 8, SMALL_MAX, &f, &used) == TAO_DECODE_OK &&
 	    f.type == TAO_TYPE_HEARTBEAT && f.len == 0 && used == 8 &&
 	    f.payload == zero + 8, "zero-length payload: a frame of 8 bytes");
 
 	/* Unaligned input: the header is read byte by byte. */
 	memcpy(buf + 1, hello, sizeof(hello));
 	ok(decode(buf + 1, sizeof(hello), SMALL_MAX, &f, &used) ==
-	    TAO_DECODE_FRAME && f.type == 1 && f.len == 5 &&
+	    TAO_DECODE_OK && f.type == 1 && f.len == 5 &&
 	    memcmp(f.payload, "hello", 5) == 0, "unaligned input decodes");
 }
 
@@ -323,7 +323,7 @@ test_partial(void)
 
 	append(buf, 3, SMALL_MAX, 0);
 	ok(decode(buf, sizeof(buf) - 1, SMALL_MAX, &f, &used) ==
-	    TAO_DECODE_FRAME && f.len == SMALL_MAX && used == sizeof(buf) - 1,
+	    TAO_DECODE_OK && f.len == SMALL_MAX && used == sizeof(buf) - 1,
 	    "a payload of exactly max_frame decodes");
 	append(buf, 3, SMALL_MAX + 1, 0);
 	is_int(decode(buf, sizeof(buf), SMALL_MAX, &f, &used),
@@ -333,7 +333,7 @@ test_partial(void)
 	is_int(decode(buf, 8, 0, &f, &used), TAO_DECODE_ERROR,
 	    "max_frame 0 refuses a 1-byte payload");
 	append(buf, 3, 0, 0);
-	is_int(decode(buf, 8, 0, &f, &used), TAO_DECODE_FRAME,
+	is_int(decode(buf, 8, 0, &f, &used), TAO_DECODE_OK,
 	    "max_frame 0 takes a heartbeat");
 }
 
@@ -348,7 +348,7 @@ test_big(void)
 		bail("calloc");
 	append(buf, 77, TAO_MAX_FRAME_DEFAULT, 1);
 	ok(decode(buf, n, TAO_MAX_FRAME_DEFAULT, &f, &used) ==
-	    TAO_DECODE_FRAME && f.type == 77 && f.len == TAO_MAX_FRAME_DEFAULT &&
+	    TAO_DECODE_OK && f.type == 77 && f.len == TAO_MAX_FRAME_DEFAULT &&
 	    used == n, "an 8 MiB frame decodes under the default max_frame");
 	ok(decode(buf, n - 1, TAO_MAX_FRAME_DEFAULT, &f, &used) ==
 	    TAO_DECODE_AGAIN && used == n, "... and asks for all of it first");
@@ -396,7 +396,7 @@ test_garbage(void)
 		else if (8 + plen > k % sizeof(buf))
 			bad += r != TAO_DECODE_AGAIN || used != 8 + plen;
 		else
-			bad += r != TAO_DECODE_FRAME || used != 8 + plen ||
+			bad += r != TAO_DECODE_OK || used != 8 + plen ||
 			    f.len != plen || f.payload != buf + 8;
 	}
 	is_int(bad, 0, "1000 random buffers decode consistently");

@@ -105,7 +105,7 @@ feed(const uint8_t *s, size_t max_frame, const size_t *cuts, size_t ncuts,
 		memcpy(rb + have, s + from, cuts[i] - from);
 		have += cuts[i] - from;
 		while ((r = tao_codec_line.decode(rb, have, max_frame, &state,
-		    &f, &used)) == TAO_DECODE_FRAME) {
+		    &f, &used)) == TAO_DECODE_OK) {
 			if (used > have || f.payload != rb ||
 			    f.type != TAO_TYPE_LINE || state != 0 ||
 			    rb[used - 1] != '\n' ||
@@ -256,22 +256,22 @@ test_endings(void)
 	ok(hl == 0 && tl == 1 && tail[0] == '\n',
 	    "encode: no head, tail \"\\n\"");
 
-	is_int(decode_str(hello, &f, &used), TAO_DECODE_FRAME,
+	is_int(decode_str(hello, &f, &used), TAO_DECODE_OK,
 	    "\"hello\\n\" is a frame");
 	ok(f.type == TAO_TYPE_LINE && f.len == 5 && used == 6 &&
 	    f.payload == (const uint8_t *)hello,
 	    "type LINE, 5 bytes, 6 used, payload points into the input");
-	ok(decode_str("hello\r\n", &f, &used) == TAO_DECODE_FRAME &&
+	ok(decode_str("hello\r\n", &f, &used) == TAO_DECODE_OK &&
 	    f.len == 5 && used == 7, "\"hello\\r\\n\": 5 bytes, 7 used");
-	ok(decode_str("\n", &f, &used) == TAO_DECODE_FRAME && f.len == 0 &&
+	ok(decode_str("\n", &f, &used) == TAO_DECODE_OK && f.len == 0 &&
 	    used == 1, "\"\\n\": an empty line");
-	ok(decode_str("\r\n", &f, &used) == TAO_DECODE_FRAME && f.len == 0 &&
+	ok(decode_str("\r\n", &f, &used) == TAO_DECODE_OK && f.len == 0 &&
 	    used == 2, "\"\\r\\n\": an empty line");
-	ok(decode_str("a\rb\n", &f, &used) == TAO_DECODE_FRAME && f.len == 3 &&
+	ok(decode_str("a\rb\n", &f, &used) == TAO_DECODE_OK && f.len == 3 &&
 	    memcmp(f.payload, "a\rb", 3) == 0, "an inner \\r is payload");
-	ok(decode_str("ab\r\r\n", &f, &used) == TAO_DECODE_FRAME &&
+	ok(decode_str("ab\r\r\n", &f, &used) == TAO_DECODE_OK &&
 	    f.len == 3 && used == 5, "\"ab\\r\\r\\n\": only one \\r stripped");
-	ok(decode_str("one\ntwo\n", &f, &used) == TAO_DECODE_FRAME &&
+	ok(decode_str("one\ntwo\n", &f, &used) == TAO_DECODE_OK &&
 	    f.len == 3 && used == 4, "two lines: the first one only");
 
 	ok(decode_str("", &f, &used) == TAO_DECODE_AGAIN && used == 0 &&
@@ -296,7 +296,7 @@ test_state(void)
 	    state == 3, "AGAIN remembers 3 bytes scanned");
 	ok(decode("abcdef", 6, SMALL_MAX, &f, &used) == TAO_DECODE_AGAIN &&
 	    state == 6, "more bytes: 6 scanned");
-	ok(decode("abcdef\nxy", 9, SMALL_MAX, &f, &used) == TAO_DECODE_FRAME &&
+	ok(decode("abcdef\nxy", 9, SMALL_MAX, &f, &used) == TAO_DECODE_OK &&
 	    f.len == 6 && used == 7 && state == 0,
 	    "the newline ends the line and resets the state");
 
@@ -305,7 +305,7 @@ test_state(void)
 	ok(decode("ab\ncd", 5, SMALL_MAX, &f, &used) == TAO_DECODE_AGAIN &&
 	    state == 5, "scanned bytes are not scanned again");
 	state = 100;
-	ok(decode("ab\ncd", 5, SMALL_MAX, &f, &used) == TAO_DECODE_FRAME &&
+	ok(decode("ab\ncd", 5, SMALL_MAX, &f, &used) == TAO_DECODE_OK &&
 	    f.len == 2 && state == 0, "a state beyond the input is ignored");
 }
 
@@ -321,11 +321,11 @@ test_limits(void)
 	memcpy(buf + SMALL_MAX, "\n", 1);
 	state = 0;
 	ok(decode(buf, SMALL_MAX + 1, SMALL_MAX, &f, &used) ==
-	    TAO_DECODE_FRAME && f.len == SMALL_MAX && used == SMALL_MAX + 1,
+	    TAO_DECODE_OK && f.len == SMALL_MAX && used == SMALL_MAX + 1,
 	    "a line of exactly max_frame decodes");
 	memcpy(buf + SMALL_MAX, "\r\n", 2);
 	ok(decode(buf, SMALL_MAX + 2, SMALL_MAX, &f, &used) ==
-	    TAO_DECODE_FRAME && f.len == SMALL_MAX && used == SMALL_MAX + 2,
+	    TAO_DECODE_OK && f.len == SMALL_MAX && used == SMALL_MAX + 2,
 	    "... also with \\r\\n");
 	ok(decode(buf, SMALL_MAX + 1, SMALL_MAX, &f, &used) ==
 	    TAO_DECODE_AGAIN && state == SMALL_MAX + 1,
@@ -357,7 +357,7 @@ test_limits(void)
 	state = 0;
 	ok(decode("ab\n", 3, 1, &f, &used) == TAO_DECODE_ERROR && state == 0,
 	    "max_frame 1 refuses \"ab\"");
-	ok(decode("\r\n", 2, 0, &f, &used) == TAO_DECODE_FRAME && f.len == 0,
+	ok(decode("\r\n", 2, 0, &f, &used) == TAO_DECODE_OK && f.len == 0,
 	    "max_frame 0 takes an empty line");
 }
 
@@ -374,7 +374,7 @@ test_big(void)
 	memset(buf, 'L', n + 2);
 	buf[n] = '\n';
 	state = 0;
-	ok(decode(buf, n + 1, n, &f, &used) == TAO_DECODE_FRAME &&
+	ok(decode(buf, n + 1, n, &f, &used) == TAO_DECODE_OK &&
 	    f.len == n && used == n + 1,
 	    "an 8 MiB line decodes under the default max_frame");
 
@@ -384,7 +384,7 @@ test_big(void)
 		if ((r = decode(buf, k < n + 1 ? k : n + 1, n, &f, &used)) !=
 		    TAO_DECODE_AGAIN || k > n)
 			break;
-	ok(r == TAO_DECODE_FRAME && f.len == n, "... also in 64 KiB reads");
+	ok(r == TAO_DECODE_OK && f.len == n, "... also in 64 KiB reads");
 
 	buf[n] = 'L';
 	state = 0;
@@ -425,7 +425,7 @@ test_garbage(void)
 		else if (nl == len)
 			bad += r != TAO_DECODE_AGAIN;
 		else
-			bad += r != TAO_DECODE_FRAME || f.len != content ||
+			bad += r != TAO_DECODE_OK || f.len != content ||
 			    used != nl + 1;
 	}
 	is_int(bad, 0, "2000 random short inputs match a naive scan");

@@ -5,7 +5,7 @@
  * negative and large type numbers), a decode function that rejects a
  * frame, unregistered types counted as dropped without closing, on_connect
  * refusing, tao_conn_close after a reply, on_close exactly once per
- * connection, tao_send after close refused.
+ * connection, tao_conn_send after close refused.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -28,7 +28,7 @@
 struct shared {
 	_Atomic int	refuse;		/* on_connect refuses while set */
 	_Atomic int	connects, closes;
-	_Atomic int	send_after_close;	/* tao_send's result in on_close */
+	_Atomic int	send_after_close;	/* tao_conn_send's result in on_close */
 	_Atomic int	worker_ticks;		/* a worker-wide run_every */
 	_Atomic int	orphan_fired;		/* timer of a closed conn ran */
 };
@@ -39,7 +39,7 @@ static void
 echo(struct tao_conn *c, const struct tao_message *m, void *arg)
 {
 	(void)arg;
-	tao_send(c, m->type, m->data, m->len);
+	tao_conn_send(c, m->type, m->data, m->len);
 }
 
 static void
@@ -47,7 +47,7 @@ bye(struct tao_conn *c, const struct tao_message *m, void *arg)
 {
 	(void)m;
 	(void)arg;
-	tao_send(c, 2, "bye", 3);
+	tao_conn_send(c, 2, "bye", 3);
 	tao_conn_close(c);	/* after the reply is flushed */
 }
 
@@ -75,7 +75,7 @@ decoded(struct tao_conn *c, const struct tao_message *m, void *arg)
 	(void)arg;
 	n = snprintf(text, sizeof(text), "len=%zu", *(size_t *)m->decoded);
 	free(m->decoded);	/* the handler owns it */
-	tao_send(c, 3, text, (size_t)n);
+	tao_conn_send(c, 3, text, (size_t)n);
 }
 
 /* ---- timers through the public API ---- */
@@ -84,7 +84,7 @@ static void
 late(struct tao_conn *c, void *arg)
 {
 	(void)arg;
-	tao_send(c, 5, "late", 4);
+	tao_conn_send(c, 5, "late", 4);
 }
 
 static void
@@ -95,9 +95,9 @@ tick(struct tao_conn *c, void *arg)
 	int n = snprintf(text, sizeof(text), "tick%lld",
 	    (long long)++state[1]);
 
-	tao_send(c, 6, text, (size_t)n);
+	tao_conn_send(c, 6, text, (size_t)n);
 	if (state[1] == 3) {
-		tao_timer_cancel(c, state[0]);	/* its own id, inside it */
+		tao_conn_timer_cancel(c, state[0]);	/* its own id, inside it */
 		free(state);
 	}
 }
@@ -114,7 +114,7 @@ static void
 later(struct tao_conn *c, void *arg)
 {
 	(void)arg;
-	tao_send(c, 8, "later", 5);
+	tao_conn_send(c, 8, "later", 5);
 }
 
 static void
@@ -124,13 +124,13 @@ timers(struct tao_conn *c, const struct tao_message *m, void *arg)
 
 	(void)arg;
 	if (m->type == 5)
-		tao_run_after(c, 100, late, NULL);
+		tao_conn_timer_after(c, 100, late, NULL);
 	else if (m->type == 6 && (state = calloc(2, sizeof(*state))) != NULL)
-		state[0] = tao_run_every(c, 50, tick, state);
+		state[0] = tao_conn_timer_every(c, 50, tick, state);
 	else if (m->type == 7)
-		tao_run_after(c, 300, orphan, NULL);
+		tao_conn_timer_after(c, 300, orphan, NULL);
 	else if (m->type == 8)
-		tao_run_after(c, 400, later, NULL);
+		tao_conn_timer_after(c, 400, later, NULL);
 }
 
 static void
@@ -146,7 +146,7 @@ worker_start(struct tao_server *s, int slot, void *arg)
 {
 	(void)slot;
 	(void)arg;
-	tao_worker_run_every(s, 100, worker_tick, NULL);
+	tao_server_timer_every(s, 100, worker_tick, NULL);
 }
 
 static int
@@ -165,7 +165,7 @@ on_close(struct tao_conn *c, void *arg)
 {
 	(void)arg;
 	atomic_fetch_add(&sh->closes, 1);
-	atomic_store(&sh->send_after_close, tao_send(c, 1, "x", 1));
+	atomic_store(&sh->send_after_close, tao_conn_send(c, 1, "x", 1));
 }
 
 static int
@@ -197,24 +197,24 @@ build_server(int port, const char *ctl)
 	snprintf(line, sizeof(line), "control %s", ctl);
 	tao_server_config_line(s, line);
 	tao_server_config_line(s, "workers 1");
-	is_int(tao_register(s, 1, NULL, echo, NULL), 0, "register type 1");
-	is_int(tao_register(s, 1, NULL, echo, NULL), TAO_EEXIST,
+	is_int(tao_server_register(s, 1, NULL, echo, NULL), 0, "register type 1");
+	is_int(tao_server_register(s, 1, NULL, echo, NULL), TAO_EEXIST,
 	    "registering type 1 again is TAO_EEXIST, not a crash");
-	is_int(tao_register(s, 4, NULL, NULL, NULL), TAO_EINVAL,
+	is_int(tao_server_register(s, 4, NULL, NULL, NULL), TAO_EINVAL,
 	    "a NULL handler is TAO_EINVAL");
-	is_int(tao_register(s, 2, NULL, bye, NULL), 0, "register type 2");
-	is_int(tao_register(s, 3, decode_len, decoded, NULL), 0,
+	is_int(tao_server_register(s, 2, NULL, bye, NULL), 0, "register type 2");
+	is_int(tao_server_register(s, 3, decode_len, decoded, NULL), 0,
 	    "register type 3 with a decoder");
-	is_int(tao_register(s, -7, NULL, echo, NULL), 0, "register type -7");
-	is_int(tao_register(s, 100000, NULL, echo, NULL), 0,
+	is_int(tao_server_register(s, -7, NULL, echo, NULL), 0, "register type -7");
+	is_int(tao_server_register(s, 100000, NULL, echo, NULL), 0,
 	    "register type 100000");
-	is_int(tao_register(s, 100000, NULL, echo, NULL), TAO_EEXIST,
+	is_int(tao_server_register(s, 100000, NULL, echo, NULL), TAO_EEXIST,
 	    "  and again: TAO_EEXIST");
 	for (int32_t t = 5; t <= 8; t++)
-		tao_register(s, t, NULL, timers, NULL);
-	tao_on_connect(s, on_connect, NULL);
-	tao_on_close(s, on_close, NULL);
-	tao_on_worker_start(s, worker_start, NULL);
+		tao_server_register(s, t, NULL, timers, NULL);
+	tao_server_on_connect(s, on_connect, NULL);
+	tao_server_on_close(s, on_close, NULL);
+	tao_server_on_worker_start(s, worker_start, NULL);
 	return s;
 }
 
@@ -339,12 +339,12 @@ test_timers(int port)
 	fd = th_connect(port);
 	t0 = th_now_ms();
 	ok(fd >= 0 && th_send_frame(fd, 5, "", 0) == 0 &&
-	    expect(fd, 5, "late", 4) == 0, "tao_run_after fires");
+	    expect(fd, 5, "late", 4) == 0, "tao_conn_timer_after fires");
 	ok(th_now_ms() - t0 >= 100, "  not before 100 ms (%.0f ms)",
 	    th_now_ms() - t0);
 	ok(th_send_frame(fd, 6, "", 0) == 0 && expect(fd, 6, "tick1", 5) == 0
 	    && expect(fd, 6, "tick2", 5) == 0 && expect(fd, 6, "tick3", 5) == 0,
-	    "tao_run_every ticks");
+	    "tao_conn_timer_every ticks");
 	{
 		char junk[16];
 		int32_t ty;
@@ -396,7 +396,7 @@ test_close_and_refuse(int fd, int port)
 	is_int(atomic_load(&sh->closes), 3,
 	    "on_close ran exactly once for each, not for the refused one");
 	is_int(atomic_load(&sh->send_after_close), TAO_ECLOSED,
-	    "tao_send in on_close returns TAO_ECLOSED");
+	    "tao_conn_send in on_close returns TAO_ECLOSED");
 }
 
 static void

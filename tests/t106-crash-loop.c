@@ -60,7 +60,7 @@ static void
 echo(struct tao_conn *c, const struct tao_message *m, void *arg)
 {
 	(void)arg;
-	(void)tao_send(c, m->type, m->data, m->len);
+	(void)tao_conn_send(c, m->type, m->data, m->len);
 }
 
 static int
@@ -81,8 +81,8 @@ server_main(const char *dir)
 		tao_server_free(s);
 		return 1;
 	}
-	tao_on_message(s, echo, NULL);
-	tao_on_worker_start(s, on_worker_start, NULL);
+	tao_server_on_message(s, echo, NULL);
+	tao_server_on_worker_start(s, on_worker_start, NULL);
 	rc = tao_server_run(s);
 	tao_server_free(s);
 	return rc == 0 ? 0 : 1;

@@ -33,7 +33,7 @@
 #define RBUF_STEP	(64 * 1024)	/* growth of a partial frame buffer */
 
 static void	conn_update_events(struct tao_conn *);
-static void	conn_close_now(struct tao_conn *);
+static void	conn_close_now(struct tao_conn *, int err);
 
 static inline const struct tao_settings *
 conn_settings(const struct tao_conn *c)
@@ -59,6 +59,36 @@ tao__format_peer(const struct sockaddr *sa, char *out, size_t outlen)
 	} else
 		strlcpy(out, "?", outlen);
 	(void)n;	/* 56 bytes hold any "[v6]:port" */
+}
+
+static void
+peer_set(struct tao__peer *p, const struct sockaddr *sa)
+{
+	memset(p, 0, sizeof(*p));
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		p->p_family = AF_INET6;
+		p->p_port = s6->sin6_port;
+		memcpy(p->p_addr, &s6->sin6_addr, 16);
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		p->p_family = AF_INET;
+		p->p_port = s4->sin_port;
+		memcpy(p->p_addr, &s4->sin_addr, 4);
+	}
+}
+
+/* "addr:port" into out; returns the length it needed, like snprintf. */
+static int
+peer_format(const struct tao__peer *p, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (p->p_family == 0)
+		return snprintf(out, outlen, "?");
+	inet_ntop(p->p_family, p->p_addr, host, sizeof(host));
+	return snprintf(out, outlen, p->p_family == AF_INET6 ? "[%s]:%u" :
+	    "%s:%u", host, ntohs(p->p_port));
 }
 
 /*
@@ -87,6 +117,7 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	c->c_row = -1;
 	c->c_timeout_id = -1;
 	c->c_netid = netid;
+	peer_set(&c->c_peer, sa);
 	c->c_last_rx_ms = c->c_last_tx_ms = w->w_now_ms;
 	tao__wq_init(&c->c_wq);
 	LIST_INIT(&c->c_timers);
@@ -128,7 +159,7 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	if (r->r_on_connect != NULL &&
 	    r->r_on_connect(c, r->r_on_connect_arg) < 0) {
 		log_debug("on_connect refused %s", tao__conn_peer(c));
-		tao__conn_abort(c, NULL);
+		tao__conn_abort(c, 0, NULL);
 		return;
 	}
 	c->c_flags |= TAO_CONN_ANNOUNCED;
@@ -207,7 +238,7 @@ void
 tao__conn_hand_off(struct tao_conn *c)
 {
 	c->c_flags |= TAO_CONN_MIGRATING;
-	conn_close_now(c);
+	conn_close_now(c, 0);
 }
 
 int
@@ -233,7 +264,7 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 	if (f->type == TAO_TYPE_HEARTBEAT && c->c_listener->l_codec ==
 	    &tao_codec_tlv) {
 		if (conn_settings(c)->st_heartbeat_reply)
-			(void)tao_send(c, TAO_TYPE_HEARTBEAT, NULL, 0);
+			(void)tao_conn_send(c, TAO_TYPE_HEARTBEAT, NULL, 0);
 		if (h == NULL)
 			return;
 	}
@@ -241,9 +272,8 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 		if (h->h_decode != NULL &&
 		    h->h_decode(m.data, m.len, &m.decoded, h->h_arg) < 0) {
 			TAO_STAT_ADD(w, ERRORS, 1);
-			if (r->r_on_error != NULL)
-				r->r_on_error(c, TAO_EINVAL, r->r_on_error_arg);
-			tao__conn_abort(c, "message rejected by its decoder");
+			tao__conn_abort(c, TAO_EPROTO,
+			    "message rejected by its decoder");
 			return;
 		}
 		h->h_handler(c, &m, h->h_arg);
@@ -280,10 +310,10 @@ conn_decode(struct tao_conn *c, const uint8_t *buf, size_t len)
 			c->c_rneed = (uint32_t)used;
 			break;
 		}
-		if (rc == TAO_DECODE_ERROR) {
+		if (rc != TAO_DECODE_OK) {	/* _ERROR, or a bad codec */
 			TAO_STAT_ADD(c->c_worker, ERRORS, 1);
-			tao__conn_abort(c, "bad frame (over max_frame, or "
-			    "garbage)");
+			tao__conn_abort(c, TAO_EPROTO, "bad frame (over "
+			    "max_frame, or garbage)");
 			break;
 		}
 		off += used;
@@ -383,7 +413,7 @@ conn_process_shared(struct tao_conn *c, const uint8_t *buf, size_t len)
 		return;
 	if (conn_keep_input(c, buf + used, len - used) == -1) {
 		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
-		tao__conn_abort(c, "out of memory for input");
+		tao__conn_abort(c, TAO_ENOMEM, "out of memory for input");
 		return;
 	}
 	c->c_frame_start_ms = c->c_worker->w_now_ms;
@@ -404,7 +434,7 @@ conn_peer_closed(struct tao_conn *c)
 {
 	c->c_flags |= TAO_CONN_PEER_EOF | TAO_CONN_CLOSING;
 	if (!conn_has_output(c))
-		conn_close_now(c);
+		conn_close_now(c, 0);
 	else
 		conn_update_events(c);
 }
@@ -425,7 +455,8 @@ tao__conn_read(struct tao_conn *c)
 		if (own) {
 			if (conn_reserve_input(c) == -1) {
 				TAO_STAT_ADD(w, ERRORS, 1);
-				tao__conn_abort(c, "out of memory for input");
+				tao__conn_abort(c, TAO_ENOMEM,
+				    "out of memory for input");
 				return -1;
 			}
 			buf = c->c_rbuf + c->c_rlen;
@@ -448,7 +479,7 @@ tao__conn_read(struct tao_conn *c)
 			if (errno != ECONNRESET)
 				log_debug("read %s: %s", tao__conn_peer(c),
 				    strerror(errno));
-			tao__conn_abort(c, NULL);
+			tao__conn_abort(c, TAO_ESYS, NULL);
 			return -1;
 		}
 		TAO_STAT_ADD(w, BYTES_IN, (uint64_t)n);
@@ -473,7 +504,7 @@ tao__conn_read(struct tao_conn *c)
 /* ---- output --------------------------------------------------------- */
 
 int
-tao_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
+tao_conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
 {
 	uint8_t head[TAO_CODEC_MAX_HEAD], tail[TAO_CODEC_MAX_TAIL];
 	size_t head_len, tail_len;
@@ -527,7 +558,7 @@ tao__conn_flush(struct tao_conn *c)
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return -1;
 	if ((c->c_flags & TAO_CONN_CLOSING) && !conn_has_output(c)) {
-		conn_close_now(c);	/* tao_conn_close, nothing to send */
+		conn_close_now(c, 0);	/* tao_conn_close, nothing to send */
 		return -1;
 	}
 	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_pool,
@@ -540,11 +571,11 @@ tao__conn_flush(struct tao_conn *c)
 	if (rc == -1) {
 		if (errno != EPIPE && errno != ECONNRESET)
 			log_debug("write %s: %s", tao__conn_peer(c), strerror(errno));
-		tao__conn_abort(c, NULL);
+		tao__conn_abort(c, TAO_ESYS, NULL);
 		return -1;
 	}
 	if (rc == 1 && (c->c_flags & TAO_CONN_CLOSING)) {
-		conn_close_now(c);
+		conn_close_now(c, 0);
 		return -1;
 	}
 	if (rc == 0 && c->c_wq.q_bytes > 0)
@@ -582,10 +613,23 @@ conn_update_events(struct tao_conn *c)
 	if (epoll_ctl(c->c_worker->w_epfd, EPOLL_CTL_MOD, c->c_io.io_fd,
 	    &ev) == -1) {
 		log_warn("epoll_ctl mod %s", tao__conn_peer(c));
-		tao__conn_abort(c, NULL);
+		tao__conn_abort(c, TAO_ESYS, NULL);
 		return;
 	}
 	c->c_events = want;
+}
+
+/* errno for on_error from the socket's pending error (a reset). */
+static void
+conn_socket_errno(const struct tao_conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->c_io.io_fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1
+	    || err == 0)
+		err = ECONNRESET;
+	errno = err;
 }
 
 void
@@ -600,7 +644,8 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 			return;
 	} else if (events & (EPOLLERR | EPOLLHUP)) {
 		if (!(events & EPOLLOUT) || c->c_wq.q_bytes == 0) {
-			tao__conn_abort(c, NULL);
+			conn_socket_errno(c);
+			tao__conn_abort(c, TAO_ESYS, NULL);
 			return;
 		}
 	}
@@ -637,11 +682,14 @@ tao_conn_close(struct tao_conn *c)
 }
 
 void
-tao__conn_abort(struct tao_conn *c, const char *why)
+tao__conn_abort(struct tao_conn *c, int err, const char *why)
 {
+	int saved_errno = errno;
+
 	if (why != NULL)
 		log_debug("closing %s: %s", tao__conn_peer(c), why);
-	conn_close_now(c);
+	errno = saved_errno;
+	conn_close_now(c, err);
 }
 
 void
@@ -654,11 +702,16 @@ tao__conn_drain(struct tao_conn *c)
 	tao_conn_close(c);
 }
 
+/*
+ * err != 0: the connection failed (tao__conn_abort); on_error runs with
+ * it and the errno of the failure, right before on_close.
+ */
 static void
-conn_close_now(struct tao_conn *c)
+conn_close_now(struct tao_conn *c, int err)
 {
 	struct tao_worker *w = c->c_worker;
 	const struct tao_registry *r = w->w_p.wp_registry;
+	int saved_errno = errno;
 
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;
@@ -682,6 +735,11 @@ conn_close_now(struct tao_conn *c)
 		TAO_STAT_ADD(w, CLOSED, 1);
 	tao__stats_sub(w->w_stats, TAO_STAT_CONNECTIONS, 1);
 	tao__wshm_conn_close(w, c);
+	if (err != 0 && (c->c_flags & TAO_CONN_ANNOUNCED) &&
+	    r->r_on_error != NULL) {
+		errno = saved_errno;
+		r->r_on_error(c, err, r->r_on_error_arg);
+	}
 	if ((c->c_flags & TAO_CONN_ANNOUNCED) && r->r_on_close != NULL)
 		r->r_on_close(c, r->r_on_close_arg);
 	/* c_rbuf stays until tao__conn_free: a message being handled may
@@ -725,21 +783,22 @@ const char *
 tao__conn_peer(const struct tao_conn *c)
 {
 	static char peer[TAO_PEER_MAX];
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 
-	if (c->c_io.io_fd < 0 ||
-	    getpeername(c->c_io.io_fd, (struct sockaddr *)&ss, &len) == -1)
-		strlcpy(peer, "?", sizeof(peer));
-	else
-		tao__format_peer((struct sockaddr *)&ss, peer, sizeof(peer));
+	(void)peer_format(&c->c_peer, peer, sizeof(peer));
 	return peer;
 }
 
-const char *
-tao_conn_peer(const struct tao_conn *c)
+int
+tao_conn_peer(const struct tao_conn *c, char *buf, size_t size)
 {
-	return tao__conn_peer(c);
+	int n;
+
+	if (c == NULL || buf == NULL || size == 0)
+		return TAO_EINVAL;
+	n = peer_format(&c->c_peer, buf, size);
+	if (n < 0)
+		return TAO_EINVAL;
+	return (size_t)n < size ? n : TAO_ETOOBIG;
 }
 
 const struct tao_codec *

@@ -50,6 +50,9 @@ struct tao_listener {
 
 struct tao_worker_params {
 	struct tao_server		*wp_server;	/* for callbacks */
+	/* Set to the running worker while tao__worker_run runs, NULL
+	 * before and after: how the handle finds its worker (server.c). */
+	struct tao_worker		**wp_bind;
 	const struct tao_registry	*wp_registry;
 	struct tao_settings		 wp_settings;
 	int				 wp_slot;	/* listener slot */
@@ -106,9 +109,6 @@ struct tao_worker {
 	int			 w_exit_code;
 };
 
-/* The worker of the calling process (there is at most one). */
-extern struct tao_worker *tao__worker;
-
 /* Runs the loop until stopped; returns the process exit code. */
 int	tao__worker_run(const struct tao_worker_params *);
 
@@ -122,6 +122,10 @@ void	tao__worker_handoff_sweep(struct tao_worker *);
 const struct tao_codec *tao__handoff_codec(uint32_t id);
 void	tao__worker_pause_accept(struct tao_worker *);
 void	tao__worker_flush_pending(struct tao_worker *);
+/* timer_api.c: the server-wide timers of tao_server_timer_*(). */
+int64_t	tao__worker_timer_add(struct tao_worker *, uint64_t ms,
+	    uint64_t period_ms, tao_timer_fn, void *);
+int	tao__worker_timer_cancel(struct tao_worker *, int64_t timer_id);
 
 /* Our counters live in shared memory; only this process writes them. */
 #define TAO_STAT_ADD(w, stat, n)	\
