@@ -34,7 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/channel.h"
+#include "proto/channel.h"
 #include "worker/clock.h"
 #include "worker/conn.h"
 #include "worker/log.h"
