@@ -25,7 +25,7 @@
 
 #include "client/client.h"
 #include "proto/codec.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 
 #define DEFAULT_WRITE_QUEUE_MAX		(4u << 20)
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000

@@ -32,8 +32,8 @@
 
 #include "tao.h"
 #include "client/loop.h"
-#include "worker/timer.h"
-#include "worker/wqueue.h"
+#include "core/timer.h"
+#include "core/wqueue.h"
 
 #define TAO_CLIENT_ADDRS_MAX	8	/* addresses kept from a lookup */
 

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "client/client.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 
 #define READ_ROUNDS	8		/* reads per event, for fairness */
 #define RBUF_MIN_ROOM	(16 * 1024)	/* one TLS record */

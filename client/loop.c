@@ -33,7 +33,7 @@
 
 #include "client/client.h"
 #include "client/loop.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 
 #define MAX_EVENTS	64
 

@@ -39,8 +39,8 @@
 #include "master/ctlproto.h"
 #include "master/master.h"
 #include "master/rundir.h"
-#include "worker/clock.h"
-#include "worker/log.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 #define CTL_TIMEOUT_MS		10000
 #define CTL_MAX_OUTPUT		(16u << 20)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "master/master.h"
-#include "worker/log.h"
+#include "core/log.h"
 
 static int
 queue_push(struct tao_chan_queue *q, const struct tao_chan_out *o)

@@ -9,7 +9,7 @@
 
 #include "tao.h"
 #include "master/server.h"
-#include "worker/log.h"
+#include "core/log.h"
 
 const char *
 tao_strerror(int code)

@@ -7,8 +7,8 @@
 #define TAO_MASTER_SERVER_H
 
 #include "master/config.h"
-#include "worker/registry.h"
-#include "worker/log.h"
+#include "core/registry.h"
+#include "core/log.h"
 
 struct tao_server {
 	struct tao_config	s_config;

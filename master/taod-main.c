@@ -11,7 +11,7 @@
 #include "apps/apps.h"
 #include "master/server.h"
 #include "master/tls.h"
-#include "worker/log.h"
+#include "core/log.h"
 
 extern char **environ;
 

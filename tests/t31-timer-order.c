@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "tests/tap.h"
-#include "worker/clock.h"
-#include "worker/timer.h"
+#include "core/clock.h"
+#include "core/timer.h"
 
 #define MS		1000000ULL	/* ns */
 #define MAX_FIRES	64

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "worker/conn.h"
-#include "worker/log.h"
-#include "worker/timer.h"
+#include "core/log.h"
+#include "core/timer.h"
 #include "worker/tls.h"
 #include "worker/wshm.h"
 

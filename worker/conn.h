@@ -27,9 +27,9 @@
 #include <sys/queue.h>
 #include <stdint.h>
 
-#include "worker/timer.h"
+#include "core/timer.h"
 #include "worker/worker.h"
-#include "worker/wqueue.h"
+#include "core/wqueue.h"
 
 enum tao_conn_flag {
 	TAO_CONN_CLOSING	= 1 << 0,	/* flush, then close */

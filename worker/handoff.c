@@ -17,10 +17,10 @@
 #include <errno.h>
 
 #include "worker/channel.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 #include "worker/conn.h"
-#include "worker/log.h"
-#include "worker/timer.h"
+#include "core/log.h"
+#include "core/timer.h"
 #include "worker/worker.h"
 
 #define HANDOFF_RETRY_MS	5

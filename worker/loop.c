@@ -35,11 +35,11 @@
 #include <unistd.h>
 
 #include "worker/channel.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 #include "worker/conn.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/wring.h"
-#include "worker/timer.h"
+#include "core/timer.h"
 #include "worker/worker.h"
 #include "shm/segment.h"
 

@@ -23,10 +23,10 @@
  */
 #include <stdint.h>
 
-#include "worker/clock.h"
+#include "core/clock.h"
 #include "worker/conn.h"
-#include "worker/log.h"
-#include "worker/timer.h"
+#include "core/log.h"
+#include "core/timer.h"
 #include "worker/tls.h"
 
 /* The earliest deadline, or UINT64_MAX if none applies; *why names it. */

@@ -9,9 +9,9 @@
 #include <errno.h>
 
 #include "tao.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 #include "worker/conn.h"
-#include "worker/timer.h"
+#include "core/timer.h"
 
 static int64_t
 add(struct tao_conn *c, uint64_t deadline, uint64_t period, tao_timer_fn fn,

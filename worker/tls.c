@@ -27,7 +27,7 @@
 #include <openssl/x509.h>
 
 #include "worker/conn.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/tls.h"
 
 int

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 #include "tao.h"
-#include "worker/registry.h"
-#include "worker/settings.h"
-#include "worker/wqueue.h"
+#include "core/registry.h"
+#include "core/settings.h"
+#include "core/wqueue.h"
 #include "shm/stats.h"
 #include "worker/netmap.h"
 

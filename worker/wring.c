@@ -25,7 +25,7 @@
 #include "shm/segment.h"
 #include "shm/table.h"
 #include "worker/conn.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/wring.h"
 #include "worker/worker.h"
 
