@@ -26,7 +26,7 @@ add(struct tao_conn *c, uint64_t deadline, uint64_t period, tao_timer_fn fn,
 		return TAO_ESTATE;
 	if (c != NULL && (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
 		return TAO_ECLOSED;
-	id = tao__timers_add(w->w_timers, deadline, period,
+	id = tao__timers_add(w->w_loop.el_timers, deadline, period,
 	    (tao__timer_cb)(void (*)(void))fn, c, arg,
 	    c != NULL ? &c->c_timers : NULL);
 	return id == -1 ? TAO_ENOMEM : id;
@@ -62,7 +62,7 @@ tao_timer_cancel(struct tao_conn *c, int64_t id)
 {
 	if (tao__worker == NULL)
 		return TAO_ESTATE;
-	return tao__timers_cancel(tao__worker->w_timers, id, c) == 0 ? 0 :
+	return tao__timers_cancel(tao__worker->w_loop.el_timers, id, c) == 0 ? 0 :
 	    TAO_ENOENT;
 }
 

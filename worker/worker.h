@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "tao.h"
+#include "core/loop.h"
 #include "core/registry.h"
 #include "core/settings.h"
 #include "core/wqueue.h"
@@ -26,18 +27,13 @@ struct tao_timers;
 struct tao_conn;
 struct ssl_ctx_st;
 
-/* What epoll_data points at: the kind says which handler gets the event. */
+/* Watcher kinds (core/loop.h): which handler gets the event. */
 enum tao_io_kind {
 	TAO_IO_LISTENER = 1,
 	TAO_IO_CONN,
 	TAO_IO_CHANNEL,
 	TAO_IO_SIGNAL,
 	TAO_IO_RING,
-};
-
-struct tao_io {
-	int		io_kind;
-	int		io_fd;
 };
 
 struct tao_listener {
@@ -78,20 +74,12 @@ TAILQ_HEAD(tao_conn_list, tao_conn);
 
 struct tao_worker {
 	struct tao_worker_params w_p;
-	int			 w_epfd;
+	struct tao_evloop	 w_loop;	/* epoll, timers, pool, lists */
 	int			 w_state;
 	struct tao_io		 w_channel_io;
 	struct tao_io		 w_signal_io;
 	struct tao_listener	 w_listeners[TAO_WORKER_MAX_LISTENERS];
-	uint8_t			*w_rbuf;	/* shared by all connections */
-	size_t			 w_rbuf_size;
-	struct tao_wq_pool	 w_pool;
-	struct tao_timers	*w_timers;
-	uint64_t		 w_now_ms;	/* cached per loop iteration */
 	struct tao_conn_list	 w_conns;	/* open, and closed until freed */
-	struct tao_conn_list	 w_flush;	/* output queued, not flushed */
-	struct tao_conn_list	 w_closed;	/* freed after this iteration
-						 * (linked by c_flush_entry) */
 	uint64_t		 w_accept_delay_ms;
 	uint64_t		 w_accept_log_ms;
 	uint64_t		 w_refuse_log_ms;

@@ -40,18 +40,14 @@ self(const struct tao_worker *w)
 int
 tao__wring_attach(struct tao_worker *w)
 {
-	struct epoll_event ev;
 	unsigned n = (unsigned)w->w_p.wp_nislots;
 
 	if ((w->w_cursors = calloc(n, sizeof(*w->w_cursors))) == NULL)
 		return -1;
 	for (unsigned i = 0; i < n; i++)
 		tao__ring_cursor_init(w->w_p.wp_shm, i, &w->w_cursors[i]);
-	w->w_ring_io.io_kind = TAO_IO_RING;
-	w->w_ring_io.io_fd = w->w_p.wp_eventfds[self(w)];
-	ev.events = EPOLLIN;
-	ev.data.ptr = &w->w_ring_io;
-	return epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, w->w_ring_io.io_fd, &ev);
+	return tao__io_add(&w->w_loop, &w->w_ring_io, TAO_IO_RING,
+	    w->w_p.wp_eventfds[self(w)], EPOLLIN);
 }
 
 void
