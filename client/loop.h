@@ -40,6 +40,8 @@ struct tao__loop_io {
 	tao__loop_io_cb	 io_cb;
 };
 
+#define TAO_LOOP_RBUF_SIZE	(64 * 1024)
+
 struct tao__watch;
 TAILQ_HEAD(tao__clients, tao_client);
 
@@ -47,6 +49,7 @@ struct tao_loop {
 	int			 l_epfd;
 	struct tao_timers	*l_timers;
 	struct tao_wq_pool	 l_pool;	/* output chunks, all clients */
+	uint8_t			*l_rbuf;	/* shared read buffer */
 	struct tao__clients	 l_clients;
 	struct tao__clients	 l_flush;
 	struct tao__clients	 l_again;
