@@ -12,13 +12,13 @@
 
 #include "tao.h"
 #include "core/loop.h"
+#include "worker/entry.h"
 #include "core/registry.h"
 #include "core/settings.h"
 #include "core/wqueue.h"
 #include "shm/stats.h"
 #include "worker/netmap.h"
 
-#define TAO_WORKER_MAX_LISTENERS	16
 #define TAO_READ_BUFFER_SIZE		(256 * 1024)
 
 struct tao_shm;
@@ -44,25 +44,6 @@ struct tao_listener {
 	int			 l_tls;		/* connections speak TLS */
 };
 
-struct tao_worker_params {
-	struct tao_server		*wp_server;	/* for callbacks */
-	const struct tao_registry	*wp_registry;
-	struct tao_settings		 wp_settings;
-	int				 wp_slot;	/* listener slot */
-	int				 wp_islot;	/* shm instance */
-	uint32_t			 wp_generation;
-	int				 wp_nlisteners;
-	int				 wp_listen_fd[TAO_WORKER_MAX_LISTENERS];
-	const struct tao_codec		*wp_codec[TAO_WORKER_MAX_LISTENERS];
-	int				 wp_tls[TAO_WORKER_MAX_LISTENERS];
-	/* This generation's TLS context (master/tls.h), inherited at fork;
-	 * NULL when no listener has tls. */
-	struct ssl_ctx_st		*wp_tls_ctx;
-	int				 wp_channel_fd;	/* -1: none */
-	struct tao_shm			*wp_shm;
-	const int			*wp_eventfds;	/* one per islot */
-	int				 wp_nislots;
-};
 
 enum tao_worker_state {
 	TAO_WORKER_RUNNING = 0,
@@ -96,9 +77,6 @@ struct tao_worker {
 
 /* The worker of the calling process (there is at most one). */
 extern struct tao_worker *tao__worker;
-
-/* Runs the loop until stopped; returns the process exit code. */
-int	tao__worker_run(const struct tao_worker_params *);
 
 /* Inside the worker. */
 void	tao__worker_drain(struct tao_worker *);
