@@ -20,6 +20,8 @@
 #include "master/master.h"
 #include "core/log.h"
 
+#define RELAY_READ_MAX	64	/* channel records handled per wake-up */
+
 static int
 queue_push(struct tao_chan_queue *q, const struct tao_chan_out *o)
 {
@@ -172,9 +174,13 @@ void
 tao__relay_read(struct tao_master *m, struct tao_proc *p)
 {
 	struct tao_chan_msg msg;
-	int rc, fd;
+	int rc = 0, fd, n = 0;
 
-	while ((rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) == 1) {
+	/* At most RELAY_READ_MAX records per wake-up: a worker flooding its
+	 * channel must not keep the master inside one callback.  The watch
+	 * is level-triggered, so what is left wakes the next iteration. */
+	while (n++ < RELAY_READ_MAX &&
+	    (rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) == 1) {
 		if (msg.cm_type == TAO_CHAN_CONN && fd >= 0) {
 			relay_conn(m, p, &msg, fd);
 			continue;
@@ -187,9 +193,18 @@ tao__relay_read(struct tao_master *m, struct tao_proc *p)
 		if (fd >= 0)
 			close(fd);
 	}
-	/* The worker is exiting; SIGCHLD will follow.  Stop polling. */
-	if (rc == -1)
+	/* A malformed record: the worker is broken or hostile.  Anything
+	 * else: it is exiting, SIGCHLD will follow.  Stop polling either
+	 * way; a broken worker is killed and respawned like a crash. */
+	if (rc == -1) {
+		if (errno == EBADMSG) {
+			log_warnx("master: worker %d (pid %ld) sent a malformed "
+			    "channel record; killing it", p->p_slot,
+			    (long)p->p_pid);
+			(void)kill(p->p_pid, SIGKILL);
+		}
 		tao__watch_mod(m, &p->p_w, 0);
+	}
 }
 
 void

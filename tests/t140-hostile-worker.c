@@ -320,6 +320,11 @@ attack_channel(struct th_daemon *d, pid_t worker)
 	failed = raw_send(ch, big, sizeof(big), fds, 2);
 	ok(!failed && drained(ch, 5000) == 0, "an oversize record with 2 "
 	    "descriptors was read too");
+	for (double t0 = th_now_ms(); th_pid_alive(worker) &&
+	    th_now_ms() - t0 < th_ms(5000); )
+		th_sleep_ms(10);
+	ok(!th_pid_alive(worker), "the master killed worker %d, which sent a "
+	    "malformed record (its slot respawns)", (int)worker);
 	n = fds_settle(d->pid, base, 2000);
 	ok(n <= base, "master's descriptors still %d (baseline %d)", n, base);
 	ok(th_pid_alive(d->pid), "the master lives");
