@@ -26,8 +26,8 @@
 # TAO_INCLUDE_ROOT: the tree to check (default: this one).
 
 top=${TAO_INCLUDE_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-PENDING="master/master.h:worker/channel.h ctl/taoctl.c:master/ctlproto.h
-    master/taod-main.c:apps/apps.h"
+PENDING="master/master.h:worker/channel.h ctl/taoctl.c:master/ctlproto.h"
+PENDING="$PENDING master/taod-main.c:apps/apps.h"
 
 allowed() {	# dir target -> 0 if dir/... may include target
 	case $2 in tao.h|include/tao.h|"$1"/*) return 0 ;; esac
