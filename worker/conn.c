@@ -41,24 +41,23 @@ conn_settings(const struct tao_conn *c)
 	return &c->c_worker->w_p.wp_settings;
 }
 
-void
-tao__format_peer(const struct sockaddr *sa, char *out, size_t outlen)
+/* Over max_connections: accepted and closed at once, logged at most
+ * once a second. */
+static void
+conn_refuse(struct tao_worker *w, struct tao_conn *c,
+    const struct sockaddr *sa)
 {
-	char host[INET6_ADDRSTRLEN];
-	int n = 0;
+	char peer[TAO_PEER_MAX];
 
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		n = snprintf(out, outlen, "[%s]:%u", host,
-		    ntohs(s6->sin6_port));
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		n = snprintf(out, outlen, "%s:%u", host, ntohs(s4->sin_port));
-	} else
-		strlcpy(out, "?", outlen);
-	(void)n;	/* 56 bytes hold any "[v6]:port" */
+	TAO_STAT_ADD(w, REFUSED, 1);
+	if (w->w_loop.el_now_ms - w->w_refuse_log_ms >= 1000 ||
+	    w->w_refuse_log_ms == 0) {
+		w->w_refuse_log_ms = w->w_loop.el_now_ms;
+		tao__format_peer(sa, peer, sizeof(peer));
+		log_warnx("max_connections reached: refusing %s", peer);
+	}
+	close(c->c_io.io_fd);
+	free(c);
 }
 
 /*
@@ -92,18 +91,7 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 		c->c_flags |= TAO_CONN_MIGRATING;
 
 	if (tao__wshm_conn_open(w, c, sa) == -1) {
-		/* Over max_connections: accepted and closed at once. */
-		TAO_STAT_ADD(w, REFUSED, 1);
-		if (w->w_loop.el_now_ms - w->w_refuse_log_ms >= 1000 ||
-		    w->w_refuse_log_ms == 0) {
-			w->w_refuse_log_ms = w->w_loop.el_now_ms;
-			char peer[TAO_PEER_MAX];
-			tao__format_peer(sa, peer, sizeof(peer));
-			log_warnx("max_connections reached: refusing %s",
-			    peer);
-		}
-		close(fd);
-		free(c);
+		conn_refuse(w, c, sa);	/* over max_connections */
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -203,12 +191,6 @@ tao__conn_hand_off(struct tao_conn *c)
 {
 	c->c_flags |= TAO_CONN_MIGRATING;
 	conn_close_now(c);
-}
-
-int
-tao_conn_migrating(const struct tao_conn *c)
-{
-	return (c->c_flags & TAO_CONN_MIGRATING) != 0;
 }
 
 /* ---- input ---------------------------------------------------------- */
@@ -598,57 +580,4 @@ tao__conn_free(struct tao_conn *c)
 	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
 	tao__framer_free(&c->c_in);
 	free(c);
-}
-
-/* ---- accessors ------------------------------------------------------ */
-
-uint64_t
-tao_conn_id(const struct tao_conn *c)
-{
-	return c->c_netid;
-}
-
-void *
-tao_conn_data(struct tao_conn *c)
-{
-	return c->c_data;
-}
-
-void
-tao_conn_set_data(struct tao_conn *c, void *data)
-{
-	c->c_data = data;
-}
-
-const char *
-tao__conn_peer(const struct tao_conn *c)
-{
-	static char peer[TAO_PEER_MAX];
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (c->c_io.io_fd < 0 ||
-	    getpeername(c->c_io.io_fd, (struct sockaddr *)&ss, &len) == -1)
-		strlcpy(peer, "?", sizeof(peer));
-	else
-		tao__format_peer((struct sockaddr *)&ss, peer, sizeof(peer));
-	return peer;
-}
-
-const char *
-tao_conn_peer(const struct tao_conn *c)
-{
-	return tao__conn_peer(c);
-}
-
-const struct tao_codec *
-tao_conn_codec(const struct tao_conn *c)
-{
-	return c->c_listener->l_codec;
-}
-
-struct tao_server *
-tao_conn_server(const struct tao_conn *c)
-{
-	return c->c_worker->w_p.wp_server;
 }
