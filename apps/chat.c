@@ -100,7 +100,7 @@ deliver_go(struct tao_conn *c, int32_t type, const uint8_t *data,
 {
 	if (type != CHAT_MESSAGE)
 		return 0;
-	return tao_send(c, CHAT_MESSAGE, data + 8, len - 8);
+	return tao_conn_send(c, CHAT_MESSAGE, data + 8, len - 8);
 }
 
 static int
@@ -116,7 +116,7 @@ chat_deliver(struct tao_conn *c, int32_t type, const void *data, size_t len,
 	if (len < 8)
 		return 0;	/* not a chat record */
 	if (!is_line(c))
-		return chat_notices ? tao_send(c, type, data, len) :
+		return chat_notices ? tao_conn_send(c, type, data, len) :
 		    deliver_go(c, type, data, len);
 	who = get_le64(data);
 	len = chomp(text, len - 8);
@@ -138,7 +138,7 @@ chat_deliver(struct tao_conn *c, int32_t type, const void *data, size_t len,
 	}
 	if (n < 0)
 		return TAO_EINVAL;
-	return tao_send(c, TAO_TYPE_LINE, line, (size_t)n < sizeof(line) ?
+	return tao_conn_send(c, TAO_TYPE_LINE, line, (size_t)n < sizeof(line) ?
 	    (size_t)n : sizeof(line) - 1);
 }
 
@@ -146,7 +146,7 @@ static void
 say(struct tao_conn *c, const char *text)
 {
 	if (is_line(c))
-		(void)tao_send(c, TAO_TYPE_LINE, text, strlen(text));
+		(void)tao_conn_send(c, TAO_TYPE_LINE, text, strlen(text));
 }
 
 static void
@@ -156,7 +156,7 @@ private_message(struct tao_conn *c, uint64_t to, const void *text,
 	uint8_t buf[8 + CHAT_MAX];
 	int rc;
 
-	rc = tao_unicast(tao_conn_server(c), to, CHAT_PRIVATE, buf,
+	rc = tao_server_unicast(tao_conn_server(c), to, CHAT_PRIVATE, buf,
 	    pack(buf, tao_conn_id(c), text, len));
 	if (rc == TAO_ENOENT)
 		say(c, "* no such user");
@@ -189,7 +189,7 @@ on_line(struct tao_conn *c, const struct tao_message *m)
 
 	if (!chat_notices)
 		buf[len++] = '\n';	/* as a Go client would have sent it */
-	(void)tao_broadcast(tao_conn_server(c), CHAT_MESSAGE, buf, len);
+	(void)tao_server_broadcast(tao_conn_server(c), CHAT_MESSAGE, buf, len);
 }
 
 static void
@@ -208,8 +208,8 @@ on_message(struct tao_conn *c, const struct tao_message *m, void *arg)
 		return;
 	}
 	if (m->type == CHAT_MESSAGE)
-		(void)tao_broadcast(tao_conn_server(c), CHAT_MESSAGE, buf,
-		    pack(buf, tao_conn_id(c), m->data, m->len));
+		(void)tao_server_broadcast(tao_conn_server(c), CHAT_MESSAGE,
+		    buf, pack(buf, tao_conn_id(c), m->data, m->len));
 	else if (chat_notices && m->type == CHAT_PRIVATE && m->len >= 8)
 		private_message(c, get_le64(p), p + 8, m->len - 8);
 }
@@ -219,7 +219,7 @@ announce(struct tao_conn *c, const char *what)
 {
 	uint8_t buf[32];
 
-	(void)tao_broadcast(tao_conn_server(c), CHAT_PRESENCE, buf,
+	(void)tao_server_broadcast(tao_conn_server(c), CHAT_PRESENCE, buf,
 	    pack(buf, tao_conn_id(c), what, strlen(what)));
 }
 
@@ -235,11 +235,11 @@ on_connect(struct tao_conn *c, void *arg)
 	if (is_line(c)) {
 		n = snprintf(text, sizeof(text), "* welcome, you are %" PRIu64
 		    " (worker %d)", tao_conn_id(c), chat_slot);
-		(void)tao_send(c, TAO_TYPE_LINE, text, (size_t)n);
+		(void)tao_conn_send(c, TAO_TYPE_LINE, text, (size_t)n);
 	} else if (chat_notices) {
 		n = snprintf(text, sizeof(text), "netid=%" PRIu64 " worker=%d",
 		    tao_conn_id(c), chat_slot);
-		(void)tao_send(c, CHAT_WELCOME, text, (size_t)n);
+		(void)tao_conn_send(c, CHAT_WELCOME, text, (size_t)n);
 	}
 	/* Also in the Go dialect: line clients show it, TLV ones drop it. */
 	announce(c, "joined");
@@ -270,10 +270,10 @@ tao_app_chat(struct tao_server *s, const char *options)
 		chat_notices = 1;
 	else if (options[0] != '\0')
 		return -1;
-	tao_on_message(s, on_message, NULL);
-	tao_on_connect(s, on_connect, NULL);
-	tao_on_close(s, on_close, NULL);
-	tao_on_deliver(s, chat_deliver, NULL);
-	tao_on_worker_start(s, on_worker_start, NULL);
+	tao_server_on_message(s, on_message, NULL);
+	tao_server_on_connect(s, on_connect, NULL);
+	tao_server_on_close(s, on_close, NULL);
+	tao_server_on_deliver(s, chat_deliver, NULL);
+	tao_server_on_worker_start(s, on_worker_start, NULL);
 	return 0;
 }

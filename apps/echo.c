@@ -10,7 +10,7 @@ echo(struct tao_conn *c, const struct tao_message *m, void *arg)
 	/* The worker stops decoding while the queue is over its bound, so
 	 * this cannot be refused for back-pressure; it can fail only if the
 	 * peer is gone. */
-	(void)tao_send(c, m->type, m->data, m->len);
+	(void)tao_conn_send(c, m->type, m->data, m->len);
 }
 
 int
@@ -18,6 +18,6 @@ tao_app_echo(struct tao_server *s, const char *options)
 {
 	if (options[0] != '\0')
 		return -1;
-	tao_on_message(s, echo, NULL);
+	tao_server_on_message(s, echo, NULL);
 	return 0;
 }

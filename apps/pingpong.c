@@ -13,7 +13,7 @@ pong(struct tao_conn *c, const struct tao_message *m, void *arg)
 {
 	(void)m;
 	(void)arg;
-	(void)tao_send(c, PINGPONG_TYPE, "pong", 4);
+	(void)tao_conn_send(c, PINGPONG_TYPE, "pong", 4);
 }
 
 int
@@ -21,5 +21,6 @@ tao_app_pingpong(struct tao_server *s, const char *options)
 {
 	if (options[0] != '\0')
 		return -1;
-	return tao_register(s, PINGPONG_TYPE, NULL, pong, NULL) < 0 ? -1 : 0;
+	return tao_server_register(s, PINGPONG_TYPE, NULL, pong, NULL) < 0 ?
+	    -1 : 0;
 }

@@ -23,14 +23,14 @@ tick(struct tao_conn *c, void *arg)
 	len = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
 	len += (size_t)snprintf(text + len, sizeof(text) - len, ".%03ldZ",
 	    ts.tv_nsec / 1000000);
-	(void)tao_send(c, TIME_TYPE, text, len);
+	(void)tao_conn_send(c, TIME_TYPE, text, len);
 }
 
 static int
 on_connect(struct tao_conn *c, void *arg)
 {
 	(void)arg;
-	return tao_run_every(c, 1000, tick, NULL) < 0 ? -1 : 0;
+	return tao_conn_timer_every(c, 1000, tick, NULL) < 0 ? -1 : 0;
 }
 
 static void
@@ -46,7 +46,7 @@ tao_app_time(struct tao_server *s, const char *options)
 {
 	if (options[0] != '\0')
 		return -1;
-	tao_on_connect(s, on_connect, NULL);
-	tao_on_message(s, ignore, NULL);
+	tao_server_on_connect(s, on_connect, NULL);
+	tao_server_on_message(s, ignore, NULL);
 	return 0;
 }

@@ -46,8 +46,8 @@ tao__now_ms_ceil(void)
 }
 
 /*
- * An absolute CLOCK_MONOTONIC time (tao_run_at) as a deadline, rounded up
- * for the same reason.  Times before the clock's epoch give 0 (due now).
+ * An absolute CLOCK_MONOTONIC time (tao_conn_timer_at) as a deadline,
+ * rounded up for the same reason.  Times before the clock's epoch give 0 (due now).
  */
 static inline uint64_t
 tao__timespec_to_ms_ceil(const struct timespec *ts)

@@ -107,7 +107,7 @@ tao__framer_decode(struct tao_framer *fr, const struct tao_codec *codec,
 			fr->fr_need = (uint32_t)used;	/* from buf + off */
 			break;
 		}
-		if (rc == TAO_DECODE_ERROR)
+		if (rc != TAO_DECODE_OK)	/* _ERROR, or a bad codec */
 			return TAO_FRAMER_BAD;
 		off += used;
 		fr->fr_need = 0;

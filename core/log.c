@@ -15,6 +15,23 @@
 
 static char	log_role[32] = "master";
 static int	log_current_level = TAO_LOG_INFO;
+static int	log_forked;	/* fatal(): _exit, not exit */
+
+void
+tao__log_set_forked(int forked)
+{
+	log_forked = forked;
+}
+
+static void __attribute__((noreturn))
+log_die(void)
+{
+	if (log_forked) {
+		fflush(NULL);
+		_exit(1);
+	}
+	exit(1);
+}
 
 void
 tao__log_set_role(const char *fmt, ...)
@@ -112,7 +129,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(TAO_LOG_ERROR, 1, saved_errno, fmt, ap);
 	va_end(ap);
-	exit(1);
+	log_die();
 }
 
 void
@@ -123,7 +140,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(TAO_LOG_ERROR, 0, 0, fmt, ap);
 	va_end(ap);
-	exit(1);
+	log_die();
 }
 
 int tao__proctitle_ok;

@@ -35,6 +35,13 @@ void	fatal(const char *, ...)
 void	fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * How fatal() leaves: exit(1) by default; after tao__log_set_forked(1)
+ * (a worker, forked by tao_server_run) fflush(NULL) and _exit(1), so the
+ * embedding program's atexit handlers run only in its own process.
+ */
+void	tao__log_set_forked(int forked);
+
 /* taod's main sets this after setproctitle_init(); a plain libtao
  * program's process titles are left alone. */
 extern int tao__proctitle_ok;

@@ -5,8 +5,8 @@
  *
  * Each line a client sends is broadcast to every client of every worker,
  * prefixed with the sender's netid; "/to NETID text" is a private message.
- * tao_broadcast() reaches the connections of the other workers through
- * shared memory; tao_unicast() finds a netid wherever it lives.
+ * tao_server_broadcast() reaches the connections of the other workers through
+ * shared memory; tao_server_unicast() finds a netid wherever it lives.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,15 +30,15 @@ on_line(struct tao_conn *conn, const struct tao_message *msg, void *arg)
 		size_t skip = 4 + (size_t)(end - num) + (*end == ' ');
 		n = snprintf(out, sizeof(out), "%" PRIu64 " (private): %.*s",
 		    tao_conn_id(conn), (int)(msg->len - skip), text + skip);
-		if (tao_unicast(server, to, 1, out, (size_t)n) < 0)
-			tao_send(conn, 1, "* no such user", 14);
+		if (tao_server_unicast(server, to, 1, out, (size_t)n) < 0)
+			tao_conn_send(conn, 1, "* no such user", 14);
 		return;
 	}
 	n = snprintf(out, sizeof(out), "%" PRIu64 ": %.*s", tao_conn_id(conn),
 	    (int)msg->len, text);
 	if (n >= (int)sizeof(out))
 		n = sizeof(out) - 1;
-	tao_broadcast(server, 1, out, (size_t)n);
+	tao_server_broadcast(server, 1, out, (size_t)n);
 }
 
 static int
@@ -48,7 +48,7 @@ on_connect(struct tao_conn *conn, void *arg)
 	int n = snprintf(out, sizeof(out), "* %" PRIu64 " joined",
 	    tao_conn_id(conn));
 
-	tao_broadcast(arg, 1, out, (size_t)n);
+	tao_server_broadcast(arg, 1, out, (size_t)n);
 	return 0;
 }
 
@@ -59,7 +59,7 @@ on_close(struct tao_conn *conn, void *arg)
 	int n = snprintf(out, sizeof(out), "* %" PRIu64 " left",
 	    tao_conn_id(conn));
 
-	tao_broadcast(arg, 1, out, (size_t)n);
+	tao_server_broadcast(arg, 1, out, (size_t)n);
 }
 
 int
@@ -73,8 +73,8 @@ main(int argc, char *argv[])
 	if (server == NULL || tao_server_config_line(server, listen) < 0 ||
 	    tao_server_config_line(server, "control chat-server.sock") < 0)
 		return 1;
-	tao_on_message(server, on_line, server);
-	tao_on_connect(server, on_connect, server);
-	tao_on_close(server, on_close, server);
+	tao_server_on_message(server, on_line, server);
+	tao_server_on_connect(server, on_connect, server);
+	tao_server_on_close(server, on_close, server);
 	return tao_server_run(server) < 0;
 }

@@ -16,7 +16,7 @@ static void
 echo(struct tao_conn *conn, const struct tao_message *msg, void *arg)
 {
 	(void)arg;
-	tao_send(conn, msg->type, msg->data, msg->len);
+	tao_conn_send(conn, msg->type, msg->data, msg->len);
 }
 
 int
@@ -33,7 +33,7 @@ main(int argc, char *argv[])
 	if (tao_server_config_line(server, listen) < 0 ||
 	    tao_server_config_line(server, "control echo-server.sock") < 0)
 		return 1;
-	tao_on_message(server, echo, NULL);	/* every type */
+	tao_server_on_message(server, echo, NULL);	/* every type */
 	rc = tao_server_run(server);
 	if (rc < 0)
 		fprintf(stderr, "echo-server: %s\n", tao_strerror(rc));

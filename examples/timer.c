@@ -23,7 +23,7 @@ tick(struct tao_conn *conn, void *arg)
 	(void)arg;
 	gmtime_r(&now, &tm);
 	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	tao_send(conn, 1, text, strlen(text));
+	tao_conn_send(conn, 1, text, strlen(text));
 }
 
 static void
@@ -40,7 +40,7 @@ on_connect(struct tao_conn *conn, void *arg)
 	(void)arg;
 	connections++;
 	/* Cancelled automatically when the connection closes. */
-	return tao_run_every(conn, 1000, tick, NULL) < 0 ? -1 : 0;
+	return tao_conn_timer_every(conn, 1000, tick, NULL) < 0 ? -1 : 0;
 }
 
 static void
@@ -58,7 +58,7 @@ on_worker_start(struct tao_server *server, int slot, void *arg)
 
 	(void)arg;
 	my_slot = slot;
-	tao_worker_run_every(server, 10000, report, &my_slot);
+	tao_server_timer_every(server, 10000, report, &my_slot);
 }
 
 static void
@@ -80,9 +80,9 @@ main(int argc, char *argv[])
 	if (server == NULL || tao_server_config_line(server, listen) < 0 ||
 	    tao_server_config_line(server, "control timer.sock") < 0)
 		return 1;
-	tao_on_connect(server, on_connect, NULL);
-	tao_on_close(server, on_close, NULL);
-	tao_on_message(server, ignore, NULL);
-	tao_on_worker_start(server, on_worker_start, NULL);
+	tao_server_on_connect(server, on_connect, NULL);
+	tao_server_on_close(server, on_close, NULL);
+	tao_server_on_message(server, ignore, NULL);
+	tao_server_on_worker_start(server, on_worker_start, NULL);
 	return tao_server_run(server) < 0;
 }

@@ -64,11 +64,11 @@ check_contract(const struct tao_codec *c, const uint8_t *buf, size_t len,
 	uint8_t head[TAO_CODEC_MAX_HEAD], tail[TAO_CODEC_MAX_TAIL];
 	size_t hl = 0, tl = 0;
 
-	CHECK(r == TAO_DECODE_FRAME || r == TAO_DECODE_AGAIN ||
+	CHECK(r == TAO_DECODE_OK || r == TAO_DECODE_AGAIN ||
 	    r == TAO_DECODE_ERROR);
 	if (r == TAO_DECODE_AGAIN)
 		CHECK(used == 0 || used > len);
-	if (r != TAO_DECODE_FRAME)
+	if (r != TAO_DECODE_OK)
 		return;
 
 	CHECK(used > 0 && used <= len);
@@ -119,7 +119,7 @@ decode_pass(const struct codec_check *cc, const uint8_t *stream, size_t n,
 			    used);
 			cc->check(rb, have, max_frame, r, &f, used, state,
 			    deep);
-			if (r != TAO_DECODE_FRAME)
+			if (r != TAO_DECODE_OK)
 				break;
 			CHECK(p->nframes <= MAX_STREAM);
 			p->frames[p->nframes].type = f.type;

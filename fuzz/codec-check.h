@@ -21,7 +21,7 @@ struct codec_check {
 	const struct tao_codec	*codec;
 	/*
 	 * Called after every decode of buf[0..len) with what it returned
-	 * (r, *frame when r is TAO_DECODE_FRAME, used, and the state after
+	 * (r, *frame when r is TAO_DECODE_OK, used, and the state after
 	 * the call).  With `deep` set it may spend O(len) on an independent
 	 * oracle; without, it must stay O(1) plus O(frame length).
 	 */

@@ -35,7 +35,7 @@ line_check(const uint8_t *buf, size_t len, size_t max_frame, int r,
 	const uint8_t *nl;
 	size_t content;
 
-	if (r == TAO_DECODE_FRAME)
+	if (r == TAO_DECODE_OK)
 		check_frame(buf, f, used);
 	if (r != TAO_DECODE_AGAIN)
 		CHECK(state == 0);
@@ -56,7 +56,7 @@ line_check(const uint8_t *buf, size_t len, size_t max_frame, int r,
 	else if (nl == NULL)
 		CHECK(r == TAO_DECODE_AGAIN);
 	else {
-		CHECK(r == TAO_DECODE_FRAME);
+		CHECK(r == TAO_DECODE_OK);
 		CHECK(f->len == content);
 		CHECK(used == (size_t)(nl - buf) + 1);
 	}

@@ -43,7 +43,7 @@ tlv_check(const uint8_t *buf, size_t len, size_t max_frame, int r,
 	}
 	utype = le32(buf);
 	memcpy(&type, &utype, sizeof(type));
-	CHECK(r == TAO_DECODE_FRAME);
+	CHECK(r == TAO_DECODE_OK);
 	CHECK(f->type == type);
 	/* With the generic checks this makes the round trip exact. */
 	CHECK(f->len == plen);

@@ -2,17 +2,31 @@
  * tao.h - the public interface of libtao, an asynchronous TCP server
  * framework speaking Go Tao's wire format.
  *
- * Model: a master process owns the listening sockets and forks workers; each
- * worker runs one single-threaded epoll loop.  Every callback below runs
- * inside a worker, on that worker's loop, never concurrently with another
- * callback of the same worker.  Nothing here blocks.
+ * Names are tao_<object>_<verb>: tao_server_* take the server handle,
+ * tao_conn_* a connection, tao_client_* and tao_loop_* the client side.
  *
- * Errors: fallible calls return 0 (or a positive id) on success and a
- * negative TAO_E* code on failure; tao_strerror() names the code.
+ * Processes.  A program builds a struct tao_server (config, handlers) and
+ * calls tao_server_run(), which turns the calling process into the master:
+ * it opens the listening sockets and forks the worker processes.  Every
+ * server callback below runs inside a worker, on that worker's one
+ * single-threaded event loop, never concurrently with another callback of
+ * the same worker; workers are separate processes, so a global variable a
+ * callback changes is that worker's own copy.  Nothing here blocks.
  *
- * Ownership: the library copies whatever you pass to tao_send(),
- * tao_broadcast() and tao_unicast(); payload pointers handed to your
- * callbacks are valid only until the callback returns.
+ * Errors.  Every call that can fail returns 0 (or a non-negative value
+ * where it says so: a timer id, a length) on success and a negative
+ * TAO_E* code on failure; tao_strerror() names the code.  The one
+ * exception is a constructor that returns a pointer: tao_server_new(),
+ * tao_loop_new() and tao_client_connect() return NULL with errno set.
+ * (The client's error callback receives an enum tao_client_error, a
+ * reason and not a return value.)
+ *
+ * Ownership.  The library copies whatever you pass in: payloads given to
+ * tao_conn_send(), tao_server_broadcast() and tao_server_unicast(), and
+ * the path given to tao_server_config().  Pointers the library hands to
+ * your callbacks (a message's data, a client error message) are valid
+ * only until the callback returns; a struct tao_conn * is valid longer,
+ * as tao_server_on_close() says.
  */
 #ifndef TAO_H
 #define TAO_H
@@ -31,7 +45,7 @@ extern "C" {
 
 enum tao_error {
 	TAO_OK		 =  0,
-	TAO_EINVAL	 = -1,	/* bad argument */
+	TAO_EINVAL	 = -1,	/* bad argument, or not a tao_server handle */
 	TAO_ENOMEM	 = -2,	/* allocation failed */
 	TAO_EWOULDBLOCK	 = -3,	/* write queue over its bound: retry later */
 	TAO_ECLOSED	 = -4,	/* the connection is closed or closing */
@@ -39,10 +53,14 @@ enum tao_error {
 	TAO_ENOENT	 = -6,	/* no such connection, timer or handler */
 	TAO_ECONFIG	 = -7,	/* configuration error (see stderr) */
 	TAO_ESYS	 = -8,	/* system call failed (errno is set) */
-	TAO_ETOOBIG	 = -9,	/* message larger than max_frame */
-	TAO_ESTATE	 = -10,	/* call not valid in this context */
+	TAO_ETOOBIG	 = -9,	/* too large: message over max_frame, or a
+				 * result over the caller's buffer */
+	TAO_ESTATE	 = -10,	/* call not valid in this process or now */
+	TAO_ETIMEDOUT	 = -11,	/* a connection timeout expired (on_error) */
+	TAO_EPROTO	 = -12,	/* the peer broke the protocol (on_error) */
 };
 
+/* A static English string for any value, "unknown error" if not a code. */
 const char	*tao_strerror(int code);
 
 /* Type 0 is the heartbeat on the wire (Go Tao's HeartBeat). */
@@ -55,9 +73,10 @@ struct tao_conn;
 struct tao_client;
 
 /*
- * One decoded frame.  `data` points into the worker's read buffer and is
- * valid only during the callback.  `decoded` is what the type's decode
- * function produced (NULL without one); the handler owns it.
+ * One decoded frame, as a handler sees it.  `data` points into the
+ * worker's read buffer and is valid only until the handler returns: copy
+ * what you keep.  `decoded` is what the type's decode function produced
+ * (NULL without one); from the handler on, it is the handler's to free.
  */
 struct tao_message {
 	int32_t		 type;
@@ -66,45 +85,66 @@ struct tao_message {
 	void		*decoded;
 };
 
-/* Turn a payload into an object; return < 0 to reject the frame (the
- * connection is counted as an error and closed). */
+/*
+ * Callback types.  `arg` is the pointer given when the callback was set.
+ *
+ * tao_decode_fn turns a payload (valid during the call) into an object:
+ * return 0 and set *decoded, which the handler then owns; or return < 0
+ * to refuse the frame, after freeing whatever it allocated: the
+ * connection is then counted as an error and closed, and on_error runs
+ * with TAO_EPROTO.
+ */
 typedef int	(*tao_decode_fn)(const void *data, size_t len, void **decoded,
 		    void *arg);
+/* Handles one message (see struct tao_message for how long it lives). */
 typedef void	(*tao_handler_fn)(struct tao_conn *, const struct tao_message *,
 		    void *arg);
 /*
- * Return < 0 to refuse the connection: it is closed and on_close does not
- * run for it (also if on_connect called tao_conn_close first).  Return 0
- * to accept it: from then on on_close runs exactly once when it closes,
- * also when on_connect itself called tao_conn_close.
+ * Runs when a connection is accepted (or handed over in a reload, see
+ * tao_conn_migrating).  Return < 0 to refuse it: it is closed and neither
+ * on_error nor on_close runs for it (also if on_connect called
+ * tao_conn_close first).  Return 0 to accept it: from then on on_close
+ * runs exactly once when it closes, also when on_connect itself called
+ * tao_conn_close.
  */
 typedef int	(*tao_connect_fn)(struct tao_conn *, void *arg);
+/* See tao_server_on_close() and tao_server_on_error(). */
 typedef void	(*tao_close_fn)(struct tao_conn *, void *arg);
 typedef void	(*tao_error_fn)(struct tao_conn *, int error, void *arg);
-/* conn is NULL for worker (server-wide) timers. */
+/* A timer fired; conn is NULL for server-wide (tao_server_timer_*) ones. */
 typedef void	(*tao_timer_fn)(struct tao_conn *, void *arg);
 /*
  * Renders a broadcast or unicast message for one receiving connection
  * (e.g. differently for line and TLV clients); it normally ends in
- * tao_send().  Without one, the message is sent as it is.
+ * tao_conn_send() and returns its result.  data is valid during the call.
+ * Without one, the message is sent as it is.
  */
 typedef int	(*tao_deliver_fn)(struct tao_conn *, int32_t type,
 		    const void *data, size_t len, void *arg);
-/* Runs once in every worker process after it is ready to serve. */
+/* Runs once in every worker process after it is ready to serve; `slot`
+ * is the worker's number, 0 .. workers - 1. */
 typedef void	(*tao_worker_fn)(struct tao_server *, int slot, void *arg);
 
 /*
- * Codecs.  decode() looks at buf[0..len) and returns:
- *   TAO_DECODE_FRAME  one frame: *frame filled, *used = bytes it spans;
+ * Codecs: pure functions, no I/O, no allocation.  decode() looks at
+ * buf[0..len) (read-only; frame->payload may point into it) and returns
+ * one of enum tao_decode_result:
+ *   TAO_DECODE_OK     one frame: *frame filled, *used = bytes it spans;
  *   TAO_DECODE_AGAIN  need more bytes: *used = total bytes the frame needs
  *                     when the codec knows it, else 0;
  *   TAO_DECODE_ERROR  the input is invalid (frame too big, garbage).
+ * The values are distinct from each other, from TAO_OK and from every
+ * TAO_E* code; the library treats any other value as TAO_DECODE_ERROR.
  * `state` is one word of per-connection decoder state, zero for a new
  * connection; a codec may use it to avoid rescanning bytes it has seen.
  * encode() writes the bytes that go before (head) and after (tail) a payload
  * of `len` bytes, at most TAO_CODEC_MAX_HEAD / TAO_CODEC_MAX_TAIL bytes each.
  */
-enum { TAO_DECODE_ERROR = -1, TAO_DECODE_AGAIN = 0, TAO_DECODE_FRAME = 1 };
+enum tao_decode_result {
+	TAO_DECODE_OK		= 1,
+	TAO_DECODE_AGAIN	= 2,
+	TAO_DECODE_ERROR	= 3,
+};
 #define TAO_CODEC_MAX_HEAD	16
 #define TAO_CODEC_MAX_TAIL	4
 
@@ -127,87 +167,213 @@ struct tao_codec {
 extern const struct tao_codec tao_codec_tlv;	/* Go Tao TypeLengthValue */
 extern const struct tao_codec tao_codec_line;	/* '\n'-terminated lines */
 
-/* Server lifecycle. */
+/* ==== Server: set-up, in the embedding program's process ===============
+ *
+ * Build the server before tao_server_run(): these calls return
+ * TAO_EINVAL for a handle that is not one tao_server_new() made (NULL
+ * included) and TAO_ESTATE when called inside a worker (from a callback).
+ * Workers get what was set at the moment they are forked.
+ */
+
+/* A server with the built-in defaults (taod.conf(5)).  NULL with errno
+ * ENOMEM is its only failure. */
 struct tao_server	*tao_server_new(void);
+/* Frees the handle, its handlers and its copy of the config path; NULL is
+ * ignored, and so is a call inside a worker.  Not while it runs. */
 void			 tao_server_free(struct tao_server *);
-/* Read a config file (taod.conf(5)); errors go to stderr as FILE:LINE. */
-int			 tao_server_config(struct tao_server *, const char *path);
-/* Apply one config directive, e.g. "listen 127.0.0.1:12345 tlv". */
+/*
+ * Reads a config file (taod.conf(5)) on top of what is set.  The path is
+ * copied: a reload (SIGHUP, taoctl reload) re-reads this file, whatever
+ * the caller does with its string.  0, TAO_ECONFIG with FILE:LINE:
+ * message on stderr (tao_server_run then refuses to start), TAO_ENOMEM,
+ * TAO_EINVAL, TAO_ESTATE.
+ */
+int			 tao_server_config(struct tao_server *,
+			    const char *path);
+/* Applies one directive, e.g. "listen 127.0.0.1:12345 tlv" (copied).
+ * Same returns as tao_server_config. */
 int			 tao_server_config_line(struct tao_server *,
 			    const char *line);
-/* Run master and workers until stopped; returns 0 after a clean stop. */
+/*
+ * Runs the server until it is stopped; it blocks the calling process.
+ * It forks the workers (`workers`, default one per CPU) and respawns
+ * those that die, so call it from a single-threaded program (or one
+ * whose other threads block the signals below); it flushes the caller's
+ * stdio buffers before each fork so that no worker prints them again.
+ * While it runs, the calling process is the master: SIGTERM and SIGINT
+ * stop it gracefully, SIGQUIT fast, SIGHUP reloads the config file.
+ * For that it blocks SIGCHLD, SIGTERM, SIGINT, SIGQUIT and SIGHUP and
+ * ignores SIGPIPE; when it returns, the signal mask and SIGPIPE's
+ * disposition are the caller's again (those signals still pending then
+ * were meant for the server and are consumed).
+ *
+ * Workers never return from it: each leaves with _exit() after its own
+ * teardown (its stdio flushed), so the program's atexit handlers run only
+ * in the process that called tao_server_run.  Call it once per handle.
+ *
+ * Returns 0 after a clean stop (every worker has exited), TAO_ECONFIG
+ * for a bad configuration (message on stderr), TAO_ESYS when set-up
+ * failed (bind, shared memory, control socket; logged), TAO_EINVAL,
+ * TAO_ESTATE (from inside a worker).  A broken invariant inside the
+ * master (a failing epoll_wait) is fatal: logged, and the process exits.
+ */
 int			 tao_server_run(struct tao_server *);
 
-int	tao_register(struct tao_server *, int32_t type, tao_decode_fn,
-	    tao_handler_fn, void *arg);
-void	tao_on_message(struct tao_server *, tao_handler_fn, void *arg);
-void	tao_on_connect(struct tao_server *, tao_connect_fn, void *arg);
-void	tao_on_close(struct tao_server *, tao_close_fn, void *arg);
-void	tao_on_error(struct tao_server *, tao_error_fn, void *arg);
-void	tao_on_worker_start(struct tao_server *, tao_worker_fn, void *arg);
-void	tao_on_deliver(struct tao_server *, tao_deliver_fn, void *arg);
-
-/* Connections. */
-int	 tao_send(struct tao_conn *, int32_t type, const void *, size_t);
 /*
- * Close after the queue flushes.  Never closes at once: the connection is
- * marked (tao_send then returns TAO_ECLOSED) and closed after the running
- * callback has returned, so the callback's message stays valid and
- * on_close runs later, never inside the caller.  A peer that does not
- * read its output is closed after send_timeout_ms (taod.conf(5)).
+ * The handler of one message type, with an optional decode function;
+ * 0, TAO_EEXIST if the type has one, TAO_EINVAL for a NULL handler,
+ * TAO_ENOMEM, TAO_ESTATE.  Types without a handler go to on_message.
+ */
+int	tao_server_register(struct tao_server *, int32_t type, tao_decode_fn,
+	    tao_handler_fn, void *arg);
+/*
+ * The callback setters: fn replaces the previous one (NULL removes it).
+ * Each returns 0, TAO_EINVAL or TAO_ESTATE.
+ *
+ * on_message: messages of unregistered types (without it they are
+ * counted as dropped; the connection stays open).
+ * on_connect: see tao_connect_fn.
+ * on_close: runs exactly once for every accepted connection, whatever
+ * closed it, after its socket is closed; tao_conn_send() then returns
+ * TAO_ECLOSED, while tao_conn_id, _data, _peer, _codec and _server still
+ * work.  A struct tao_conn * is valid from on_connect until on_close
+ * returns, also after tao_conn_close(); it is freed after that, at the
+ * end of the loop iteration, so keep tao_conn_id() rather than the
+ * pointer (tao_server_unicast takes it).
+ * on_error: runs when the server closes an accepted connection because
+ * it failed, once, right before its on_close, with the reason:
+ *   TAO_EPROTO     a frame the codec could not parse, one over max_frame,
+ *                  or one its decode function refused;
+ *   TAO_ETIMEDOUT  idle_timeout_ms, heartbeat_ms, frame_timeout_ms or
+ *                  send_timeout_ms expired (taod.conf(5));
+ *   TAO_ESYS       reading or writing failed (a reset, a TLS error);
+ *                  errno holds the reason during the call;
+ *   TAO_ENOMEM     no memory for the connection's input.
+ * It does not run for an orderly end (the peer closed, tao_conn_close,
+ * a stop or reload, the drain deadline) nor for a refused connection.
+ * on_worker_start: see tao_worker_fn.
+ * on_deliver: see tao_deliver_fn.
+ */
+int	tao_server_on_message(struct tao_server *, tao_handler_fn, void *arg);
+int	tao_server_on_connect(struct tao_server *, tao_connect_fn, void *arg);
+int	tao_server_on_close(struct tao_server *, tao_close_fn, void *arg);
+int	tao_server_on_error(struct tao_server *, tao_error_fn, void *arg);
+int	tao_server_on_worker_start(struct tao_server *, tao_worker_fn,
+	    void *arg);
+int	tao_server_on_deliver(struct tao_server *, tao_deliver_fn, void *arg);
+
+/* ==== Server: inside a worker =========================================
+ *
+ * The calls below are for callbacks: they act on the calling worker's
+ * loop.  Those taking a struct tao_server * need the handle the worker
+ * runs (the one given to tao_server_run, also passed to on_worker_start
+ * and returned by tao_conn_server): a pointer that is no server handle
+ * (NULL included) is TAO_EINVAL, and a handle no worker of this process
+ * runs (in the master, before the run, another tao_server) TAO_ESTATE.
+ * A struct tao_conn * must be one the library gave this worker and still
+ * valid (see on_close).
+ */
+
+/*
+ * Copies one message into the connection's write queue, encoded by its
+ * listener's codec, and never blocks: the queue is written when the
+ * socket allows, after the running callback returns.  0 when queued;
+ * TAO_ECLOSED once the connection is closing or closed (after
+ * tao_conn_close, inside on_error and on_close); TAO_ETOOBIG over
+ * max_frame; TAO_EWOULDBLOCK while write_queue_max bytes are already
+ * queued (Go Tao's ErrWouldBlock: the peer is not reading; while it
+ * lasts the connection is not read either); TAO_ENOMEM; TAO_EINVAL for
+ * a NULL connection, or NULL data with len > 0.
+ */
+int	 tao_conn_send(struct tao_conn *, int32_t type, const void *, size_t);
+/*
+ * Closes after the queue flushes.  It never closes at once: the
+ * connection is marked (tao_conn_send then returns TAO_ECLOSED) and
+ * closed after the running callback has returned, so the callback's
+ * message stays valid and on_close runs later, never inside the caller.
+ * A peer that does not read its output is closed after send_timeout_ms
+ * (taod.conf(5)).  Calling it again, or on NULL, does nothing.
  */
 void	 tao_conn_close(struct tao_conn *);
-uint64_t tao_conn_id(const struct tao_conn *);	/* the global netid */
+/* The netid: unique across all workers and generations of the server. */
+uint64_t tao_conn_id(const struct tao_conn *);
+/* One pointer of the caller's per connection, NULL at first; the library
+ * never looks at it, so free what it points to in on_close. */
 void	*tao_conn_data(struct tao_conn *);
 void	 tao_conn_set_data(struct tao_conn *, void *);
-const char *tao_conn_peer(const struct tao_conn *);	/* "addr:port" */
+/*
+ * Copies the peer's address as "a.b.c.d:port" or "[v6]:port" (or "?"
+ * if unknown) into buf, NUL-terminated; it is kept from accept, so it
+ * works also in on_error and on_close.  TAO_CONN_PEER_MAX bytes always
+ * suffice.  Returns the string's length, TAO_ETOOBIG if it did not fit
+ * (buf then holds as much as fits), or TAO_EINVAL (NULL, size 0).
+ */
+#define TAO_CONN_PEER_MAX	56
+int	 tao_conn_peer(const struct tao_conn *, char *buf, size_t size);
+/* The codec of the connection's listener (static storage). */
 const struct tao_codec *tao_conn_codec(const struct tao_conn *);
+/* The server handle this worker runs. */
 struct tao_server *tao_conn_server(const struct tao_conn *);
 /*
  * A reload hands every open connection (TLV or line, between frames) to
  * the new generation of workers instead of closing it.  on_close runs in
  * the old worker and on_connect in the new one as usual, and this returns
- * 1 inside both, so an app can skip "left"/"joined" announcements and
- * rebuild per-connection state (tao_conn_data does not cross processes).
+ * 1 inside both (else 0), so an app can skip "left"/"joined"
+ * announcements and rebuild per-connection state (tao_conn_data does not
+ * cross processes).
  */
 int	tao_conn_migrating(const struct tao_conn *);
 
 /*
- * Every connection on every worker (the sender's own included), each
- * encoded by its own listener's codec.  Cross-worker delivery goes through
- * a shared-memory ring per worker: it never blocks the sender, and a worker
- * too slow to keep up loses the oldest messages (counted as ring_drops).
- * TAO_ETOOBIG above half of ring_size.
+ * Sends to every connection on every worker (the sender's own included),
+ * each through on_deliver if set, else encoded by its own listener's
+ * codec.  Cross-worker delivery goes through a shared-memory ring per
+ * worker: it never blocks the sender, and a worker too slow to keep up
+ * loses the oldest messages (counted as ring_drops).  0 when published
+ * (a connection whose queue is full misses it); TAO_ETOOBIG over
+ * max_frame or over half of ring_size; TAO_EINVAL (bad handle, NULL data
+ * with len > 0); TAO_ESTATE outside a worker.
  */
-int	tao_broadcast(struct tao_server *, int32_t type, const void *, size_t);
+int	tao_server_broadcast(struct tao_server *, int32_t type, const void *,
+	    size_t);
 /*
- * The connection with this netid, on whichever worker holds it.
+ * Sends to the connection with this netid, on whichever worker holds it.
  * TAO_ENOENT if no such connection is open, TAO_ETOOBIG over max_frame
  * (or, on another worker, over half of ring_size).  When the connection
  * is on the calling worker the message is queued at once and a drop is
  * reported: TAO_EWOULDBLOCK if its queue is full, or what on_deliver
  * returned.  On another worker, 0 means published; a drop there (queue
- * full) is counted in `dropped`.
+ * full) is counted in `dropped`.  TAO_EINVAL and TAO_ESTATE as for
+ * tao_server_broadcast.
  */
-int	tao_unicast(struct tao_server *, uint64_t netid, int32_t type,
+int	tao_server_unicast(struct tao_server *, uint64_t netid, int32_t type,
 	    const void *, size_t);
 
 /*
- * Timers (CLOCK_MONOTONIC, millisecond resolution, never early).  A timer
- * on a connection is cancelled when it closes; pass conn = NULL to the
- * tao_worker_* variants for server-wide timers of the calling worker.
- * Ids are > 0; a negative return is a TAO_E* code.
+ * Timers (CLOCK_MONOTONIC, millisecond resolution, never early), run by
+ * the calling worker's loop.  Ties fire in the order they were set.
+ * Success returns the timer's id, > 0; failure a negative code:
+ * TAO_EINVAL (NULL connection or fn, period 0, bad handle), TAO_ECLOSED
+ * (the connection is closing), TAO_ENOMEM, TAO_ESTATE (server timers
+ * outside a worker).  A connection's timers are cancelled when it
+ * closes.  A one-shot's id is dead once it has fired.
  */
-int64_t	tao_run_after(struct tao_conn *, uint64_t ms, tao_timer_fn, void *);
-int64_t	tao_run_every(struct tao_conn *, uint64_t ms, tao_timer_fn, void *);
-int64_t	tao_run_at(struct tao_conn *, const struct timespec *when_monotonic,
-	    tao_timer_fn, void *);
-int	tao_timer_cancel(struct tao_conn *, int64_t timer_id);
-int64_t	tao_worker_run_after(struct tao_server *, uint64_t ms, tao_timer_fn,
-	    void *);
-int64_t	tao_worker_run_every(struct tao_server *, uint64_t ms, tao_timer_fn,
-	    void *);
-int	tao_worker_timer_cancel(struct tao_server *, int64_t timer_id);
+int64_t	tao_conn_timer_after(struct tao_conn *, uint64_t ms, tao_timer_fn,
+	    void *arg);
+int64_t	tao_conn_timer_every(struct tao_conn *, uint64_t ms, tao_timer_fn,
+	    void *arg);
+int64_t	tao_conn_timer_at(struct tao_conn *,
+	    const struct timespec *when_monotonic, tao_timer_fn, void *arg);
+/* 0, or TAO_ENOENT if the id is not a live timer of this connection
+ * (also from inside its own callback: a periodic timer then stops). */
+int	tao_conn_timer_cancel(struct tao_conn *, int64_t timer_id);
+/* Server-wide timers of the calling worker (fn gets conn NULL). */
+int64_t	tao_server_timer_after(struct tao_server *, uint64_t ms,
+	    tao_timer_fn, void *arg);
+int64_t	tao_server_timer_every(struct tao_server *, uint64_t ms,
+	    tao_timer_fn, void *arg);
+/* 0, TAO_ENOENT if not a live server timer, TAO_EINVAL, TAO_ESTATE. */
+int	tao_server_timer_cancel(struct tao_server *, int64_t timer_id);
 
 /* ==== Client ============================================================
  *

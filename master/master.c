@@ -360,21 +360,62 @@ setup_listeners(struct tao_master *m)
 	return 0;
 }
 
+static void
+master_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGHUP);
+}
+
+/*
+ * Give the caller back the signal state it had before tao_server_run:
+ * the mask and SIGPIPE's disposition.  Signals of our set that the
+ * caller had not blocked and that are still pending were meant for the
+ * server (a second SIGTERM during the drain): they are consumed here, so
+ * unblocking them does not kill the program that embeds libtao.
+ */
+static void
+restore_signals(struct tao_master *m)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t ours;
+
+	if (!m->m_sig_saved)
+		return;
+	master_signal_set(&ours);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&ours, sig) == 1 &&
+		    sigismember(&m->m_sig_mask, sig) == 1)
+			sigdelset(&ours, sig);
+	while (sigtimedwait(&ours, NULL, &zero) > 0)
+		;
+	sigprocmask(SIG_SETMASK, &m->m_sig_mask, NULL);
+	sigaction(SIGPIPE, &m->m_sig_pipe, NULL);
+	m->m_sig_saved = 0;
+}
+
 static int
 setup_signals(struct tao_master *m)
 {
+	struct sigaction ign;
 	sigset_t set;
 	int sfd;
 
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
-	    (sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	master_signal_set(&set);
+	if (sigprocmask(SIG_BLOCK, &set, &m->m_sig_mask) == -1 ||
+	    sigaction(SIGPIPE, &ign, &m->m_sig_pipe) == -1) {
+		log_warn("master setup");
+		return -1;
+	}
+	m->m_sig_saved = 1;
+	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
 	    (m->m_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		log_warn("master setup");
 		return -1;
@@ -455,8 +496,10 @@ tao__master_run(struct tao_server *s)
 	SLIST_INIT(&m->m_dead);
 	tao__log_set_role("master");
 	tao__log_set_level(m->m_cf.cf_log_level);
-	if (master_setup(m) == -1)
+	if (master_setup(m) == -1) {
+		restore_signals(m);
 		return -1;
+	}
 	for (int i = 0; i < m->m_nworkers; i++)
 		tao__proc_spawn_current(m, i);
 	tao__set_title("taod: master process");
@@ -464,5 +507,6 @@ tao__master_run(struct tao_server *s)
 		master_turn(m);
 	log_info("stopped");
 	master_teardown(m);
+	restore_signals(m);
 	return 0;
 }

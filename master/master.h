@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "master/config.h"
@@ -133,6 +134,11 @@ struct tao_master {
 	int			 m_epfd;
 	struct tao_watch_list	 m_dead;	/* freed after the batch */
 	struct tao_watch	 m_sig_w;
+	/* The caller's signal state, restored when tao_server_run returns
+	 * (setup_signals in master.c). */
+	int			 m_sig_saved;
+	sigset_t		 m_sig_mask;
+	struct sigaction	 m_sig_pipe;
 	struct tao_ctl_listener	*m_ctl;
 	LIST_HEAD(, tao_ctl_client) m_clients;
 	int			 m_nclients;

@@ -13,6 +13,7 @@
 #include <libutil.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -130,6 +131,7 @@ child_params(struct tao_master *m, const struct tao_config *cf, int nworkers,
     struct tao_worker_params *p)
 {
 	p->wp_server = m->m_server;
+	p->wp_bind = &m->m_server->s_worker;
 	p->wp_registry = &m->m_server->s_registry;
 	p->wp_settings = cf->cf_settings;
 	p->wp_shm = m->m_shm;
@@ -161,6 +163,19 @@ child_close_fds(struct tao_master *m, const struct tao_worker_params *p)
 	free(keep);
 }
 
+/*
+ * A worker leaves with _exit after its own teardown: exit() would run the
+ * embedding program's atexit handlers (and flush its stdio) once per
+ * worker.  What the worker itself printed is flushed first; the buffers
+ * the master had are empty, it flushes them before every fork.
+ */
+static void __attribute__((noreturn))
+child_exit(int rc)
+{
+	fflush(NULL);
+	_exit(rc);
+}
+
 static void __attribute__((noreturn))
 child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
     int slot, int islot, uint32_t gen, int chan)
@@ -171,6 +186,7 @@ child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
 
 	memset(&p, 0, sizeof(p));
 	tao__log_set_role("worker %d", slot);
+	tao__log_set_forked(1);
 	p.wp_slot = slot;
 	p.wp_islot = islot;
 	p.wp_generation = gen;
@@ -184,10 +200,10 @@ child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
 	signal(SIGCHLD, SIG_DFL);
 	tao__set_title("taod: worker process %d", slot);
 	if (drop_privileges(cf->cf_user) == -1)
-		exit(EXIT_FATAL_CONFIG);
+		child_exit(EXIT_FATAL_CONFIG);
 	rc = tao__worker_run(&p);
 	tao__proc_free_tls(m);	/* every SSL is gone with its connection */
-	exit(rc);
+	child_exit(rc);
 }
 
 static void
@@ -221,6 +237,7 @@ tao__proc_spawn(struct tao_master *m, const struct tao_config *cf,
 		return NULL;
 	}
 	tao__mshm_islot_prepare(m, islot, slot, gen);
+	fflush(NULL);	/* or the child would print the caller's buffers */
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
 		close(sv[0]);

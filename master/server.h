@@ -10,13 +10,22 @@
 #include "core/registry.h"
 #include "core/log.h"
 
+#define TAO_SERVER_MAGIC	0x7a05e7e1u	/* catches a stray handle */
+
+struct tao_worker;
+
 struct tao_server {
+	uint32_t		s_magic;	/* TAO_SERVER_MAGIC */
 	struct tao_config	s_config;
 	struct tao_registry	s_registry;
 	int			s_config_error;	/* a config call failed */
-	const char		*s_config_path;	/* re-read on reload */
+	char			*s_config_path;	/* a copy, re-read on reload */
 	int			s_lines;	/* tao_server_config_line count */
 	int			s_workers_override;	/* taod -w, 0 = none */
+	/* In a worker process: its worker while the loop runs (set by
+	 * worker/loop.c through wp_bind), so calls given this handle find
+	 * it; NULL in the master and in any other process. */
+	struct tao_worker	*s_worker;
 };
 
 int	tao__master_run(struct tao_server *);

@@ -74,7 +74,10 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s\n", err);
 			goto fail;
 		}
-		s->s_config_path = file;
+		if ((s->s_config_path = strdup(file)) == NULL) {
+			perror("taod");
+			goto fail;
+		}
 	} else if (tao__config_finish(&s->s_config, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		goto fail;

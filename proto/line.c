@@ -70,7 +70,7 @@ line_decode(const uint8_t *buf, size_t len, size_t max_frame, uint64_t *state,
 	frame->payload = buf;
 	frame->len = content;
 	*used = (size_t)(nl - buf) + 1;
-	return TAO_DECODE_FRAME;
+	return TAO_DECODE_OK;
 }
 
 static void

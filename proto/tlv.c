@@ -71,7 +71,7 @@ tlv_decode(const uint8_t *buf, size_t len, size_t max_frame, uint64_t *state,
 	frame->type = to_int32(get_le32(buf));
 	frame->payload = buf + TAO_TLV_HEADER_LEN;
 	frame->len = plen;
-	return TAO_DECODE_FRAME;
+	return TAO_DECODE_OK;
 }
 
 /*

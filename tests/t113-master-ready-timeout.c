@@ -35,7 +35,7 @@ static void
 echo(struct tao_conn *c, const struct tao_message *m, void *arg)
 {
 	(void)arg;
-	tao_send(c, m->type, m->data, m->len);
+	tao_conn_send(c, m->type, m->data, m->len);
 }
 
 /* Runs before the worker says READY.  Bounded (60 s) so that nothing can
@@ -62,8 +62,8 @@ run(const char *conf, void *arg)
 	if ((server = tao_server_new()) == NULL ||
 	    tao_server_config(server, conf) < 0)
 		return 1;
-	tao_register(server, T_ECHO, NULL, echo, NULL);
-	tao_on_worker_start(server, worker_start, NULL);
+	tao_server_register(server, T_ECHO, NULL, echo, NULL);
+	tao_server_on_worker_start(server, worker_start, NULL);
 	return tao_server_run(server) < 0;
 }
 

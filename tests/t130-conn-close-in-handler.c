@@ -43,7 +43,7 @@ static void
 echo(struct tao_conn *c, const struct tao_message *m, void *arg)
 {
 	(void)arg;
-	tao_send(c, m->type, m->data, m->len);
+	tao_conn_send(c, m->type, m->data, m->len);
 }
 
 static void
@@ -58,7 +58,7 @@ close_then_broadcast(struct tao_conn *c, const struct tao_message *m,
 	for (int i = 0; i < 16; i++)
 		if ((junk[i] = malloc(m->len + TH_HEADER)) != NULL)
 			memset(junk[i], 'Z', m->len + TH_HEADER);
-	tao_broadcast(server, 3, m->data, m->len);
+	tao_server_broadcast(server, 3, m->data, m->len);
 	for (int i = 0; i < 16; i++)
 		free(junk[i]);
 }
@@ -92,10 +92,10 @@ run(const char *conf, void *arg)
 	if ((server = tao_server_new()) == NULL ||
 	    tao_server_config(server, conf) < 0)
 		return 1;
-	tao_register(server, 1, NULL, echo, NULL);
-	tao_register(server, 2, NULL, close_then_broadcast, NULL);
-	tao_on_connect(server, on_connect, NULL);
-	tao_on_close(server, on_close, NULL);
+	tao_server_register(server, 1, NULL, echo, NULL);
+	tao_server_register(server, 2, NULL, close_then_broadcast, NULL);
+	tao_server_on_connect(server, on_connect, NULL);
+	tao_server_on_close(server, on_close, NULL);
 	return tao_server_run(server) < 0;
 }
 

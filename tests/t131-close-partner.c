@@ -42,7 +42,7 @@ static void
 echo(struct tao_conn *c, const struct tao_message *m, void *arg)
 {
 	(void)arg;
-	tao_send(c, m->type, m->data, m->len);
+	tao_conn_send(c, m->type, m->data, m->len);
 }
 
 static void
@@ -50,7 +50,7 @@ shout(struct tao_conn *c, const struct tao_message *m, void *arg)
 {
 	(void)c;
 	(void)arg;
-	tao_broadcast(server, T_NEWS, m->data, m->len);
+	tao_server_broadcast(server, T_NEWS, m->data, m->len);
 }
 
 static int
@@ -86,7 +86,7 @@ on_deliver(struct tao_conn *c, int32_t type, const void *data, size_t len,
 	if (*(int *)tao_conn_data(c) == 0 && type == T_NEWS &&
 	    conns[1] != NULL)
 		tao_conn_close(conns[1]);
-	return tao_send(c, type, data, len);
+	return tao_conn_send(c, type, data, len);
 }
 
 static int
@@ -96,11 +96,11 @@ run(const char *conf, void *arg)
 	if ((server = tao_server_new()) == NULL ||
 	    tao_server_config(server, conf) < 0)
 		return 1;
-	tao_register(server, T_PING, NULL, echo, NULL);
-	tao_register(server, T_SHOUT, NULL, shout, NULL);
-	tao_on_connect(server, on_connect, NULL);
-	tao_on_close(server, on_close, NULL);
-	tao_on_deliver(server, on_deliver, NULL);
+	tao_server_register(server, T_PING, NULL, echo, NULL);
+	tao_server_register(server, T_SHOUT, NULL, shout, NULL);
+	tao_server_on_connect(server, on_connect, NULL);
+	tao_server_on_close(server, on_close, NULL);
+	tao_server_on_deliver(server, on_deliver, NULL);
 	return tao_server_run(server) < 0;
 }
 

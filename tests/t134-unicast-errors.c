@@ -1,8 +1,8 @@
 /*
- * t134-unicast-errors: tao_unicast reports what it could not deliver.
+ * t134-unicast-errors: tao_server_unicast reports what it could not deliver.
  * Before, a message over max_frame for a connection on another worker
  * was published and reported as sent while the receiver dropped it
- * uncounted, and a local unicast returned 0 whatever tao_send said (over
+ * uncounted, and a local unicast returned 0 whatever tao_conn_send said (over
  * max_frame, queue full).  Now: TAO_ETOOBIG over max_frame, local or
  * remote; TAO_EWOULDBLOCK when a local receiver's queue is full.
  */
@@ -37,7 +37,7 @@ who(struct tao_conn *c, const struct tao_message *m, void *arg)
 	(void)arg;
 	n = snprintf(text, sizeof(text), "%" PRIu64 " %d", tao_conn_id(c),
 	    my_slot);
-	tao_send(c, T_WHO, text, (size_t)n);
+	tao_conn_send(c, T_WHO, text, (size_t)n);
 }
 
 static void
@@ -58,10 +58,11 @@ unicast(struct tao_conn *c, const struct tao_message *m, void *arg)
 		return;
 	memset(payload, 'u', size);
 	for (i = 0; i < count; i++)
-		if ((rc = tao_unicast(server, netid, T_GOT, payload, size)) < 0)
+		if ((rc = tao_server_unicast(server, netid, T_GOT, payload,
+		    size)) < 0)
 			break;
 	n = snprintf(text, sizeof(text), "%d %d", rc, i);
-	tao_send(c, T_UNICAST, text, (size_t)n);
+	tao_conn_send(c, T_UNICAST, text, (size_t)n);
 }
 
 static void
@@ -79,9 +80,9 @@ run(const char *conf, void *arg)
 	if ((server = tao_server_new()) == NULL ||
 	    tao_server_config(server, conf) < 0)
 		return 1;
-	tao_register(server, T_WHO, NULL, who, NULL);
-	tao_register(server, T_UNICAST, NULL, unicast, NULL);
-	tao_on_worker_start(server, worker_start, NULL);
+	tao_server_register(server, T_WHO, NULL, who, NULL);
+	tao_server_register(server, T_UNICAST, NULL, unicast, NULL);
+	tao_server_on_worker_start(server, worker_start, NULL);
 	return tao_server_run(server) < 0;
 }
 

@@ -33,7 +33,7 @@
 #define TLS_READ_ROUNDS	16		/* the same bytes in TLS records */
 
 static void	conn_update_events(struct tao_conn *);
-static void	conn_close_now(struct tao_conn *);
+static void	conn_close_now(struct tao_conn *, int err);
 
 static inline const struct tao_settings *
 conn_settings(const struct tao_conn *c)
@@ -84,6 +84,7 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	c->c_row = -1;
 	c->c_timeout_id = -1;
 	c->c_netid = netid;
+	tao__peer_set(&c->c_peer, sa);
 	c->c_last_rx_ms = c->c_last_tx_ms = w->w_loop.el_now_ms;
 	tao__wq_init(&c->c_wq);
 	LIST_INIT(&c->c_timers);
@@ -111,7 +112,7 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	if (r->r_on_connect != NULL &&
 	    r->r_on_connect(c, r->r_on_connect_arg) < 0) {
 		log_debug("on_connect refused %s", tao__conn_peer(c));
-		tao__conn_abort(c, NULL);
+		tao__conn_abort(c, 0, NULL);
 		return;
 	}
 	c->c_flags |= TAO_CONN_ANNOUNCED;
@@ -160,27 +161,6 @@ tao__conn_adopt(struct tao_worker *w, int fd, const struct tao_codec *codec,
 	conn_start(w, l, fd, (struct sockaddr *)&ss, netid);
 }
 
-/* Quiescent: between frames, nothing queued, not closing. */
-int
-tao__conn_quiescent(const struct tao_conn *c)
-{
-	return !(c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
-	    TAO_CONN_READ_PAUSED)) && c->c_in.fr_buf == NULL &&
-	    c->c_wq.q_bytes == 0;
-}
-
-/*
- * Never a TLS connection: its session (keys, sequence numbers) lives in
- * this process's memory and cannot follow the socket, so handoff.c
- * drains it instead once it is quiescent (answer what has arrived,
- * flush, close with close_notify); its client reconnects.
- */
-int
-tao__conn_can_hand_off(const struct tao_conn *c)
-{
-	return c->c_tls == NULL && tao__conn_quiescent(c);
-}
-
 /*
  * The connection leaves this worker with its socket: whatever the peer
  * sent since our last read waits in the socket for the new owner, so
@@ -190,7 +170,7 @@ void
 tao__conn_hand_off(struct tao_conn *c)
 {
 	c->c_flags |= TAO_CONN_MIGRATING;
-	conn_close_now(c);
+	conn_close_now(c, 0);
 }
 
 /* ---- input ---------------------------------------------------------- */
@@ -211,7 +191,7 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 	if (f->type == TAO_TYPE_HEARTBEAT && c->c_listener->l_codec ==
 	    &tao_codec_tlv) {
 		if (conn_settings(c)->st_heartbeat_reply)
-			(void)tao_send(c, TAO_TYPE_HEARTBEAT, NULL, 0);
+			(void)tao_conn_send(c, TAO_TYPE_HEARTBEAT, NULL, 0);
 		if (h == NULL)
 			return;
 	}
@@ -219,9 +199,7 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 		h->h_handler(c, &m, h->h_arg);
 	else if (found == -1) {
 		TAO_STAT_ADD(w, ERRORS, 1);
-		if (r->r_on_error != NULL)
-			r->r_on_error(c, TAO_EINVAL, r->r_on_error_arg);
-		tao__conn_abort(c, "message rejected by its decoder");
+		tao__conn_abort(c, TAO_EPROTO, "message rejected by its decoder");
 	} else if (r->r_on_message != NULL)
 		r->r_on_message(c, &m, r->r_on_message_arg);
 	else
@@ -278,11 +256,12 @@ conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 		break;
 	case TAO_FRAMER_BAD:
 		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
-		tao__conn_abort(c, "bad frame (over max_frame, or garbage)");
+		tao__conn_abort(c, TAO_EPROTO, "bad frame (over max_frame, or "
+		    "garbage)");
 		break;
 	case TAO_FRAMER_NOMEM:
 		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
-		tao__conn_abort(c, "out of memory for input");
+		tao__conn_abort(c, TAO_ENOMEM, "out of memory for input");
 		break;
 	default:	/* HELD, GONE */
 		break;
@@ -303,7 +282,7 @@ conn_peer_closed(struct tao_conn *c)
 {
 	c->c_flags |= TAO_CONN_PEER_EOF | TAO_CONN_CLOSING;
 	if (!conn_has_output(c))
-		conn_close_now(c);
+		conn_close_now(c, 0);
 	else
 		conn_update_events(c);
 }
@@ -321,7 +300,7 @@ conn_read_failed(struct tao_conn *c, int *empty)
 	}
 	if (errno != ECONNRESET)
 		log_debug("read %s: %s", tao__conn_peer(c), strerror(errno));
-	tao__conn_abort(c, NULL);
+	tao__conn_abort(c, TAO_ESYS, NULL);
 	return -1;
 }
 
@@ -338,10 +317,10 @@ tao__conn_read(struct tao_conn *c)
 	ssize_t n;
 
 	for (int round = 0; round < rounds; round++) {
-		if (tao__framer_buffer(&c->c_in, w->w_loop.el_rbuf, w->w_loop.el_rbuf_size,
-		    need_room, &buf, &room) == -1) {
+		if (tao__framer_buffer(&c->c_in, w->w_loop.el_rbuf,
+		    w->w_loop.el_rbuf_size, need_room, &buf, &room) == -1) {
 			TAO_STAT_ADD(w, ERRORS, 1);
-			tao__conn_abort(c, "out of memory for input");
+			tao__conn_abort(c, TAO_ENOMEM, "out of memory for input");
 			return -1;
 		}
 		n = c->c_tls == NULL ? read(c->c_io.io_fd, buf, room) :
@@ -373,7 +352,7 @@ tao__conn_read(struct tao_conn *c)
 /* ---- output --------------------------------------------------------- */
 
 int
-tao_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
+tao_conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
 {
 	uint8_t head[TAO_CODEC_MAX_HEAD], tail[TAO_CODEC_MAX_TAIL];
 	size_t head_len, tail_len;
@@ -421,7 +400,7 @@ tao__conn_flush(struct tao_conn *c)
 		return -1;	/* on the closed list, never on the flush list */
 	tao__evloop_flush_del(&w->w_loop, &c->c_pending);
 	if ((c->c_flags & TAO_CONN_CLOSING) && !conn_has_output(c)) {
-		conn_close_now(c);	/* tao_conn_close, nothing to send */
+		conn_close_now(c, 0);	/* tao_conn_close, nothing to send */
 		return -1;
 	}
 	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
@@ -434,11 +413,11 @@ tao__conn_flush(struct tao_conn *c)
 	if (rc == -1) {
 		if (errno != EPIPE && errno != ECONNRESET)
 			log_debug("write %s: %s", tao__conn_peer(c), strerror(errno));
-		tao__conn_abort(c, NULL);
+		tao__conn_abort(c, TAO_ESYS, NULL);
 		return -1;
 	}
 	if (rc == 1 && (c->c_flags & TAO_CONN_CLOSING)) {
-		conn_close_now(c);
+		conn_close_now(c, 0);
 		return -1;
 	}
 	if (rc == 0 && c->c_wq.q_bytes > 0)
@@ -472,8 +451,21 @@ conn_update_events(struct tao_conn *c)
 		return;
 	if (tao__io_set(&c->c_worker->w_loop, &c->c_io, want) == -1) {
 		log_warn("epoll_ctl mod %s", tao__conn_peer(c));
-		tao__conn_abort(c, NULL);
+		tao__conn_abort(c, TAO_ESYS, NULL);
 	}
+}
+
+/* errno for on_error from the socket's pending error (a reset). */
+static void
+conn_socket_errno(const struct tao_conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->c_io.io_fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1
+	    || err == 0)
+		err = ECONNRESET;
+	errno = err;
 }
 
 void
@@ -488,7 +480,8 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 			return;
 	} else if (events & (EPOLLERR | EPOLLHUP)) {
 		if (!(events & EPOLLOUT) || c->c_wq.q_bytes == 0) {
-			tao__conn_abort(c, NULL);
+			conn_socket_errno(c);
+			tao__conn_abort(c, TAO_ESYS, NULL);
 			return;
 		}
 	}
@@ -522,11 +515,14 @@ tao_conn_close(struct tao_conn *c)
 }
 
 void
-tao__conn_abort(struct tao_conn *c, const char *why)
+tao__conn_abort(struct tao_conn *c, int err, const char *why)
 {
+	int saved_errno = errno;
+
 	if (why != NULL)
 		log_debug("closing %s: %s", tao__conn_peer(c), why);
-	conn_close_now(c);
+	errno = saved_errno;
+	conn_close_now(c, err);
 }
 
 void
@@ -539,11 +535,16 @@ tao__conn_drain(struct tao_conn *c)
 	tao_conn_close(c);
 }
 
+/*
+ * err != 0: the connection failed (tao__conn_abort); on_error runs with
+ * it and the errno of the failure, right before on_close.
+ */
 static void
-conn_close_now(struct tao_conn *c)
+conn_close_now(struct tao_conn *c, int err)
 {
 	struct tao_worker *w = c->c_worker;
 	const struct tao_registry *r = w->w_p.wp_registry;
+	int saved_errno = errno;
 
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;
@@ -563,6 +564,11 @@ conn_close_now(struct tao_conn *c)
 		TAO_STAT_ADD(w, CLOSED, 1);
 	tao__stats_sub(w->w_stats, TAO_STAT_CONNECTIONS, 1);
 	tao__wshm_conn_close(w, c);
+	if (err != 0 && (c->c_flags & TAO_CONN_ANNOUNCED) &&
+	    r->r_on_error != NULL) {
+		errno = saved_errno;
+		r->r_on_error(c, err, r->r_on_error_arg);
+	}
 	if ((c->c_flags & TAO_CONN_ANNOUNCED) && r->r_on_close != NULL)
 		r->r_on_close(c, r->r_on_close_arg);
 	/* c_in stays until tao__conn_free: a message being handled may

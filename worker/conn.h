@@ -6,7 +6,7 @@
  * and freeing it once the frame completes, so an idle connection holds no
  * I/O buffer.  Output: a chunked queue flushed with writev; EPOLLOUT is
  * armed only while it is non-empty.  Back-pressure: while the queue holds
- * write_queue_max bytes or more, tao_send() refuses and the connection is
+ * write_queue_max bytes or more, tao_conn_send() refuses and the connection is
  * not read (undecoded input waits in c_in).
  *
  * TLS (worker/tls.h): c_tls is set for connections of a tls listener;
@@ -52,6 +52,18 @@ enum tao_conn_flag {
 
 struct ssl_st;
 
+/*
+ * The peer's address, kept from accept (or getpeername at a hand-over)
+ * for the connection's whole life: tao_conn_peer() works in on_close,
+ * after the socket is closed and when a reset made getpeername fail.
+ * 20 bytes, formatted only when asked.
+ */
+struct tao__peer {
+	uint16_t		 p_family;	/* AF_INET, AF_INET6, 0: none */
+	uint16_t		 p_port;	/* network byte order */
+	uint8_t			 p_addr[16];
+};
+
 struct tao_conn {
 	struct tao_io		 c_io;		/* io_fd: the socket */
 	uint32_t		 c_flags;
@@ -59,10 +71,10 @@ struct tao_conn {
 	struct tao_worker	*c_worker;
 	struct tao_listener	*c_listener;
 	uint64_t		 c_netid;
-	/* Unfinished input (core/framer.h).  Its 32-bit sizes leave room
-	 * for c_tls within 224 bytes, a jemalloc size class: a plaintext
-	 * connection costs what it did before. */
+	/* Unfinished input (core/framer.h), 32-bit sizes.  With c_peer
+	 * the struct is 248 bytes, in jemalloc's 256-byte size class. */
 	struct tao_framer	 c_in;
+	struct tao__peer	 c_peer;
 	struct tao_wqueue	 c_wq;
 	uint64_t		 c_last_rx_ms;
 	/* Last output progress, or when output became pending: idle and
@@ -88,11 +100,13 @@ tao__conn_of_pending(struct tao_pending *p)
 	    offsetof(struct tao_conn, c_pending));
 }
 
-/* "addr:port" of the peer, formatted on demand into a static buffer
- * (for logs and tao_conn_peer; idle connections keep no copy). */
+/* "addr:port" of the peer, formatted from c_peer into a static buffer:
+ * for log lines only (tao_conn_peer copies into the caller's buffer). */
 const char *tao__conn_peer(const struct tao_conn *);
-#define TAO_PEER_MAX	56	/* "[v6 address]:port" */
+#define TAO_PEER_MAX	TAO_CONN_PEER_MAX	/* "[v6 address]:port" */
 void	tao__format_peer(const struct sockaddr *, char *, size_t);
+/* Keep the peer address of sa (conn_api.c). */
+void	tao__peer_set(struct tao__peer *, const struct sockaddr *);
 /* Take an accepted socket; closes fd itself on failure. */
 void	tao__conn_accept(struct tao_worker *, struct tao_listener *, int fd,
 	    const struct sockaddr *, socklen_t);
@@ -109,8 +123,13 @@ void	tao__conn_on_event(struct tao_conn *, uint32_t events);
 int	tao__conn_flush(struct tao_conn *);
 /* Read and dispatch what the socket holds now: 0, or -1 if it closed. */
 int	tao__conn_read(struct tao_conn *);
-/* Close at once, dropping queued output. */
-void	tao__conn_abort(struct tao_conn *, const char *why);
+/*
+ * Close at once, dropping queued output.  err is the TAO_E* code of the
+ * failure that on_error receives (tao.h lists them), or 0 when the
+ * server itself decided to close (a refusal, a stop): then on_error
+ * does not run.  why, if not NULL, goes to the debug log.
+ */
+void	tao__conn_abort(struct tao_conn *, int err, const char *why);
 /* Graceful stop: read what has arrived, answer it, flush, close. */
 void	tao__conn_drain(struct tao_conn *);
 void	tao__conn_free(struct tao_conn *);

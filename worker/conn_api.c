@@ -1,7 +1,8 @@
 /*
  * conn_api.c - what a connection tells about itself: its id, user data,
- * peer address, codec, server and whether it is migrating.  No I/O but
- * getpeername for the peer (idle connections keep no copy of it).
+ * peer address (kept binary in c_peer, formatted on demand), codec,
+ * server, whether it is migrating, and whether it is quiescent (can be
+ * handed over).  No I/O.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -31,6 +32,57 @@ tao__format_peer(const struct sockaddr *sa, char *out, size_t outlen)
 	} else
 		strlcpy(out, "?", outlen);
 	(void)n;	/* 56 bytes hold any "[v6]:port" */
+}
+
+void
+tao__peer_set(struct tao__peer *p, const struct sockaddr *sa)
+{
+	memset(p, 0, sizeof(*p));
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		p->p_family = AF_INET6;
+		p->p_port = s6->sin6_port;
+		memcpy(p->p_addr, &s6->sin6_addr, 16);
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		p->p_family = AF_INET;
+		p->p_port = s4->sin_port;
+		memcpy(p->p_addr, &s4->sin_addr, 4);
+	}
+}
+
+/* "addr:port" into out; returns the length it needed, like snprintf. */
+static int
+peer_format(const struct tao__peer *p, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (p->p_family == 0)
+		return snprintf(out, outlen, "?");
+	inet_ntop(p->p_family, p->p_addr, host, sizeof(host));
+	return snprintf(out, outlen, p->p_family == AF_INET6 ? "[%s]:%u" :
+	    "%s:%u", host, ntohs(p->p_port));
+}
+
+/* Quiescent: between frames, nothing queued, not closing. */
+int
+tao__conn_quiescent(const struct tao_conn *c)
+{
+	return !(c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
+	    TAO_CONN_READ_PAUSED)) && c->c_in.fr_buf == NULL &&
+	    c->c_wq.q_bytes == 0;
+}
+
+/*
+ * Never a TLS connection: its session (keys, sequence numbers) lives in
+ * this process's memory and cannot follow the socket, so handoff.c
+ * drains it instead once it is quiescent (answer what has arrived,
+ * flush, close with close_notify); its client reconnects.
+ */
+int
+tao__conn_can_hand_off(const struct tao_conn *c)
+{
+	return c->c_tls == NULL && tao__conn_quiescent(c);
 }
 
 int
@@ -63,21 +115,22 @@ const char *
 tao__conn_peer(const struct tao_conn *c)
 {
 	static char peer[TAO_PEER_MAX];
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 
-	if (c->c_io.io_fd < 0 ||
-	    getpeername(c->c_io.io_fd, (struct sockaddr *)&ss, &len) == -1)
-		strlcpy(peer, "?", sizeof(peer));
-	else
-		tao__format_peer((struct sockaddr *)&ss, peer, sizeof(peer));
+	(void)peer_format(&c->c_peer, peer, sizeof(peer));
 	return peer;
 }
 
-const char *
-tao_conn_peer(const struct tao_conn *c)
+int
+tao_conn_peer(const struct tao_conn *c, char *buf, size_t size)
 {
-	return tao__conn_peer(c);
+	int n;
+
+	if (c == NULL || buf == NULL || size == 0)
+		return TAO_EINVAL;
+	n = peer_format(&c->c_peer, buf, size);
+	if (n < 0)
+		return TAO_EINVAL;
+	return (size_t)n < size ? n : TAO_ETOOBIG;
 }
 
 const struct tao_codec *

@@ -43,8 +43,6 @@
 #define ACCEPT_DELAY_MIN_MS	5
 #define ACCEPT_DELAY_MAX_MS	1000
 
-struct tao_worker *tao__worker;
-
 static void
 listeners_poll(struct tao_worker *w, int on)
 {
@@ -151,7 +149,7 @@ drain_deadline(void *owner, void *arg)
 	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next) {
 		if (c->c_flags & TAO_CONN_CLOSED)
 			continue;	/* freed at the end of the iteration */
-		tao__conn_abort(c, NULL);
+		tao__conn_abort(c, 0, NULL);
 		n++;
 	}
 	if (n > 0)
@@ -365,7 +363,8 @@ worker_teardown(struct tao_worker *w)
 		close(w->w_channel_io.io_fd);
 	close(w->w_signal_io.io_fd);
 	tao__evloop_fini(&w->w_loop);
-	tao__worker = NULL;
+	if (w->w_p.wp_bind != NULL)
+		*w->w_p.wp_bind = NULL;
 }
 
 static int
@@ -410,11 +409,12 @@ tao__worker_run(const struct tao_worker_params *p)
 	w->w_p = *p;
 	w->w_loop.el_epfd = -1;
 	w->w_stats = tao__shm_stats(p->wp_shm, (unsigned)p->wp_islot);
-	tao__worker = w;
 	if (worker_setup(w) == -1) {
 		log_warn("worker setup");
 		return 1;
 	}
+	if (p->wp_bind != NULL)
+		*p->wp_bind = w;
 	if (r->r_on_worker_start != NULL)
 		r->r_on_worker_start(p->wp_server, p->wp_slot,
 		    r->r_on_worker_start_arg);

@@ -110,7 +110,7 @@ conn_timeout_fired(void *owner, void *arg)
 	if (d <= now) {
 		TAO_STAT_ADD(w, TIMEOUTS, 1);
 		log_debug("closing %s: %s", tao__conn_peer(c), why);
-		tao__conn_abort(c, NULL);
+		tao__conn_abort(c, TAO_ETIMEDOUT, NULL);
 		return;
 	}
 	tao__conn_arm_timeouts(c);

@@ -14,16 +14,13 @@
 #include "core/timer.h"
 
 static int64_t
-add(struct tao_conn *c, uint64_t deadline, uint64_t period, tao_timer_fn fn,
-    void *arg)
+add(struct tao_worker *w, struct tao_conn *c, uint64_t deadline,
+    uint64_t period, tao_timer_fn fn, void *arg)
 {
-	struct tao_worker *w = tao__worker;
 	int64_t id;
 
 	if (fn == NULL)
 		return TAO_EINVAL;
-	if (w == NULL)
-		return TAO_ESTATE;
 	if (c != NULL && (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
 		return TAO_ECLOSED;
 	id = tao__timers_add(w->w_loop.el_timers, deadline, period,
@@ -33,60 +30,52 @@ add(struct tao_conn *c, uint64_t deadline, uint64_t period, tao_timer_fn fn,
 }
 
 int64_t
-tao_run_after(struct tao_conn *c, uint64_t ms, tao_timer_fn fn, void *arg)
+tao_conn_timer_after(struct tao_conn *c, uint64_t ms, tao_timer_fn fn,
+    void *arg)
 {
 	if (c == NULL)
 		return TAO_EINVAL;
-	return add(c, tao__now_ms_ceil() + ms, 0, fn, arg);
+	return add(c->c_worker, c, tao__now_ms_ceil() + ms, 0, fn, arg);
 }
 
 int64_t
-tao_run_every(struct tao_conn *c, uint64_t ms, tao_timer_fn fn, void *arg)
+tao_conn_timer_every(struct tao_conn *c, uint64_t ms, tao_timer_fn fn,
+    void *arg)
 {
 	if (c == NULL || ms == 0)
 		return TAO_EINVAL;
-	return add(c, tao__now_ms_ceil() + ms, ms, fn, arg);
+	return add(c->c_worker, c, tao__now_ms_ceil() + ms, ms, fn, arg);
 }
 
 int64_t
-tao_run_at(struct tao_conn *c, const struct timespec *when, tao_timer_fn fn,
-    void *arg)
+tao_conn_timer_at(struct tao_conn *c, const struct timespec *when,
+    tao_timer_fn fn, void *arg)
 {
 	if (c == NULL || when == NULL)
 		return TAO_EINVAL;
-	return add(c, tao__timespec_to_ms_ceil(when), 0, fn, arg);
+	return add(c->c_worker, c, tao__timespec_to_ms_ceil(when), 0, fn, arg);
 }
 
 int
-tao_timer_cancel(struct tao_conn *c, int64_t id)
+tao_conn_timer_cancel(struct tao_conn *c, int64_t id)
 {
-	if (tao__worker == NULL)
-		return TAO_ESTATE;
-	return tao__timers_cancel(tao__worker->w_loop.el_timers, id, c) == 0 ? 0 :
+	if (c == NULL)
+		return TAO_EINVAL;
+	return tao__timers_cancel(c->c_worker->w_loop.el_timers, id, c) == 0 ? 0 :
 	    TAO_ENOENT;
 }
 
+/* The server-wide timers; master/server.c has resolved the handle. */
 int64_t
-tao_worker_run_after(struct tao_server *s, uint64_t ms, tao_timer_fn fn,
-    void *arg)
+tao__worker_timer_add(struct tao_worker *w, uint64_t ms, uint64_t period,
+    tao_timer_fn fn, void *arg)
 {
-	(void)s;
-	return add(NULL, tao__now_ms_ceil() + ms, 0, fn, arg);
-}
-
-int64_t
-tao_worker_run_every(struct tao_server *s, uint64_t ms, tao_timer_fn fn,
-    void *arg)
-{
-	(void)s;
-	if (ms == 0)
-		return TAO_EINVAL;
-	return add(NULL, tao__now_ms_ceil() + ms, ms, fn, arg);
+	return add(w, NULL, tao__now_ms_ceil() + ms, period, fn, arg);
 }
 
 int
-tao_worker_timer_cancel(struct tao_server *s, int64_t id)
+tao__worker_timer_cancel(struct tao_worker *w, int64_t id)
 {
-	(void)s;
-	return tao_timer_cancel(NULL, id);
+	return tao__timers_cancel(w->w_loop.el_timers, id, NULL) == 0 ? 0 :
+	    TAO_ENOENT;
 }

@@ -75,8 +75,6 @@ struct tao_worker {
 	int			 w_exit_code;
 };
 
-/* The worker of the calling process (there is at most one). */
-extern struct tao_worker *tao__worker;
 
 /* Inside the worker. */
 void	tao__worker_drain(struct tao_worker *);
@@ -88,6 +86,10 @@ void	tao__worker_handoff_sweep(struct tao_worker *);
 const struct tao_codec *tao__handoff_codec(uint32_t id);
 void	tao__worker_pause_accept(struct tao_worker *);
 void	tao__worker_flush_pending(struct tao_worker *);
+/* timer_api.c: the server-wide timers of tao_server_timer_*(). */
+int64_t	tao__worker_timer_add(struct tao_worker *, uint64_t ms,
+	    uint64_t period_ms, tao_timer_fn, void *);
+int	tao__worker_timer_cancel(struct tao_worker *, int64_t timer_id);
 
 /* Our counters live in shared memory; only this process writes them. */
 #define TAO_STAT_ADD(w, stat, n)	\

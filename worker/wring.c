@@ -72,7 +72,7 @@ deliver(struct tao_worker *w, struct tao_conn *c, int32_t type,
 	if (r->r_on_deliver != NULL)
 		rc = r->r_on_deliver(c, type, data, len, r->r_on_deliver_arg);
 	else
-		rc = tao_send(c, type, data, len);
+		rc = tao_conn_send(c, type, data, len);
 	/* A receiver that does not read (its queue is full) loses the
 	 * message: count it rather than lose it silently. */
 	if (rc == TAO_EWOULDBLOCK || rc == TAO_ENOMEM || rc == TAO_ETOOBIG)
@@ -203,15 +203,11 @@ publish(struct tao_worker *w, int kind, uint64_t netid, int32_t type,
 }
 
 int
-tao_broadcast(struct tao_server *s, int32_t type, const void *data,
+tao__wring_broadcast(struct tao_worker *w, int32_t type, const void *data,
     size_t len)
 {
-	struct tao_worker *w = tao__worker;
 	int rc;
 
-	(void)s;
-	if (w == NULL)
-		return TAO_ESTATE;
 	if (data == NULL && len > 0)
 		return TAO_EINVAL;
 	if (len > w->w_p.wp_settings.st_max_frame)
@@ -223,16 +219,12 @@ tao_broadcast(struct tao_server *s, int32_t type, const void *data,
 }
 
 int
-tao_unicast(struct tao_server *s, uint64_t netid, int32_t type,
+tao__wring_unicast(struct tao_worker *w, uint64_t netid, int32_t type,
     const void *data, size_t len)
 {
-	struct tao_worker *w = tao__worker;
 	struct tao_conn *c;
 	unsigned islot, row;
 
-	(void)s;
-	if (w == NULL)
-		return TAO_ESTATE;
 	if (data == NULL && len > 0)
 		return TAO_EINVAL;
 	/* Every worker of a generation has our max_frame: a bigger message

@@ -6,6 +6,9 @@
 #ifndef TAO_WORKER_WRING_H
 #define TAO_WORKER_WRING_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct tao_worker;
 
 int	tao__wring_attach(struct tao_worker *);
@@ -14,5 +17,11 @@ void	tao__wring_detach(struct tao_worker *);
 int	tao__wring_before_poll(struct tao_worker *, int timeout);
 void	tao__wring_after_poll(struct tao_worker *);
 void	tao__wring_on_event(struct tao_worker *);
+/* tao_server_broadcast() and tao_server_unicast() of this worker
+ * (tao.h has the contracts; master/server.c resolves the handle). */
+int	tao__wring_broadcast(struct tao_worker *, int32_t type, const void *,
+	    size_t);
+int	tao__wring_unicast(struct tao_worker *, uint64_t netid, int32_t type,
+	    const void *, size_t);
 
 #endif
