@@ -1,6 +1,8 @@
 /*
  * taoctl.c - the control client: one request to the master's control
- * socket, print the reply, exit 0 on "ok", 1 on an error, 2 on bad usage.
+ * socket (protocol in proto/ctl.h), print the reply, exit 0 on "ok", 1 on
+ * an error (a taod speaking another protocol version is one), 2 on bad
+ * usage.  It links only proto/ctl.o besides its own code (GNUmakefile).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -13,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "master/ctlproto.h"
+#include "proto/ctl.h"
 
 #define DEFAULT_SOCKET	"taod.sock"
 
@@ -36,33 +38,135 @@ usage(int code)
 	exit(code);
 }
 
+/*
+ * The request line for cmd [arg] into req (size bytes), checked with the
+ * master's own parser so that both agree on what is a command.  Its
+ * length, or -1 if it is not a valid request.
+ */
 static int
-known(const char *cmd, const char *arg)
+build_request(char *req, size_t size, const char *cmd, const char *arg)
 {
-	static const char *with_json[] = { "status", "stats", "conns",
-	    "config" };
+	struct tao_ctl_request parsed;
+	char err[128];
+	int n;
 
-	if (arg == NULL)
-		return strcmp(cmd, "stop") == 0 || strcmp(cmd, "reload") == 0 ||
-		    strcmp(cmd, "status") == 0 || strcmp(cmd, "stats") == 0 ||
-		    strcmp(cmd, "conns") == 0 || strcmp(cmd, "config") == 0;
-	if (strcmp(arg, "--json") != 0)
+	n = snprintf(req, size, "%s %s%s%s\n", TAO_CTL_VERSION, cmd,
+	    arg ? " " : "", arg ? arg : "");
+	if (n < 0 || (size_t)n >= size ||
+	    tao__ctl_parse(req, (size_t)n, &parsed, err, sizeof(err)) == -1)
+		return -1;
+	return n;
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "taoctl: %s: socket path too long\n", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "taoctl: cannot connect to %s: %s\n", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* What read_reply found: its head, and where the rest went. */
+struct reply {
+	struct tao_ctl_reply	head;
+	int			rc;	/* of tao__ctl_reply_head */
+	FILE		       *out;	/* NULL until a head of ours */
+	char			last;	/* last byte written to out */
+	int			err;	/* errno of a failed read, or 0 */
+};
+
+/*
+ * Read the reply to its end (the master closes).  The head decides where
+ * the rest goes: the body of "ok" to stdout, the message of "error" to
+ * stderr.  A head is a few dozen bytes (proto/ctl.h), so the buffer
+ * never fills before it is read.
+ */
+static void
+read_reply(int fd, struct reply *r)
+{
+	char buf[65536];
+	size_t got = 0;
+	ssize_t n;
+
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		n = read(fd, buf + got, sizeof(buf) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (r->out == NULL) {
+			r->rc = tao__ctl_reply_head(buf, got, &r->head);
+			if (r->rc == 0)
+				continue;
+			if (r->rc == -1 || r->head.version != TAO_CTL_PROTO)
+				return;
+			r->out = r->head.ok ? stdout : stderr;
+			if (!r->head.ok)
+				fputs("taoctl: ", stderr);
+			memmove(buf, buf + r->head.body, got - r->head.body);
+			got -= r->head.body;
+		}
+		if (got > 0) {
+			fwrite(buf, 1, got, r->out);
+			r->last = buf[got - 1];
+		}
+		got = 0;
+	}
+	r->err = n == -1 ? errno : 0;
+}
+
+/* The exit status for what read_reply found, with a message if it failed
+ * before the master's own answer. */
+static int
+judge(const struct reply *r, const char *path)
+{
+	if (r->out == stdout)
 		return 0;
-	for (size_t i = 0; i < sizeof(with_json) / sizeof(with_json[0]); i++)
-		if (strcmp(cmd, with_json[i]) == 0)
-			return 1;
-	return 0;
+	if (r->out == stderr) {
+		if (r->last != '\n')
+			fputc('\n', stderr);
+		return 1;
+	}
+	if (r->rc == 1)
+		fprintf(stderr, "taoctl speaks control protocol %d, taod "
+		    "answered %d; use the taoctl of the same release\n",
+		    TAO_CTL_PROTO, r->head.version);
+	else if (r->rc == -1)
+		fprintf(stderr, "taoctl: %s: not a control protocol reply "
+		    "(is this taod's control socket?)\n", path);
+	else if (r->err != 0)
+		fprintf(stderr, "taoctl: %s: %s\n", path, strerror(r->err));
+	else
+		fprintf(stderr, "taoctl: %s: connection closed without a "
+		    "reply\n", path);
+	return 1;
 }
 
 int
 main(int argc, char *argv[])
 {
-	const char *path = DEFAULT_SOCKET, *cmd, *arg = NULL;
-	struct sockaddr_un sun;
-	char req[TAO_CTL_MAX_REQUEST], reply[65536];
-	size_t got = 0;
-	ssize_t n;
-	int ch, fd, ok = -1;
+	const char *path = DEFAULT_SOCKET, *cmd, *arg;
+	char req[TAO_CTL_MAX_REQUEST + 2];
+	struct reply r;
+	int ch, fd, len, status;
 
 	while ((ch = getopt(argc, argv, "+hs:")) != -1) {
 		switch (ch) {
@@ -83,73 +187,26 @@ main(int argc, char *argv[])
 	arg = argc == 2 ? argv[1] : NULL;
 	if (strcmp(cmd, "help") == 0)
 		usage(0);
-	if (!known(cmd, arg)) {
+	if ((len = build_request(req, sizeof(req), cmd, arg)) == -1) {
 		fprintf(stderr, "taoctl: unknown command '%s%s%s'\n", cmd,
 		    arg ? " " : "", arg ? arg : "");
 		usage(2);
 	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "taoctl: %s: socket path too long\n", path);
+	if ((fd = connect_to(path)) == -1)
 		return 1;
-	}
-	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, "taoctl: cannot connect to %s: %s\n", path,
-		    strerror(errno));
-		return 1;
-	}
-	snprintf(req, sizeof(req), "%s %s%s%s\n", TAO_CTL_VERSION, cmd,
-	    arg ? " " : "", arg ? arg : "");
 	/* A refusal (permission denied) may close the socket before our
 	 * request is written: read the reply rather than die of SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) &&
-	    errno != EPIPE && errno != ECONNRESET) {
+	if (write(fd, req, (size_t)len) != len && errno != EPIPE &&
+	    errno != ECONNRESET) {
 		fprintf(stderr, "taoctl: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	/* The first line says ok or error; the rest is printed as it
-	 * comes.  For stop, the close is the answer: taod has exited. */
-	for (;;) {
-		n = read(fd, reply + got, sizeof(reply) - 1 - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		reply[got] = '\0';
-		if (ok == -1) {
-			char *nl = strchr(reply, '\n');
-			if (nl == NULL && got < sizeof(reply) - 1)
-				continue;
-			if (strncmp(reply, "ok\n", 3) == 0) {
-				ok = 1;
-				fwrite(reply + 3, 1, got - 3, stdout);
-			} else {
-				ok = 0;
-				fprintf(stderr, "taoctl: %s%s", strncmp(reply,
-				    "error ", 6) == 0 ? reply + 6 : reply,
-				    nl ? "" : "\n");
-			}
-		} else if (ok)
-			fwrite(reply, 1, got, stdout);
-		else
-			fwrite(reply, 1, got, stderr);
-		got = 0;
-	}
-	if (n == -1 && ok == -1) {
-		fprintf(stderr, "taoctl: %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	if (ok == -1) {
-		fprintf(stderr, "taoctl: %s: connection closed without a "
-		    "reply\n", path);
-		return 1;
-	}
-	if (ok && strcmp(cmd, "stop") == 0)
+	/* For stop, the close is the answer: taod has exited. */
+	read_reply(fd, &r);
+	close(fd);
+	status = judge(&r, path);
+	if (status == 0 && strcmp(cmd, "stop") == 0)
 		fprintf(stderr, "taoctl: taod has stopped\n");
-	return ok ? 0 : 1;
+	return status;
 }

@@ -3,7 +3,7 @@
  *
  * A unix stream socket, mode 0660 (bound under umask 0117, so it never
  * exists with a wider mode), that only root and the daemon's own uid may
- * use (SO_PEERCRED).  One request per connection; see ctlproto.h.
+ * use (SO_PEERCRED).  One request per connection; see proto/ctl.h.
  *
  * The master never blocks on a client.  Each client goes
  *
@@ -36,11 +36,11 @@
 #include <unistd.h>
 
 #include "master/buf.h"
-#include "master/ctlproto.h"
 #include "master/master.h"
 #include "master/rundir.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "proto/ctl.h"
 
 #define CTL_TIMEOUT_MS		10000
 #define CTL_MAX_OUTPUT		(16u << 20)
@@ -284,8 +284,8 @@ client_send(struct tao_master *m, struct tao_ctl_client *cl,
 		log_warnx("control: %s reply; dropping the client",
 		    b->b_failed ? "out of memory for a" : "too large a");
 		tao__buf_free(b);
-		tao__buf_printf(b, "error %s\n", "reply too large or out of "
-		    "memory");
+		tao__buf_printf(b, TAO_CTL_REPLY_ERROR "%s\n", "reply too "
+		    "large or out of memory");
 	}
 	tao__buf_free(&cl->cl_out);
 	cl->cl_out = *b;
@@ -302,10 +302,10 @@ tao__ctl_reply(struct tao_master *m, struct tao_ctl_client *cl, int ok,
 	size_t len = strlen(text);
 
 	if (ok)
-		tao__buf_printf(&b, "ok\n%s\n", text);
+		tao__buf_printf(&b, TAO_CTL_REPLY_OK "%s\n", text);
 	else
-		tao__buf_printf(&b, "error %s%s", text, len == 0 ||
-		    text[len - 1] != '\n' ? "\n" : "");
+		tao__buf_printf(&b, TAO_CTL_REPLY_ERROR "%s%s", text,
+		    len == 0 || text[len - 1] != '\n' ? "\n" : "");
 	client_send(m, cl, &b, CL_WRITING);
 }
 
@@ -313,7 +313,8 @@ static void
 refuse(int fd, const char *why)
 {
 	char line[128];
-	int n = snprintf(line, sizeof(line), "error %s\n", why);
+	int n = snprintf(line, sizeof(line), TAO_CTL_REPLY_ERROR "%s\n",
+	    why);
 
 	(void)!write(fd, line, (size_t)n);	/* non-blocking, best effort */
 	close(fd);
@@ -377,7 +378,7 @@ answer_query(struct tao_master *m, struct tao_ctl_client *cl,
 {
 	struct tao_buf b = { 0 };
 
-	tao__buf_printf(&b, "ok\n");
+	tao__buf_printf(&b, TAO_CTL_REPLY_OK);
 	if (req->cmd == TAO_CTL_STATUS)
 		tao__master_status(m, &b);
 	else if (req->cmd == TAO_CTL_STATS)
@@ -399,7 +400,7 @@ handle(struct tao_master *m, struct tao_ctl_client *cl,
 	switch (req->cmd) {
 	case TAO_CTL_STOP:
 		/* The answer is the close when taod has exited. */
-		tao__buf_printf(&b, "ok\nstopping\n");
+		tao__buf_printf(&b, TAO_CTL_REPLY_OK "stopping\n");
 		client_send(m, cl, &b, CL_STOPPING);
 		tao__master_stop(m, 0);
 		return;
@@ -452,6 +453,9 @@ read_request(struct tao_master *m, struct tao_ctl_client *cl)
 		return;
 	if (tao__ctl_parse(cl->cl_in, nl != NULL ? (size_t)(nl - cl->cl_in) +
 	    1 : cl->cl_inlen, &req, err, sizeof(err)) == -1) {
+		if (req.version != 0 && req.version != TAO_CTL_PROTO)
+			log_warnx("control: refused a request in protocol %d "
+			    "(taod speaks %d)", req.version, TAO_CTL_PROTO);
 		tao__ctl_reply(m, cl, 0, err);
 		return;
 	}

@@ -18,7 +18,7 @@
 #include "master/config.h"
 #include "master/listeners.h"
 #include "master/server.h"
-#include "worker/channel.h"
+#include "proto/channel.h"
 #include "worker/entry.h"
 #include "shm/stats.h"
 

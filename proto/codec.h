@@ -7,6 +7,8 @@
 #ifndef TAO_PROTO_CODEC_H
 #define TAO_PROTO_CODEC_H
 
+#include <stdint.h>
+
 #include "tao.h"
 
 /* int32 LE type + uint32 LE length, as Go Tao's TypeLengthValueCodec. */
@@ -21,5 +23,20 @@
  * case-sensitive, as written in the config), or NULL if there is none.
  */
 const struct tao_codec	*tao__codec_by_name(const char *name);
+
+/*
+ * The built-in codecs are numbered by one table in codec.c; the number is
+ * what goes on the wire when a connection changes hands (the arg of a
+ * TAO_CHAN_CONN record, see channel.h), so both ends agree by
+ * construction.  Numbers are only ever appended: 0 tlv, 1 line.
+ *
+ * tao__codec_id: the number of a built-in codec, or -1 for any other
+ * (a codec of the embedding program cannot change hands).
+ * tao__codec_by_id: the codec with that number, or NULL if none.
+ */
+#define TAO_CODEC_ID_TLV	0
+#define TAO_CODEC_ID_LINE	1
+int			 tao__codec_id(const struct tao_codec *);
+const struct tao_codec	*tao__codec_by_id(uint32_t id);
 
 #endif /* TAO_PROTO_CODEC_H */

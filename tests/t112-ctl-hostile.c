@@ -105,7 +105,7 @@ stop_and_hang_up(void)
 {
 	struct th_daemon *d;
 	struct th_status st;
-	char reply[16];
+	char reply[32];
 	pid_t w = -1;
 	long t0, t1;
 	int fd;
@@ -117,10 +117,10 @@ stop_and_hang_up(void)
 	if (th_status(d, &st) == -1 || th_status_serving(&st, 0, &w) != 1)
 		bail("no serving worker");
 	kill(w, SIGSTOP);
-	fd = ctl_request(d->ctl, "TAO/1 stop\n");
-	ok(fd != -1 && th_read_exact(fd, reply, 12, th_ms(5000)) == 0 &&
-	    memcmp(reply, "ok\nstopping\n", 12) == 0, "stop: the master "
-	    "answers \"stopping\"");
+	fd = ctl_request(d->ctl, "TAO/2 stop\n");
+	ok(fd != -1 && th_read_exact(fd, reply, 18, th_ms(5000)) == 0 &&
+	    memcmp(reply, "TAO/2 ok\nstopping\n", 18) == 0, "stop: the "
+	    "master answers \"stopping\"");
 	if (fd != -1)
 		close(fd);	/* and hangs up while the stop is pending */
 	t0 = th_cpu_ticks(d->pid);
@@ -180,7 +180,7 @@ slow_readers(void)
 	idle = ctl_connect(d->ctl);
 	t_idle = th_now_ms();
 	for (int i = 0; i < HOSTILE; i++)
-		hostile[i] = ctl_request(d->ctl, "TAO/1 conns --json\n");
+		hostile[i] = ctl_request(d->ctl, "TAO/2 conns --json\n");
 	t0 = th_now_ms();
 	rc = th_ctl(d, out, sizeof(out), "status", NULL);
 	t_status = th_now_ms() - t0;

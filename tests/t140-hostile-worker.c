@@ -51,7 +51,7 @@
 #include "shm/ring.h"
 #include "shm/stats.h"
 #include "shm/table.h"
-#include "worker/channel.h"
+#include "proto/channel.h"
 #include "tests/lib/harness.h"
 #include "tests/tap.h"
 

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/channel.h"
+#include "proto/channel.h"
 #include "tests/lib/harness.h"
 #include "tests/tap.h"
 

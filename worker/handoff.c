@@ -16,7 +16,8 @@
  */
 #include <errno.h>
 
-#include "worker/channel.h"
+#include "proto/channel.h"
+#include "proto/codec.h"
 #include "core/clock.h"
 #include "worker/conn.h"
 #include "core/log.h"
@@ -25,36 +26,36 @@
 
 #define HANDOFF_RETRY_MS	5
 
-static uint32_t
-codec_id(const struct tao_codec *codec)
-{
-	return codec == &tao_codec_line ? 1 : 0;
-}
-
+/* The channel passes on only connections with a valid codec id
+ * (tao__chan_recv), so this is never NULL for one it delivered. */
 const struct tao_codec *
 tao__handoff_codec(uint32_t id)
 {
-	return id == 1 ? &tao_codec_line : &tao_codec_tlv;
+	return tao__codec_by_id(id);
 }
 
 void
 tao__worker_handoff_sweep(struct tao_worker *w)
 {
 	struct tao_conn *c, *next;
+	int id;
 
 	if (!w->w_handoff || w->w_channel_io.io_fd == -1)
 		return;
 	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next) {
-		if (!tao__conn_can_hand_off(c)) {
-			/* TLS cannot move between processes: once its
+		id = tao__codec_id(c->c_listener->l_codec);
+		if (!tao__conn_can_hand_off(c) || id == -1) {
+			/* TLS cannot move between processes, nor can a
+			 * codec the other side has no number for: once its
 			 * current exchange is done, finish it here (see
 			 * tao__conn_can_hand_off). */
-			if (c->c_tls != NULL && tao__conn_quiescent(c))
+			if ((c->c_tls != NULL || id == -1) &&
+			    tao__conn_quiescent(c))
 				tao__conn_drain(c);
 			continue;
 		}
 		if (tao__chan_send_fd(w->w_channel_io.io_fd, TAO_CHAN_CONN,
-		    codec_id(c->c_listener->l_codec), c->c_netid,
+		    (uint32_t)id, c->c_netid,
 		    c->c_io.io_fd) == -1) {
 			if (errno != EAGAIN && errno != ENOBUFS)
 				log_warn("handing over %s", tao__conn_peer(c));

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/channel.h"
+#include "proto/channel.h"
 #include "core/clock.h"
 #include "core/loop.h"
 #include "worker/conn.h"

@@ -164,8 +164,8 @@ th_badctl_start(struct th_badctl *b, struct th_daemon *d,
     enum th_badctl_kind kind, int hold_ms)
 {
 	static const char *const big[] = {
-		"TAO/1 conns --json\n", "TAO/1 stats --json\n",
-		"TAO/1 conns\n", "TAO/1 status\n",
+		"TAO/2 conns --json\n", "TAO/2 stats --json\n",
+		"TAO/2 conns\n", "TAO/2 status\n",
 	};
 	char junk[300];
 	int fd, slot = -1;
@@ -177,11 +177,11 @@ th_badctl_start(struct th_badctl *b, struct th_daemon *d,
 	b->opened++;
 	switch (kind) {
 	case TH_BADCTL_CUT:
-		say(fd, "TAO/1 sta", 9);
+		say(fd, "TAO/2 sta", 9);
 		close(fd);
 		return 0;
 	case TH_BADCTL_RELOAD_HUP:
-		say(fd, "TAO/1 reload\n", 13);
+		say(fd, "TAO/2 reload\n", 13);
 		close(fd);
 		return 0;
 	case TH_BADCTL_GARBAGE:

@@ -1,10 +1,12 @@
 /*
- * apps.c - the table of built-in applications.
+ * apps.c - taod's table of built-in applications, found by the name on
+ * the config's `app` line.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "apps/apps.h"
+#include "taod/apps.h"
 
 static const struct {
 	const char	*name;
@@ -34,5 +36,13 @@ tao_app_install(struct tao_server *s, const char *name, const char *options)
 const char *
 tao_app_names(void)
 {
-	return "echo, chat, time, pingpong";
+	static char names[128];
+
+	if (names[0] == '\0')
+		for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
+			if (i > 0)
+				strlcat(names, ", ", sizeof(names));
+			strlcat(names, apps[i].name, sizeof(names));
+		}
+	return names;
 }

@@ -1,5 +1,5 @@
 /*
- * taod-main.c - the daemon: parse the command line and the config,
+ * main.c - the daemon: parse the command line and the config,
  * install the configured app, run master and workers in the foreground.
  */
 #include <errno.h>
@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "apps/apps.h"
 #include "master/server.h"
 #include "master/tls.h"
 #include "core/log.h"
+#include "taod/apps.h"
 
 extern char **environ;
 

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/channel.h"
+#include "proto/channel.h"
+#include "proto/codec.h"
 
 #define CHAN_FDS_ROOM	8	/* descriptors the control buffer holds */
 
@@ -145,7 +146,8 @@ tao__chan_recv(int fd, struct tao_chan_msg *m, int *passed_fd)
 	 * never merged) and truncated-control messages are refused whole. */
 	good = (size_t)n == sizeof(rec) &&
 	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0;
-	kept = take_fds(&msg, good && rec.cm_type == TAO_CHAN_CONN);
+	kept = take_fds(&msg, good && rec.cm_type == TAO_CHAN_CONN &&
+	    tao__codec_by_id(rec.cm_arg) != NULL);
 	if (kept != -1 && !is_conn_socket(kept)) {
 		close(kept);
 		kept = -1;

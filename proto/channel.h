@@ -1,11 +1,14 @@
 /*
- * channel.h - messages between the master and one worker, over the
- * SOCK_SEQPACKET socketpair made at fork.  Every message is one fixed-size
- * record (the receiver checks the size before using it); a record may
- * carry one descriptor (SCM_RIGHTS) when a connection changes hands.
+ * channel.h - the wire contract between the master and one worker, over
+ * the SOCK_SEQPACKET socketpair made at fork.  Every message is one
+ * fixed-size record (the receiver checks the size before using it); a
+ * record may carry one descriptor (SCM_RIGHTS) when a connection changes
+ * hands.  Both ends use these functions, so the layout and its checks
+ * live in one place; they work on a descriptor they are given and know
+ * nothing of the processes at either end.
  */
-#ifndef TAO_WORKER_CHANNEL_H
-#define TAO_WORKER_CHANNEL_H
+#ifndef TAO_PROTO_CHANNEL_H
+#define TAO_PROTO_CHANNEL_H
 
 #include <stdint.h>
 
@@ -16,7 +19,8 @@ enum tao_chan_type {
 	TAO_CHAN_HANDOFF,	/* master -> old worker: reload; hand every
 				 * connection over, then exit */
 	TAO_CHAN_CONN,		/* a connection changing hands, with its fd:
-				 * arg = codec (0 tlv, 1 line), value = netid */
+				 * arg = codec id (proto/codec.h),
+				 * value = netid */
 };
 
 struct tao_chan_msg {
@@ -36,7 +40,9 @@ int	tao__chan_send_fd(int fd, uint32_t type, uint32_t arg, uint64_t value,
  * truncated one; stop reading from it).  The peer is not trusted: only a
  * TAO_CHAN_CONN record may bring a descriptor, only one, and only a
  * connected stream socket; it is stored in *passed_fd (else -1) and the
- * caller owns it.  Every other descriptor that arrived (extra ones in one
+ * caller owns it; a TAO_CHAN_CONN record whose codec id is not a
+ * built-in codec (tao__codec_by_id) is returned without its descriptor,
+ * so *passed_fd >= 0 means the id is valid.  Every other descriptor that arrived (extra ones in one
  * SCM_RIGHTS record, several records, a truncated control buffer, any on
  * a malformed or other message) is closed here.  The record's type is
  * not checked: callers ignore types they do not know.
