@@ -25,7 +25,7 @@
 
 #include "client/client.h"
 #include "proto/codec.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 
 #define DEFAULT_WRITE_QUEUE_MAX		(4u << 20)
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000
@@ -122,13 +122,7 @@ conn_end(struct tao_client *c, int clean)
 	timer_cancel(c, &c->c_dead_timer);
 	tao__outq_cut_partial(c);
 	c->c_read_wants_write = c->c_write_wants_read = 0;
-	c->c_rlen = c->c_rneed = 0;
-	c->c_rstate = 0;
-	if (c->c_rcap > 64 * 1024) {	/* not worth keeping idle */
-		free(c->c_rbuf);
-		c->c_rbuf = NULL;
-		c->c_rcap = 0;
-	}
+	tao__framer_free(&c->c_in);	/* the next connection starts afresh */
 }
 
 /* Back-off before the next attempt, with jitter in [delay/2, delay]. */
@@ -653,7 +647,7 @@ tao__client_destroy(struct tao_client *c)
 	tao__frames_free(&c->c_frames);
 	tao__tls_ctx_free(c);
 	TAILQ_REMOVE(&l->l_clients, c, c_entry);
-	free(c->c_rbuf);
+	tao__framer_free(&c->c_in);
 	free(c->c_handlers);
 	free(c->c_addr);
 	free(c->c_host);

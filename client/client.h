@@ -32,8 +32,9 @@
 
 #include "tao.h"
 #include "client/loop.h"
-#include "worker/timer.h"
-#include "worker/wqueue.h"
+#include "core/framer.h"
+#include "core/timer.h"
+#include "core/wqueue.h"
 
 #define TAO_CLIENT_ADDRS_MAX	8	/* addresses kept from a lookup */
 
@@ -113,12 +114,8 @@ struct tao_client {
 	int			 c_read_wants_write; /* SSL_read: WANT_WRITE */
 	int			 c_write_wants_read; /* SSL_write: WANT_READ */
 
-	/* Input: unfinished frames; c_rneed is what the codec asked for. */
-	uint8_t			*c_rbuf;
-	size_t			 c_rlen;
-	size_t			 c_rcap;
-	size_t			 c_rneed;
-	uint64_t		 c_rstate;
+	/* Input: an unfinished frame (core/framer.h). */
+	struct tao_framer	 c_in;
 
 	/* Output. */
 	struct tao_wqueue	 c_wq;

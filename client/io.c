@@ -2,12 +2,11 @@
  * io.c - a client socket's events: the end of a non-blocking connect, the
  * TLS handshake, reading and dispatching frames, and writability.
  *
- * Input goes into the client's own buffer, which holds at most one
- * unfinished frame between reads; frames are decoded in place and the
- * rest moved to the front.  For a frame whose size the codec announced
- * (TLV), the buffer doubles as its bytes arrive, up to that size (never
- * at once: the header is the peer's word); after a big frame it shrinks
- * back.
+ * Input goes through the framer shared with the server (core/framer.h):
+ * read into the loop's buffer, decoded in place, and only an unfinished
+ * frame kept in the client's own buffer, grown as its bytes arrive
+ * (never at once to the size a header announces: that is the peer's
+ * word) and freed once the frame is complete.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -19,12 +18,10 @@
 #include <unistd.h>
 
 #include "client/client.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 
 #define READ_ROUNDS	8		/* reads per event, for fairness */
 #define RBUF_MIN_ROOM	(16 * 1024)	/* one TLS record */
-#define RBUF_STEP	(64 * 1024)
-#define RBUF_KEEP	(256 * 1024)	/* larger buffers shrink when idle */
 
 static void	handshake_step(struct tao_client *);
 
@@ -78,34 +75,6 @@ handshake_step(struct tao_client *c)
 	}
 }
 
-/*
- * Room for the next read: at least RBUF_MIN_ROOM.  The buffer grows with
- * the bytes that really arrive (doubling, up to the announced frame), not
- * to the size a header announces: an 8-byte header must not make us
- * allocate max_frame.
- */
-static int
-reserve_input(struct tao_client *c)
-{
-	size_t want;
-	uint8_t *p;
-
-	if (c->c_rcap - c->c_rlen >= RBUF_MIN_ROOM)
-		return 0;
-	want = c->c_rlen + RBUF_STEP;
-	if (c->c_rneed > want) {
-		if (want < c->c_rcap * 2)
-			want = c->c_rcap * 2;
-		if (want > c->c_rneed)
-			want = c->c_rneed;
-	}
-	if ((p = realloc(c->c_rbuf, want)) == NULL)
-		return -1;
-	c->c_rbuf = p;
-	c->c_rcap = want;
-	return 0;
-}
-
 /* One frame to its handler: 0, or -1 when the connection was failed. */
 static int
 dispatch(struct tao_client *c, const struct tao_frame *f)
@@ -151,56 +120,62 @@ dispatch(struct tao_client *c, const struct tao_frame *f)
 	return 0;
 }
 
-/* Decode and dispatch what the buffer holds: 0, or -1 when the
- * connection is over (the buffer must not be touched then). */
+/* The framer's owner for one read (core/framer.h): the connection is
+ * over for the framer once it was failed or replaced by a new one. */
+struct reading {
+	struct tao_client	*r_client;
+	uint64_t		 r_generation;
+};
+
 static int
-take_frames(struct tao_client *c, uint64_t generation)
+client_ready(void *owner)
 {
-	const struct tao_codec *codec = c->c_opts.codec;
-	struct tao_frame f;
-	size_t off = 0, used;
-	int rc;
+	(void)owner;
+	return 1;
+}
 
-	while (off < c->c_rlen) {
-		rc = codec->decode(c->c_rbuf + off, c->c_rlen - off,
-		    c->c_opts.max_frame, &c->c_rstate, &f, &used);
-		if (rc == TAO_DECODE_AGAIN) {
-			c->c_rneed = used;	/* from `off`, the new front */
-			break;
-		}
-		if (rc != TAO_DECODE_OK) {	/* _ERROR, or a bad codec */
-			tao__client_fail(c, TAO_CLIENT_ERR_PROTOCOL,
-			    "bad frame from %s (over max_frame %zu bytes, or "
-			    "garbage)", c->c_addr, c->c_opts.max_frame);
-			return -1;
-		}
-		off += used;
-		c->c_rneed = 0;
-		if (dispatch(c, &f) == -1 || tao__client_gone(c, generation))
-			return -1;
-	}
-	if (off > 0) {
-		c->c_rlen -= off;
-		memmove(c->c_rbuf, c->c_rbuf + off, c->c_rlen);
-	}
-	if (c->c_rcap > RBUF_KEEP && c->c_rlen < RBUF_STEP &&
-	    c->c_rneed < RBUF_STEP) {
-		uint8_t *p = realloc(c->c_rbuf, RBUF_STEP);
+static int
+client_deliver(void *owner, const struct tao_frame *f)
+{
+	struct reading *r = owner;
 
-		if (p != NULL) {
-			c->c_rbuf = p;
-			c->c_rcap = RBUF_STEP;
-		}
-	}
+	if (dispatch(r->r_client, f) == -1 ||
+	    tao__client_gone(r->r_client, r->r_generation))
+		return -1;
 	return 0;
+}
+
+/* Decode and dispatch n bytes read into buf: 0, or -1 when the
+ * connection is over (the framer must not be touched then). */
+static int
+take_frames(struct tao_client *c, const uint8_t *buf, size_t n,
+    uint64_t generation)
+{
+	struct reading r = { c, generation };
+
+	switch (tao__framer_input(&c->c_in, c->c_opts.codec,
+	    c->c_opts.max_frame, buf, n, RBUF_MIN_ROOM, client_ready,
+	    client_deliver, &r)) {
+	case TAO_FRAMER_GONE:
+		return -1;
+	case TAO_FRAMER_BAD:
+		tao__client_fail(c, TAO_CLIENT_ERR_PROTOCOL,
+		    "bad frame from %s (over max_frame %zu bytes, or "
+		    "garbage)", c->c_addr, c->c_opts.max_frame);
+		return -1;
+	case TAO_FRAMER_NOMEM:
+		tao__client_fail(c, TAO_CLIENT_ERR_IO, "out of memory "
+		    "for input from %s", c->c_addr);
+		return -1;
+	default:
+		return 0;
+	}
 }
 
 /* One read: > 0 bytes, 0 nothing now, -1 the connection is over. */
 static ssize_t
-read_some(struct tao_client *c)
+read_some(struct tao_client *c, uint8_t *buf, size_t room)
 {
-	uint8_t *buf = c->c_rbuf + c->c_rlen;
-	size_t room = c->c_rcap - c->c_rlen;
 	char err[256];
 	uint32_t want = 0;
 	ssize_t n;
@@ -239,18 +214,20 @@ static void
 client_read(struct tao_client *c)
 {
 	uint64_t generation = c->c_generation;
+	uint8_t *buf;
+	size_t room;
 	ssize_t n;
 
 	for (int round = 0; round < READ_ROUNDS; round++) {
-		if (reserve_input(c) == -1) {
+		if (tao__framer_buffer(&c->c_in, c->c_loop->l_rbuf,
+		    TAO_LOOP_RBUF_SIZE, RBUF_MIN_ROOM, &buf, &room) == -1) {
 			tao__client_fail(c, TAO_CLIENT_ERR_IO, "out of memory "
 			    "for input from %s", c->c_addr);
 			return;
 		}
-		if ((n = read_some(c)) <= 0)
+		if ((n = read_some(c, buf, room)) <= 0)
 			break;
-		c->c_rlen += (size_t)n;
-		if (take_frames(c, generation) == -1)
+		if (take_frames(c, buf, (size_t)n, generation) == -1)
 			return;
 	}
 	if (tao__client_gone(c, generation))

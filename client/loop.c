@@ -33,7 +33,7 @@
 
 #include "client/client.h"
 #include "client/loop.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 
 #define MAX_EVENTS	64
 
@@ -92,13 +92,15 @@ tao_loop_new(void)
 	TAILQ_INIT(&l->l_again);
 	LIST_INIT(&l->l_watches);
 	tao__wq_pool_init(&l->l_pool);
-	if ((l->l_timers = tao__timers_new()) == NULL)
+	if ((l->l_timers = tao__timers_new()) == NULL ||
+	    (l->l_rbuf = malloc(TAO_LOOP_RBUF_SIZE)) == NULL)
 		goto fail;
 	if ((l->l_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		goto fail;
 	return l;
 fail:
 	tao__timers_free(l->l_timers);
+	free(l->l_rbuf);
 	free(lp);
 	return NULL;
 }
@@ -486,6 +488,7 @@ tao_loop_free(struct tao_loop *l)
 	}
 	tao__timers_free(l->l_timers);
 	tao__wq_pool_free(&l->l_pool);
+	free(l->l_rbuf);
 	close(l->l_epfd);
 	free(lp);
 }

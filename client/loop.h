@@ -3,7 +3,7 @@
  * public in tao.h): what client.c and io.c need from loop.c and the
  * reverse.
  *
- * A loop is one epoll set, one timer heap (worker/timer.h, which depends on
+ * A loop is one epoll set, one timer heap (core/timer.h, which depends on
  * nothing else in worker/) and three lists of clients:
  *
  *	l_clients   every client made on this loop, freed by tao_loop_free
@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 #include "tao.h"
-#include "worker/timer.h"
-#include "worker/wqueue.h"
+#include "core/timer.h"
+#include "core/wqueue.h"
 
 struct tao__loop_io;
 typedef void	(*tao__loop_io_cb)(struct tao__loop_io *, uint32_t revents);
@@ -40,6 +40,8 @@ struct tao__loop_io {
 	tao__loop_io_cb	 io_cb;
 };
 
+#define TAO_LOOP_RBUF_SIZE	(64 * 1024)
+
 struct tao__watch;
 TAILQ_HEAD(tao__clients, tao_client);
 
@@ -47,6 +49,7 @@ struct tao_loop {
 	int			 l_epfd;
 	struct tao_timers	*l_timers;
 	struct tao_wq_pool	 l_pool;	/* output chunks, all clients */
+	uint8_t			*l_rbuf;	/* shared read buffer */
 	struct tao__clients	 l_clients;
 	struct tao__clients	 l_flush;
 	struct tao__clients	 l_again;

@@ -1,5 +1,5 @@
 /*
- * outq.c - the client's output queue: worker/wqueue.h's chunks and chunk
+ * outq.c - the client's output queue: core/wqueue.h's chunks and chunk
  * pool, reused as they are, written by our own flush, plus the lengths of
  * the queued messages.
  *

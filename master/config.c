@@ -21,7 +21,7 @@
 
 #include "master/config.h"
 #include "proto/codec.h"
-#include "worker/log.h"
+#include "core/log.h"
 
 #define MAX_WORDS	8
 

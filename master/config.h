@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "tao.h"
-#include "worker/settings.h"
+#include "core/settings.h"
 
 #define TAO_MAX_LISTENS		16
 #define TAO_MAX_WORKERS		64

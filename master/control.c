@@ -38,9 +38,9 @@
 #include "master/buf.h"
 #include "master/master.h"
 #include "master/rundir.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "proto/ctl.h"
-#include "worker/clock.h"
-#include "worker/log.h"
 
 #define CTL_TIMEOUT_MS		10000
 #define CTL_MAX_OUTPUT		(16u << 20)

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "master/listeners.h"
-#include "worker/log.h"
+#include "core/log.h"
 
 #define LISTEN_BACKLOG	65535	/* capped by net.core.somaxconn */
 

@@ -37,8 +37,8 @@
 #include "master/mshm.h"
 #include "master/tls.h"
 #include "master/rundir.h"
-#include "worker/clock.h"
-#include "worker/log.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 #define BACKOFF_MIN_MS		10
 #define BACKOFF_MAX_MS		5000

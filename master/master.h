@@ -19,7 +19,8 @@
 #include "master/listeners.h"
 #include "master/server.h"
 #include "proto/channel.h"
-#include "worker/worker.h"
+#include "worker/entry.h"
+#include "shm/stats.h"
 
 struct tao_master;
 

@@ -17,7 +17,7 @@
 #include "master/mshm.h"
 #include "shm/segment.h"
 #include "shm/stats.h"
-#include "worker/log.h"
+#include "core/log.h"
 
 static size_t
 round_pow2(size_t v)

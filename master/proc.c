@@ -21,8 +21,8 @@
 #include "master/master.h"
 #include "master/mshm.h"
 #include "master/tls.h"
-#include "worker/clock.h"
-#include "worker/log.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 #define BACKOFF_MAX_MS		5000
 #define EXIT_FATAL_CONFIG	2

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "master/master.h"
-#include "worker/log.h"
+#include "core/log.h"
 
 #define RELAY_READ_MAX	64	/* channel records handled per wake-up */
 

@@ -13,8 +13,8 @@
 #include "master/mshm.h"
 #include "master/notify.h"
 #include "master/tls.h"
-#include "worker/clock.h"
-#include "worker/log.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 int
 tao__reload_gens_draining(struct tao_master *m)

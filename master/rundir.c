@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "master/rundir.h"
-#include "worker/log.h"
+#include "core/log.h"
 
 int
 tao__rundir_ensure(const char *path)

@@ -12,9 +12,8 @@
 
 #include "tao.h"
 #include "master/server.h"
-#include "worker/log.h"
-#include "worker/worker.h"
-#include "worker/wring.h"
+#include "core/log.h"
+#include "worker/entry.h"
 
 const char *
 tao_strerror(int code)

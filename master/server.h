@@ -7,8 +7,8 @@
 #define TAO_MASTER_SERVER_H
 
 #include "master/config.h"
-#include "worker/registry.h"
-#include "worker/log.h"
+#include "core/registry.h"
+#include "core/log.h"
 
 #define TAO_SERVER_MAGIC	0x7a05e7e1u	/* catches a stray handle */
 

@@ -18,7 +18,7 @@
 #include "shm/segment.h"
 #include "shm/stats.h"
 #include "shm/table.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 
 static const enum tao_stat shown[] = {
 	TAO_STAT_ACCEPTED, TAO_STAT_CLOSED, TAO_STAT_CONNECTIONS,

@@ -10,8 +10,8 @@
 
 #include "master/server.h"
 #include "master/tls.h"
+#include "core/log.h"
 #include "taod/apps.h"
-#include "worker/log.h"
 
 extern char **environ;
 

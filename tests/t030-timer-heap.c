@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "tests/tap.h"
-#include "worker/timer.h"
+#include "core/timer.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -16,8 +16,8 @@
 
 #include "tests/lib/harness.h"
 #include "tests/tap.h"
-#include "worker/clock.h"
-#include "worker/timer.h"
+#include "core/clock.h"
+#include "core/timer.h"
 
 #define MS		1000000ULL	/* ns */
 #define MAX_FIRES	64

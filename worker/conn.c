@@ -22,15 +22,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/framer.h"
 #include "worker/conn.h"
-#include "worker/log.h"
-#include "worker/timer.h"
+#include "core/log.h"
+#include "core/timer.h"
 #include "worker/tls.h"
 #include "worker/wshm.h"
 
 #define READ_ROUNDS	4		/* reads per readable event */
 #define TLS_READ_ROUNDS	16		/* the same bytes in TLS records */
-#define RBUF_STEP	(64 * 1024)	/* growth of a partial frame buffer */
 
 static void	conn_update_events(struct tao_conn *);
 static void	conn_close_now(struct tao_conn *, int err);
@@ -41,54 +41,23 @@ conn_settings(const struct tao_conn *c)
 	return &c->c_worker->w_p.wp_settings;
 }
 
-void
-tao__format_peer(const struct sockaddr *sa, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN];
-	int n = 0;
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		n = snprintf(out, outlen, "[%s]:%u", host,
-		    ntohs(s6->sin6_port));
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		n = snprintf(out, outlen, "%s:%u", host, ntohs(s4->sin_port));
-	} else
-		strlcpy(out, "?", outlen);
-	(void)n;	/* 56 bytes hold any "[v6]:port" */
-}
-
+/* Over max_connections: accepted and closed at once, logged at most
+ * once a second. */
 static void
-peer_set(struct tao__peer *p, const struct sockaddr *sa)
+conn_refuse(struct tao_worker *w, struct tao_conn *c,
+    const struct sockaddr *sa)
 {
-	memset(p, 0, sizeof(*p));
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		p->p_family = AF_INET6;
-		p->p_port = s6->sin6_port;
-		memcpy(p->p_addr, &s6->sin6_addr, 16);
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		p->p_family = AF_INET;
-		p->p_port = s4->sin_port;
-		memcpy(p->p_addr, &s4->sin_addr, 4);
+	char peer[TAO_PEER_MAX];
+
+	TAO_STAT_ADD(w, REFUSED, 1);
+	if (w->w_loop.el_now_ms - w->w_refuse_log_ms >= 1000 ||
+	    w->w_refuse_log_ms == 0) {
+		w->w_refuse_log_ms = w->w_loop.el_now_ms;
+		tao__format_peer(sa, peer, sizeof(peer));
+		log_warnx("max_connections reached: refusing %s", peer);
 	}
-}
-
-/* "addr:port" into out; returns the length it needed, like snprintf. */
-static int
-peer_format(const struct tao__peer *p, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (p->p_family == 0)
-		return snprintf(out, outlen, "?");
-	inet_ntop(p->p_family, p->p_addr, host, sizeof(host));
-	return snprintf(out, outlen, p->p_family == AF_INET6 ? "[%s]:%u" :
-	    "%s:%u", host, ntohs(p->p_port));
+	close(c->c_io.io_fd);
+	free(c);
 }
 
 /*
@@ -100,7 +69,6 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
     const struct sockaddr *sa, uint64_t netid)
 {
 	const struct tao_registry *r = w->w_p.wp_registry;
-	struct epoll_event ev;
 	struct tao_conn *c;
 	int one = 1;
 
@@ -110,46 +78,31 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 		TAO_STAT_ADD(w, ERRORS, 1);
 		return;
 	}
-	c->c_io.io_kind = TAO_IO_CONN;
 	c->c_io.io_fd = fd;
 	c->c_worker = w;
 	c->c_listener = l;
 	c->c_row = -1;
 	c->c_timeout_id = -1;
 	c->c_netid = netid;
-	peer_set(&c->c_peer, sa);
-	c->c_last_rx_ms = c->c_last_tx_ms = w->w_now_ms;
+	tao__peer_set(&c->c_peer, sa);
+	c->c_last_rx_ms = c->c_last_tx_ms = w->w_loop.el_now_ms;
 	tao__wq_init(&c->c_wq);
 	LIST_INIT(&c->c_timers);
 	if (netid != 0)
 		c->c_flags |= TAO_CONN_MIGRATING;
 
 	if (tao__wshm_conn_open(w, c, sa) == -1) {
-		/* Over max_connections: accepted and closed at once. */
-		TAO_STAT_ADD(w, REFUSED, 1);
-		if (w->w_now_ms - w->w_refuse_log_ms >= 1000 ||
-		    w->w_refuse_log_ms == 0) {
-			w->w_refuse_log_ms = w->w_now_ms;
-			char peer[TAO_PEER_MAX];
-			tao__format_peer(sa, peer, sizeof(peer));
-			log_warnx("max_connections reached: refusing %s",
-			    peer);
-		}
-		close(fd);
-		free(c);
+		conn_refuse(w, c, sa);	/* over max_connections */
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* A tls listener's connection starts with the handshake (tls.c). */
 	if (l->l_tls && tao__wtls_accept(c) == -1)
 		goto fail;
-	ev.events = EPOLLIN;
-	ev.data.ptr = &c->c_io;
-	if (epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+	if (tao__io_add(&w->w_loop, &c->c_io, TAO_IO_CONN, fd, EPOLLIN) == -1) {
 		log_warn("epoll_ctl add %s", tao__conn_peer(c));
 		goto fail;
 	}
-	c->c_events = EPOLLIN;
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
 	if (netid == 0)
 		TAO_STAT_ADD(w, ACCEPTED, 1);
@@ -207,27 +160,6 @@ tao__conn_adopt(struct tao_worker *w, int fd, const struct tao_codec *codec,
 	conn_start(w, l, fd, (struct sockaddr *)&ss, netid);
 }
 
-/* Quiescent: between frames, nothing queued, not closing. */
-int
-tao__conn_quiescent(const struct tao_conn *c)
-{
-	return !(c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
-	    TAO_CONN_READ_PAUSED)) && c->c_rbuf == NULL &&
-	    c->c_wq.q_bytes == 0;
-}
-
-/*
- * Never a TLS connection: its session (keys, sequence numbers) lives in
- * this process's memory and cannot follow the socket, so handoff.c
- * drains it instead once it is quiescent (answer what has arrived,
- * flush, close with close_notify); its client reconnects.
- */
-int
-tao__conn_can_hand_off(const struct tao_conn *c)
-{
-	return c->c_tls == NULL && tao__conn_quiescent(c);
-}
-
 /*
  * The connection leaves this worker with its socket: whatever the peer
  * sent since our last read waits in the socket for the new owner, so
@@ -240,12 +172,6 @@ tao__conn_hand_off(struct tao_conn *c)
 	conn_close_now(c, 0);
 }
 
-int
-tao_conn_migrating(const struct tao_conn *c)
-{
-	return (c->c_flags & TAO_CONN_MIGRATING) != 0;
-}
-
 /* ---- input ---------------------------------------------------------- */
 
 static void
@@ -254,12 +180,13 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 	struct tao_worker *w = c->c_worker;
 	const struct tao_registry *r = w->w_p.wp_registry;
 	const struct tao_handler *h;
-	struct tao_message m = { f->type, f->payload, f->len, NULL };
+	struct tao_message m;
+	int found;
 
 	c->c_msgs_in++;
-	c->c_last_rx_ms = w->w_now_ms;	/* a frame, not loose bytes */
+	c->c_last_rx_ms = w->w_loop.el_now_ms;	/* a frame, not loose bytes */
 	TAO_STAT_ADD(w, MSGS_IN, 1);
-	h = tao__registry_find(r, f->type);
+	found = tao__framer_lookup(r, f, &m, &h);
 	if (f->type == TAO_TYPE_HEARTBEAT && c->c_listener->l_codec ==
 	    &tao_codec_tlv) {
 		if (conn_settings(c)->st_heartbeat_reply)
@@ -267,156 +194,77 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 		if (h == NULL)
 			return;
 	}
-	if (h != NULL) {
-		if (h->h_decode != NULL &&
-		    h->h_decode(m.data, m.len, &m.decoded, h->h_arg) < 0) {
-			TAO_STAT_ADD(w, ERRORS, 1);
-			tao__conn_abort(c, TAO_EPROTO,
-			    "message rejected by its decoder");
-			return;
-		}
+	if (found == 1)
 		h->h_handler(c, &m, h->h_arg);
+	else if (found == -1) {
+		TAO_STAT_ADD(w, ERRORS, 1);
+		tao__conn_abort(c, TAO_EPROTO, "message rejected by its decoder");
 	} else if (r->r_on_message != NULL)
 		r->r_on_message(c, &m, r->r_on_message_arg);
 	else
 		TAO_STAT_ADD(w, DROPPED, 1);	/* Go Tao 1.2: not fatal */
 }
 
-/*
- * Decode and dispatch frames from buf[0..len); returns the bytes consumed.
- * Stops early when the connection closes or its output is over its bound.
- */
-static size_t
-conn_decode(struct tao_conn *c, const uint8_t *buf, size_t len)
-{
-	const struct tao_codec *codec = c->c_listener->l_codec;
-	const struct tao_settings *st = conn_settings(c);
-	struct tao_frame f;
-	size_t off = 0, used;
-	int rc;
-
-	while (off < len) {
-		if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
-			break;
-		if (c->c_wq.q_bytes >= st->st_write_queue_max) {
-			c->c_flags |= TAO_CONN_READ_PAUSED;
-			break;
-		}
-		rc = codec->decode(buf + off, len - off, st->st_max_frame,
-		    &c->c_rstate, &f, &used);
-		if (rc == TAO_DECODE_AGAIN) {
-			/* max_frame is at most 1 GiB: the size fits */
-			c->c_rneed = (uint32_t)used;
-			break;
-		}
-		if (rc != TAO_DECODE_OK) {	/* _ERROR, or a bad codec */
-			TAO_STAT_ADD(c->c_worker, ERRORS, 1);
-			tao__conn_abort(c, TAO_EPROTO, "bad frame (over "
-			    "max_frame, or garbage)");
-			break;
-		}
-		off += used;
-		c->c_rneed = 0;
-		conn_dispatch(c, &f);
-	}
-	return off;
-}
-
-/* Keep buf[0..len) as the connection's unfinished input. */
+/* Framer hooks (core/framer.h): inlined into conn_input. */
 static int
-conn_keep_input(struct tao_conn *c, const uint8_t *buf, size_t len)
+conn_ready(void *owner)
 {
-	size_t cap = len + 4096;
-
-	if (c->c_rneed > len && c->c_rneed - len < RBUF_STEP)
-		cap = c->c_rneed;
-	if (c->c_tls != NULL && cap < len + TAO_TLS_RECORD_MAX)
-		cap = len + TAO_TLS_RECORD_MAX;	/* see conn_reserve_input */
-	if ((c->c_rbuf = malloc(cap)) == NULL)
-		return -1;
-	memcpy(c->c_rbuf, buf, len);
-	c->c_rlen = len;
-	c->c_rcap = cap;
-	return 0;
-}
-
-/*
- * Make room in c_rbuf for the next read, growing towards c_rneed.  TLS
- * needs room for a whole record: OpenSSL then never keeps decrypted
- * bytes we did not take, which epoll could not tell us about (tls.h).
- */
-static int
-conn_reserve_input(struct tao_conn *c)
-{
-	size_t room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
-	size_t want, cap;
-	uint8_t *grown;
-
-	if (c->c_rcap - c->c_rlen >= room)
-		return 0;
-	want = c->c_rneed > c->c_rlen ? c->c_rneed : c->c_rlen + RBUF_STEP;
-	if (want < c->c_rlen + room)
-		want = c->c_rlen + room;
-	cap = (size_t)c->c_rcap * 2;
-	if (cap < c->c_rlen + RBUF_STEP)
-		cap = c->c_rlen + RBUF_STEP;
-	if (cap > want)
-		cap = want;
-	if ((grown = realloc(c->c_rbuf, cap)) == NULL)
-		return -1;
-	c->c_rbuf = grown;
-	c->c_rcap = cap;
-	return 0;
-}
-
-/* Decode what c_rbuf holds; keep the remainder at its start. */
-static void
-conn_process_own(struct tao_conn *c)
-{
-	size_t used = conn_decode(c, c->c_rbuf, c->c_rlen);
+	struct tao_conn *c = owner;
 
 	if (c->c_flags & TAO_CONN_CLOSED)
-		return;
-	if (used == c->c_rlen) {
-		free(c->c_rbuf);
-		c->c_rbuf = NULL;
-		c->c_rlen = c->c_rcap = 0;
-		c->c_frame_start_ms = 0;
-		return;
+		return -1;
+	if (c->c_flags & TAO_CONN_CLOSING)
+		return 0;
+	if (c->c_wq.q_bytes >= conn_settings(c)->st_write_queue_max) {
+		c->c_flags |= TAO_CONN_READ_PAUSED;
+		return 0;
 	}
-	if (used > 0) {
-		c->c_rlen -= used;
-		if (c->c_rcap > 2 * RBUF_STEP && c->c_rlen < c->c_rcap / 4) {
-			/* A big frame is done: do not keep its buffer. */
-			uint8_t *small = malloc(c->c_rlen + RBUF_STEP);
-			if (small != NULL) {
-				memcpy(small, c->c_rbuf + used, c->c_rlen);
-				free(c->c_rbuf);
-				c->c_rbuf = small;
-				c->c_rcap = c->c_rlen + RBUF_STEP;
-			} else
-				memmove(c->c_rbuf, c->c_rbuf + used, c->c_rlen);
-		} else
-			memmove(c->c_rbuf, c->c_rbuf + used, c->c_rlen);
-		c->c_frame_start_ms = c->c_worker->w_now_ms;
-		tao__conn_arm_timeouts(c);
-	}
+	return 1;
 }
 
-static void
-conn_process_shared(struct tao_conn *c, const uint8_t *buf, size_t len)
+static int
+conn_deliver(void *owner, const struct tao_frame *f)
 {
-	size_t used = conn_decode(c, buf, len);
+	struct tao_conn *c = owner;
 
-	if ((c->c_flags & TAO_CONN_CLOSED) || used == len)
-		return;
-	if (conn_keep_input(c, buf + used, len - used) == -1) {
+	conn_dispatch(c, f);
+	return c->c_flags & TAO_CONN_CLOSED ? -1 : 0;
+}
+
+/*
+ * n bytes were read into the buffer the framer gave (n == 0: resume what
+ * c_in holds).  Decode, dispatch, keep the rest; a new unfinished frame
+ * starts the frame timeout.
+ */
+static void
+conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
+{
+	const struct tao_settings *st = conn_settings(c);
+	size_t room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
+	int own = c->c_in.fr_buf != NULL;
+
+	switch (tao__framer_input(&c->c_in, c->c_listener->l_codec,
+	    st->st_max_frame, buf, n, room, conn_ready, conn_deliver, c)) {
+	case TAO_FRAMER_IDLE:
+		if (own)	/* the unfinished frame is done */
+			c->c_frame_start_ms = 0;
+		break;
+	case TAO_FRAMER_BEGUN:
+		c->c_frame_start_ms = c->c_worker->w_loop.el_now_ms;
+		tao__conn_arm_timeouts(c);
+		break;
+	case TAO_FRAMER_BAD:
+		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
+		tao__conn_abort(c, TAO_EPROTO, "bad frame (over max_frame, or "
+		    "garbage)");
+		break;
+	case TAO_FRAMER_NOMEM:
 		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
 		tao__conn_abort(c, TAO_ENOMEM, "out of memory for input");
-		return;
+		break;
+	default:	/* HELD, GONE */
+		break;
 	}
-	c->c_frame_start_ms = c->c_worker->w_now_ms;
-	tao__conn_arm_timeouts(c);
 }
 
 /* Is there output that can still go out?  Before the TLS handshake is
@@ -438,31 +286,41 @@ conn_peer_closed(struct tao_conn *c)
 		conn_update_events(c);
 }
 
+/* A failed read: 0 try again (EINTR), -1 the connection is over or the
+ * socket is empty (*empty set). */
+static int
+conn_read_failed(struct tao_conn *c, int *empty)
+{
+	if (errno == EINTR)
+		return 0;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		*empty = 1;
+		return -1;
+	}
+	if (errno != ECONNRESET)
+		log_debug("read %s: %s", tao__conn_peer(c), strerror(errno));
+	tao__conn_abort(c, TAO_ESYS, NULL);
+	return -1;
+}
+
 /* Read until the socket is empty (or READ_ROUNDS reads); 0, or -1 closed. */
 int
 tao__conn_read(struct tao_conn *c)
 {
 	struct tao_worker *w = c->c_worker;
 	int rounds = c->c_tls == NULL ? READ_ROUNDS : TLS_READ_ROUNDS;
+	size_t need_room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
+	int empty = 0;
 	uint8_t *buf;
 	size_t room;
 	ssize_t n;
 
 	for (int round = 0; round < rounds; round++) {
-		int own = c->c_rbuf != NULL;
-
-		if (own) {
-			if (conn_reserve_input(c) == -1) {
-				TAO_STAT_ADD(w, ERRORS, 1);
-				tao__conn_abort(c, TAO_ENOMEM,
-				    "out of memory for input");
-				return -1;
-			}
-			buf = c->c_rbuf + c->c_rlen;
-			room = c->c_rcap - c->c_rlen;
-		} else {
-			buf = w->w_rbuf;
-			room = w->w_rbuf_size;
+		if (tao__framer_buffer(&c->c_in, w->w_loop.el_rbuf,
+		    w->w_loop.el_rbuf_size, need_room, &buf, &room) == -1) {
+			TAO_STAT_ADD(w, ERRORS, 1);
+			tao__conn_abort(c, TAO_ENOMEM, "out of memory for input");
+			return -1;
 		}
 		n = c->c_tls == NULL ? read(c->c_io.io_fd, buf, room) :
 		    tao__wtls_read(c, buf, room);
@@ -471,23 +329,13 @@ tao__conn_read(struct tao_conn *c)
 			return -1;
 		}
 		if (n == -1) {
-			if (errno == EINTR)
+			if (conn_read_failed(c, &empty) == 0)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			if (errno != ECONNRESET)
-				log_debug("read %s: %s", tao__conn_peer(c),
-				    strerror(errno));
-			tao__conn_abort(c, TAO_ESYS, NULL);
-			return -1;
+			return empty ? 0 : -1;
 		}
 		TAO_STAT_ADD(w, BYTES_IN, (uint64_t)n);
 		c->c_bytes_in += (uint64_t)n;
-		if (own) {
-			c->c_rlen += (size_t)n;
-			conn_process_own(c);
-		} else
-			conn_process_shared(c, buf, (size_t)n);
+		conn_input(c, buf, (size_t)n);
 		if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
 		    TAO_CONN_READ_PAUSED))
 			return c->c_flags & TAO_CONN_CLOSED ? -1 : 0;
@@ -519,18 +367,15 @@ tao_conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
 	if (c->c_wq.q_bytes >= w->w_p.wp_settings.st_write_queue_max)
 		return TAO_EWOULDBLOCK;
 	if (c->c_wq.q_bytes == 0)
-		c->c_last_tx_ms = w->w_now_ms;	/* send_timeout_ms from here */
+		c->c_last_tx_ms = w->w_loop.el_now_ms;	/* send_timeout_ms from here */
 	c->c_listener->l_codec->encode(type, len, head, &head_len, tail,
 	    &tail_len);
-	if (tao__wq_append(&c->c_wq, &w->w_pool, head, head_len, data, len,
+	if (tao__wq_append(&c->c_wq, &w->w_loop.el_pool, head, head_len, data, len,
 	    tail, tail_len) == -1)
 		return TAO_ENOMEM;
 	c->c_msgs_out++;
 	TAO_STAT_ADD(w, MSGS_OUT, 1);
-	if (!(c->c_flags & TAO_CONN_IN_FLUSH)) {
-		c->c_flags |= TAO_CONN_IN_FLUSH;
-		TAILQ_INSERT_TAIL(&w->w_flush, c, c_flush_entry);
-	}
+	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
 	return 0;
 }
 
@@ -539,8 +384,8 @@ static void
 conn_resume(struct tao_conn *c)
 {
 	c->c_flags &= ~TAO_CONN_READ_PAUSED;
-	if (c->c_rbuf != NULL)
-		conn_process_own(c);
+	if (c->c_in.fr_buf != NULL)
+		conn_input(c, NULL, 0);
 }
 
 int
@@ -550,22 +395,19 @@ tao__conn_flush(struct tao_conn *c)
 	size_t written;
 	int rc;
 
-	if (c->c_flags & TAO_CONN_IN_FLUSH) {
-		c->c_flags &= ~TAO_CONN_IN_FLUSH;
-		TAILQ_REMOVE(&w->w_flush, c, c_flush_entry);
-	}
 	if (c->c_flags & TAO_CONN_CLOSED)
-		return -1;
+		return -1;	/* on the closed list, never on the flush list */
+	tao__evloop_flush_del(&w->w_loop, &c->c_pending);
 	if ((c->c_flags & TAO_CONN_CLOSING) && !conn_has_output(c)) {
 		conn_close_now(c, 0);	/* tao_conn_close, nothing to send */
 		return -1;
 	}
-	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_pool,
+	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
 	    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
 	if (written > 0) {
 		TAO_STAT_ADD(w, BYTES_OUT, written);
 		c->c_bytes_out += written;
-		c->c_last_tx_ms = w->w_now_ms;
+		c->c_last_tx_ms = w->w_loop.el_now_ms;
 	}
 	if (rc == -1) {
 		if (errno != EPIPE && errno != ECONNRESET)
@@ -584,7 +426,7 @@ tao__conn_flush(struct tao_conn *c)
 		conn_resume(c);
 		if (c->c_flags & TAO_CONN_CLOSED)
 			return -1;
-		if (c->c_flags & TAO_CONN_IN_FLUSH)
+		if (tao__pending_linked(&c->c_pending))
 			return tao__conn_flush(c);
 	}
 	conn_update_events(c);
@@ -594,7 +436,6 @@ tao__conn_flush(struct tao_conn *c)
 static void
 conn_update_events(struct tao_conn *c)
 {
-	struct epoll_event ev;
 	uint32_t want = 0;
 
 	if (c->c_flags & TAO_CONN_CLOSED)
@@ -605,17 +446,12 @@ conn_update_events(struct tao_conn *c)
 		want |= EPOLLOUT;
 	if (c->c_tls != NULL)
 		want = tao__wtls_events(c, want);
-	if (want == c->c_events)
+	if (want == c->c_io.io_events)
 		return;
-	ev.events = want;
-	ev.data.ptr = &c->c_io;
-	if (epoll_ctl(c->c_worker->w_epfd, EPOLL_CTL_MOD, c->c_io.io_fd,
-	    &ev) == -1) {
+	if (tao__io_set(&c->c_worker->w_loop, &c->c_io, want) == -1) {
 		log_warn("epoll_ctl mod %s", tao__conn_peer(c));
 		tao__conn_abort(c, TAO_ESYS, NULL);
-		return;
 	}
-	c->c_events = want;
 }
 
 /* errno for on_error from the socket's pending error (a reset). */
@@ -648,7 +484,7 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 			return;
 		}
 	}
-	if (c->c_wq.q_bytes > 0 || (c->c_flags & TAO_CONN_IN_FLUSH)) {
+	if (c->c_wq.q_bytes > 0 || tao__pending_linked(&c->c_pending)) {
 		if (tao__conn_flush(c) == -1)
 			return;
 	} else
@@ -673,10 +509,7 @@ tao_conn_close(struct tao_conn *c)
 		return;
 	w = c->c_worker;
 	c->c_flags |= TAO_CONN_CLOSING;
-	if (!(c->c_flags & TAO_CONN_IN_FLUSH)) {
-		c->c_flags |= TAO_CONN_IN_FLUSH;
-		TAILQ_INSERT_TAIL(&w->w_flush, c, c_flush_entry);
-	}
+	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
 }
 
 void
@@ -714,20 +547,16 @@ conn_close_now(struct tao_conn *c, int err)
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;
 	c->c_flags |= TAO_CONN_CLOSED;
-	(void)epoll_ctl(w->w_epfd, EPOLL_CTL_DEL, c->c_io.io_fd, NULL);
+	tao__io_forget(&w->w_loop, &c->c_io);	/* DEL, new generation */
 	if (c->c_tls != NULL)
 		tao__wtls_close(c);	/* close_notify, while fd is open */
 	close(c->c_io.io_fd);
 	c->c_io.io_fd = -1;
-	if (c->c_flags & TAO_CONN_IN_FLUSH) {
-		c->c_flags &= ~TAO_CONN_IN_FLUSH;
-		TAILQ_REMOVE(&w->w_flush, c, c_flush_entry);
-	}
-	/* It stays on w_conns (marked closed) until free_closed: a loop over
-	 * w_conns whose callback closes another connection keeps a valid
-	 * next pointer.  c_flush_entry is free now and links w_closed. */
-	TAILQ_INSERT_TAIL(&w->w_closed, c, c_flush_entry);
-	tao__timers_cancel_owner(w->w_timers, &c->c_timers);
+	/* It stays on w_conns (marked closed) until the deferred frees: a
+	 * loop over w_conns whose callback closes another connection keeps
+	 * a valid next pointer.  c_pending moves to the closed list. */
+	tao__evloop_defer_free(&w->w_loop, &c->c_pending);
+	tao__timers_cancel_owner(w->w_loop.el_timers, &c->c_timers);
 	c->c_timeout_id = -1;
 	if (!(c->c_flags & TAO_CONN_MIGRATING))
 		TAO_STAT_ADD(w, CLOSED, 1);
@@ -740,73 +569,19 @@ conn_close_now(struct tao_conn *c, int err)
 		r->r_on_close(c, r->r_on_close_arg);
 	/* After on_close: its row and netid stay until it has run. */
 	tao__wshm_conn_close(w, c);
-	/* c_rbuf stays until tao__conn_free: a message being handled may
+	/* c_in stays until tao__conn_free: a message being handled may
 	 * point into it (tao.h: data is valid for the whole callback). */
-	tao__wq_clear(&c->c_wq, &w->w_pool);
+	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
 }
 
-/* At a safe point (loop.c free_closed): unlink from w_conns and free. */
+/* At a safe point (the loop's deferred frees): unlink from w_conns and free. */
 void
 tao__conn_free(struct tao_conn *c)
 {
 	struct tao_worker *w = c->c_worker;
 
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
-	tao__wq_clear(&c->c_wq, &w->w_pool);
-	free(c->c_rbuf);
+	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
+	tao__framer_free(&c->c_in);
 	free(c);
-}
-
-/* ---- accessors ------------------------------------------------------ */
-
-uint64_t
-tao_conn_id(const struct tao_conn *c)
-{
-	return c->c_netid;
-}
-
-void *
-tao_conn_data(struct tao_conn *c)
-{
-	return c->c_data;
-}
-
-void
-tao_conn_set_data(struct tao_conn *c, void *data)
-{
-	c->c_data = data;
-}
-
-const char *
-tao__conn_peer(const struct tao_conn *c)
-{
-	static char peer[TAO_PEER_MAX];
-
-	(void)peer_format(&c->c_peer, peer, sizeof(peer));
-	return peer;
-}
-
-int
-tao_conn_peer(const struct tao_conn *c, char *buf, size_t size)
-{
-	int n;
-
-	if (c == NULL || buf == NULL || size == 0)
-		return TAO_EINVAL;
-	n = peer_format(&c->c_peer, buf, size);
-	if (n < 0)
-		return TAO_EINVAL;
-	return (size_t)n < size ? n : TAO_ETOOBIG;
-}
-
-const struct tao_codec *
-tao_conn_codec(const struct tao_conn *c)
-{
-	return c->c_listener->l_codec;
-}
-
-struct tao_server *
-tao_conn_server(const struct tao_conn *c)
-{
-	return c->c_worker->w_p.wp_server;
 }

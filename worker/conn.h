@@ -2,12 +2,12 @@
  * conn.h - one client connection inside a worker.
  *
  * Input: the worker reads into one shared buffer; a connection keeps only
- * the unfinished remainder of a frame (c_rbuf), growing it as bytes arrive
+ * the unfinished remainder of a frame (c_in, core/framer.h), growing it as bytes arrive
  * and freeing it once the frame completes, so an idle connection holds no
  * I/O buffer.  Output: a chunked queue flushed with writev; EPOLLOUT is
  * armed only while it is non-empty.  Back-pressure: while the queue holds
  * write_queue_max bytes or more, tao_conn_send() refuses and the connection is
- * not read (undecoded input waits in c_rbuf).
+ * not read (undecoded input waits in c_in).
  *
  * TLS (worker/tls.h): c_tls is set for connections of a tls listener;
  * the socket calls (read, writev, close) go through OpenSSL instead, and
@@ -15,7 +15,7 @@
  *
  * Life: accepted -> open -> [closing: flush, then close] -> closed.  A
  * closed connection stays allocated, with its input buffer, and linked on
- * w_conns until the end of the loop iteration (w_closed), so a stale
+ * w_conns until the deferred frees of the loop iteration (core/loop.h), so a stale
  * event, a message a running callback holds, or a loop over w_conns
  * never reaches freed memory.  tao_conn_close itself never closes: it
  * marks and queues the connection for the next flush (loop.c).
@@ -25,17 +25,19 @@
 
 #include <sys/socket.h>
 #include <sys/queue.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "worker/timer.h"
+#include "core/framer.h"
+#include "core/loop.h"
+#include "core/timer.h"
 #include "worker/worker.h"
-#include "worker/wqueue.h"
+#include "core/wqueue.h"
 
 enum tao_conn_flag {
 	TAO_CONN_CLOSING	= 1 << 0,	/* flush, then close */
 	TAO_CONN_CLOSED		= 1 << 1,	/* fd closed, awaiting free */
 	TAO_CONN_READ_PAUSED	= 1 << 2,	/* output over its bound */
-	TAO_CONN_IN_FLUSH	= 1 << 3,	/* on w_flush */
 	TAO_CONN_ANNOUNCED	= 1 << 4,	/* on_connect accepted it */
 	TAO_CONN_PEER_EOF	= 1 << 5,
 	TAO_CONN_MIGRATING	= 1 << 6,	/* changing generation */
@@ -64,19 +66,14 @@ struct tao__peer {
 struct tao_conn {
 	struct tao_io		 c_io;		/* io_fd: the socket */
 	uint32_t		 c_flags;
-	uint32_t		 c_events;	/* registered epoll mask */
+	int32_t			 c_row;		/* shm table row, -1 none */
 	struct tao_worker	*c_worker;
 	struct tao_listener	*c_listener;
 	uint64_t		 c_netid;
-	uint8_t			*c_rbuf;	/* unfinished input, or NULL */
-	/* 32 bits suffice (a frame is at most max_frame <= 1 GiB plus its
-	 * header).  With c_peer the struct is 248 bytes, in jemalloc's
-	 * 256-byte size class. */
-	uint32_t		 c_rlen, c_rcap;
-	uint32_t		 c_rneed;	/* bytes the frame needs, 0 = ? */
-	int32_t			 c_row;		/* shm table row, -1 none */
+	/* Unfinished input (core/framer.h), 32-bit sizes.  With c_peer
+	 * the struct is 248 bytes, in jemalloc's 256-byte size class. */
+	struct tao_framer	 c_in;
 	struct tao__peer	 c_peer;
-	uint64_t		 c_rstate;	/* codec state */
 	struct tao_wqueue	 c_wq;
 	uint64_t		 c_last_rx_ms;
 	/* Last output progress, or when output became pending: idle and
@@ -91,14 +88,24 @@ struct tao_conn {
 	uint64_t		 c_msgs_in, c_msgs_out;
 	uint64_t		 c_bytes_in, c_bytes_out;
 	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns, until freed */
-	TAILQ_ENTRY(tao_conn)	 c_flush_entry;	/* w_flush, or w_closed */
+	struct tao_pending	 c_pending;	/* flush list, or closed list */
 };
+
+/* The connection of its flush/closed list node. */
+static inline struct tao_conn *
+tao__conn_of_pending(struct tao_pending *p)
+{
+	return (struct tao_conn *)((char *)p -
+	    offsetof(struct tao_conn, c_pending));
+}
 
 /* "addr:port" of the peer, formatted from c_peer into a static buffer:
  * for log lines only (tao_conn_peer copies into the caller's buffer). */
 const char *tao__conn_peer(const struct tao_conn *);
 #define TAO_PEER_MAX	TAO_CONN_PEER_MAX	/* "[v6 address]:port" */
 void	tao__format_peer(const struct sockaddr *, char *, size_t);
+/* Keep the peer address of sa (conn_api.c). */
+void	tao__peer_set(struct tao__peer *, const struct sockaddr *);
 /* Take an accepted socket; closes fd itself on failure. */
 void	tao__conn_accept(struct tao_worker *, struct tao_listener *, int fd,
 	    const struct sockaddr *, socklen_t);

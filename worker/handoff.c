@@ -18,10 +18,10 @@
 
 #include "proto/channel.h"
 #include "proto/codec.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 #include "worker/conn.h"
-#include "worker/log.h"
-#include "worker/timer.h"
+#include "core/log.h"
+#include "core/timer.h"
 #include "worker/worker.h"
 
 #define HANDOFF_RETRY_MS	5
@@ -73,7 +73,7 @@ handoff_retry(void *owner, void *arg)
 	(void)owner;
 	tao__worker_handoff_sweep(w);
 	if (TAILQ_EMPTY(&w->w_conns) && w->w_handoff_timer > 0) {
-		(void)tao__timers_cancel(w->w_timers, w->w_handoff_timer,
+		(void)tao__timers_cancel(w->w_loop.el_timers, w->w_handoff_timer,
 		    NULL);
 		w->w_handoff_timer = 0;
 	}
@@ -88,7 +88,7 @@ tao__worker_handoff(struct tao_worker *w)
 	tao__worker_drain_begin(w);
 	tao__worker_handoff_sweep(w);
 	if (!TAILQ_EMPTY(&w->w_conns)) {
-		int64_t id = tao__timers_add(w->w_timers, tao__now_ms_ceil() +
+		int64_t id = tao__timers_add(w->w_loop.el_timers, tao__now_ms_ceil() +
 		    HANDOFF_RETRY_MS, HANDOFF_RETRY_MS, handoff_retry, NULL, w,
 		    NULL);
 		w->w_handoff_timer = id > 0 ? id : 0;

@@ -1,25 +1,20 @@
 /*
- * loop.c - the worker's event loop.
+ * loop.c - the worker's event loop: the core loop (core/loop.h, whose
+ * comment gives the order of one iteration) with the worker's watchers
+ * and hooks:
  *
- * One iteration, in this order (like libuv's uv_run):
- *
- *	1. timers due       tao__timers_run at the cached "now"
- *	2. flush            output queued by timer callbacks
- *	3. poll             epoll_wait, timeout = the next timer
- *	4. I/O events       listeners (accept), connections (read, dispatch,
- *	                    write), the master channel, signals, the ring
- *	5. flush            output queued for other connections in step 4
- *	6. deferred frees   connections closed during this iteration
- *
- * epoll_data points at a struct tao_io whose kind picks the handler.  A
- * connection closed in step 4 stays allocated until step 6, so a later
- * event of the same batch finds it marked closed instead of freed.
+ *	watchers      listeners (accept), connections (read, dispatch,
+ *	              write), the master channel, signals, the ring
+ *	before_poll   leave once stopping and every connection is gone;
+ *	              the ring's "going to sleep" (wring.c)
+ *	after_io      hand connections over during a reload (handoff.c)
+ *	flush, free   tao__conn_flush, tao__conn_free
  *
  * Closing and loops: tao_conn_close from a callback only marks the
- * connection and queues it for the flush (steps 2 and 5), which closes it
- * after the callback has returned.  A closed connection stays linked on
- * w_conns, marked TAO_CONN_CLOSED, until step 6 unlinks and frees it, so
- * every TAILQ_FOREACH_SAFE over w_conns (graceful stop, broadcast
+ * connection and queues it for the flush, which closes it after the
+ * callback has returned.  A closed connection stays linked on w_conns,
+ * marked TAO_CONN_CLOSED, until the deferred frees unlink and free it,
+ * so every TAILQ_FOREACH_SAFE over w_conns (graceful stop, broadcast
  * fan-out, hand-off sweep, drain deadline) keeps a valid next pointer
  * whatever its callbacks close; such loops skip closed entries.
  */
@@ -35,15 +30,15 @@
 #include <unistd.h>
 
 #include "proto/channel.h"
-#include "worker/clock.h"
+#include "core/clock.h"
+#include "core/loop.h"
 #include "worker/conn.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/wring.h"
-#include "worker/timer.h"
+#include "core/timer.h"
 #include "worker/worker.h"
 #include "shm/segment.h"
 
-#define MAX_EVENTS	256
 #define ACCEPT_BATCH	256
 #define ACCEPT_DELAY_MIN_MS	5
 #define ACCEPT_DELAY_MAX_MS	1000
@@ -51,16 +46,11 @@
 static void
 listeners_poll(struct tao_worker *w, int on)
 {
-	struct epoll_event ev;
-
 	for (int i = 0; i < w->w_p.wp_nlisteners; i++) {
 		struct tao_listener *l = &w->w_listeners[i];
 		if (l->l_io.io_fd == -1 || l->l_polling == on)
 			continue;
-		ev.events = EPOLLIN;
-		ev.data.ptr = &l->l_io;
-		if (epoll_ctl(w->w_epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-		    l->l_io.io_fd, &ev) == -1) {
+		if (tao__io_set(&w->w_loop, &l->l_io, on ? EPOLLIN : 0) == -1) {
 			log_warn("epoll_ctl listener %d", i);
 			continue;
 		}
@@ -95,15 +85,15 @@ tao__worker_pause_accept(struct tao_worker *w)
 	    ACCEPT_DELAY_MIN_MS : w->w_accept_delay_ms * 2;
 	if (w->w_accept_delay_ms > ACCEPT_DELAY_MAX_MS)
 		w->w_accept_delay_ms = ACCEPT_DELAY_MAX_MS;
-	if (w->w_accept_log_ms == 0 || w->w_now_ms - w->w_accept_log_ms >=
+	if (w->w_accept_log_ms == 0 || w->w_loop.el_now_ms - w->w_accept_log_ms >=
 	    1000) {
-		w->w_accept_log_ms = w->w_now_ms;
+		w->w_accept_log_ms = w->w_loop.el_now_ms;
 		errno = saved;
 		log_warn("accept (pausing %llu ms)",
 		    (unsigned long long)w->w_accept_delay_ms);
 	}
 	listeners_poll(w, 0);
-	if (tao__timers_add(w->w_timers, tao__now_ms_ceil() +
+	if (tao__timers_add(w->w_loop.el_timers, tao__now_ms_ceil() +
 	    w->w_accept_delay_ms, 0, accept_resume, NULL, w, NULL) == -1)
 		listeners_poll(w, 1);	/* better spin than stop for good */
 }
@@ -175,7 +165,7 @@ tao__worker_drain_begin(struct tao_worker *w)
 	w->w_state = TAO_WORKER_DRAINING;
 	tao__set_worker_title(w, "shutting down");
 	listeners_poll(w, 0);
-	if (tao__timers_add(w->w_timers, tao__now_ms_ceil() + timeout, 0,
+	if (tao__timers_add(w->w_loop.el_timers, tao__now_ms_ceil() + timeout, 0,
 	    drain_deadline, NULL, w, NULL) == -1)
 		drain_deadline(NULL, w);
 }
@@ -245,10 +235,7 @@ channel_on_event(struct tao_worker *w)
 		/* The master is gone: nobody supervises us any more. */
 		if (errno != 0)
 			log_warn("channel");
-		(void)epoll_ctl(w->w_epfd, EPOLL_CTL_DEL,
-		    w->w_channel_io.io_fd, NULL);
-		close(w->w_channel_io.io_fd);
-		w->w_channel_io.io_fd = -1;
+		tao__io_close(&w->w_loop, &w->w_channel_io);
 		tao__worker_drain(w);
 	}
 }
@@ -267,58 +254,58 @@ signal_on_event(struct tao_worker *w)
 	}
 }
 
+static void
+flush_one(struct tao_pending *p)
+{
+	(void)tao__conn_flush(tao__conn_of_pending(p));	/* unlinks p */
+}
+
+static void
+free_one(struct tao_pending *p)
+{
+	tao__conn_free(tao__conn_of_pending(p));	/* and off w_conns */
+}
+
 void
 tao__worker_flush_pending(struct tao_worker *w)
 {
-	struct tao_conn *c;
+	tao__evloop_flush(&w->w_loop, flush_one);
+}
 
-	while ((c = TAILQ_FIRST(&w->w_flush)) != NULL)
-		(void)tao__conn_flush(c);	/* removes c from w_flush */
+/* The watchers' handlers, by kind. */
+static void
+conn_event(struct tao_evloop *l, struct tao_io *io, uint32_t revents)
+{
+	(void)l;
+	tao__conn_on_event((struct tao_conn *)io, revents);
 }
 
 static void
-free_closed(struct tao_worker *w)
+listener_event(struct tao_evloop *l, struct tao_io *io, uint32_t revents)
 {
-	struct tao_conn *c;
-
-	while ((c = TAILQ_FIRST(&w->w_closed)) != NULL) {
-		TAILQ_REMOVE(&w->w_closed, c, c_flush_entry);
-		tao__conn_free(c);		/* and off w_conns */
-	}
+	(void)revents;
+	listener_on_event(l->el_owner, (struct tao_listener *)io);
 }
 
 static void
-dispatch(struct tao_worker *w, struct epoll_event *ev)
+channel_event(struct tao_evloop *l, struct tao_io *io, uint32_t revents)
 {
-	struct tao_io *io = ev->data.ptr;
-
-	switch (io->io_kind) {
-	case TAO_IO_CONN:
-		tao__conn_on_event((struct tao_conn *)io, ev->events);
-		break;
-	case TAO_IO_LISTENER:
-		listener_on_event(w, (struct tao_listener *)io);
-		break;
-	case TAO_IO_CHANNEL:
-		channel_on_event(w);
-		break;
-	case TAO_IO_SIGNAL:
-		signal_on_event(w);
-		break;
-	case TAO_IO_RING:
-		tao__wring_on_event(w);
-		break;
-	}
+	(void)io, (void)revents;
+	channel_on_event(l->el_owner);
 }
 
-static int
-io_register(struct tao_worker *w, struct tao_io *io, int kind, int fd)
+static void
+signal_event(struct tao_evloop *l, struct tao_io *io, uint32_t revents)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = io };
+	(void)io, (void)revents;
+	signal_on_event(l->el_owner);
+}
 
-	io->io_kind = kind;
-	io->io_fd = fd;
-	return epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, fd, &ev);
+static void
+ring_event(struct tao_evloop *l, struct tao_io *io, uint32_t revents)
+{
+	(void)io, (void)revents;
+	tao__wring_on_event(l->el_owner);
 }
 
 static int
@@ -336,22 +323,22 @@ worker_setup(struct tao_worker *w)
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
 	    (sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		return -1;
-	if ((w->w_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+	if (tao__evloop_init(&w->w_loop, TAO_READ_BUFFER_SIZE, w) == -1)
 		return -1;
-	if (io_register(w, &w->w_signal_io, TAO_IO_SIGNAL, sfd) == -1)
+	tao__evloop_handle(&w->w_loop, TAO_IO_CONN, conn_event);
+	tao__evloop_handle(&w->w_loop, TAO_IO_LISTENER, listener_event);
+	tao__evloop_handle(&w->w_loop, TAO_IO_CHANNEL, channel_event);
+	tao__evloop_handle(&w->w_loop, TAO_IO_SIGNAL, signal_event);
+	tao__evloop_handle(&w->w_loop, TAO_IO_RING, ring_event);
+	if (tao__io_add(&w->w_loop, &w->w_signal_io, TAO_IO_SIGNAL, sfd,
+	    EPOLLIN) == -1)
 		return -1;
 	w->w_channel_io.io_fd = -1;
-	if (w->w_p.wp_channel_fd != -1 && io_register(w, &w->w_channel_io,
-	    TAO_IO_CHANNEL, w->w_p.wp_channel_fd) == -1)
+	if (w->w_p.wp_channel_fd != -1 && tao__io_add(&w->w_loop,
+	    &w->w_channel_io, TAO_IO_CHANNEL, w->w_p.wp_channel_fd,
+	    EPOLLIN) == -1)
 		return -1;
-	w->w_rbuf_size = TAO_READ_BUFFER_SIZE;
-	if ((w->w_rbuf = malloc(w->w_rbuf_size)) == NULL ||
-	    (w->w_timers = tao__timers_new()) == NULL)
-		return -1;
-	tao__wq_pool_init(&w->w_pool);
 	TAILQ_INIT(&w->w_conns);
-	TAILQ_INIT(&w->w_flush);
-	TAILQ_INIT(&w->w_closed);
 	for (int i = 0; i < w->w_p.wp_nlisteners; i++) {
 		struct tao_listener *l = &w->w_listeners[i];
 		l->l_io.io_kind = TAO_IO_LISTENER;
@@ -367,35 +354,61 @@ worker_setup(struct tao_worker *w)
 static void
 worker_teardown(struct tao_worker *w)
 {
-	free_closed(w);
+	tao__evloop_free_closed(&w->w_loop, free_one);
 	tao__wring_detach(w);
-	tao__timers_free(w->w_timers);
-	tao__wq_pool_free(&w->w_pool);
-	free(w->w_rbuf);
 	for (int i = 0; i < w->w_p.wp_nlisteners; i++)
 		if (w->w_listeners[i].l_io.io_fd != -1)
 			close(w->w_listeners[i].l_io.io_fd);
 	if (w->w_channel_io.io_fd != -1)
 		close(w->w_channel_io.io_fd);
 	close(w->w_signal_io.io_fd);
-	close(w->w_epfd);
+	tao__evloop_fini(&w->w_loop);
 	if (w->w_p.wp_bind != NULL)
 		*w->w_p.wp_bind = NULL;
 }
+
+static int
+before_poll(struct tao_evloop *l, int timeout)
+{
+	struct tao_worker *w = l->el_owner;
+
+	if (w->w_state != TAO_WORKER_RUNNING && TAILQ_EMPTY(&w->w_conns))
+		return TAO_EVLOOP_STOP;
+	return tao__wring_before_poll(w, timeout);
+}
+
+static void
+after_poll(struct tao_evloop *l)
+{
+	tao__wring_after_poll(l->el_owner);
+}
+
+static void
+after_io(struct tao_evloop *l)
+{
+	tao__worker_handoff_sweep(l->el_owner);
+}
+
+static const struct tao_evloop_ops worker_ops = {
+	.flush = flush_one,
+	.free = free_one,
+	.before_poll = before_poll,
+	.after_poll = after_poll,
+	.after_io = after_io,
+};
 
 int
 tao__worker_run(const struct tao_worker_params *p)
 {
 	static struct tao_worker worker;
 	struct tao_worker *w = &worker;
-	struct epoll_event events[MAX_EVENTS];
 	const struct tao_registry *r = p->wp_registry;
-	int n, timeout;
+	int rc;
 
 	memset(w, 0, sizeof(*w));
 	w->w_p = *p;
+	w->w_loop.el_epfd = -1;
 	w->w_stats = tao__shm_stats(p->wp_shm, (unsigned)p->wp_islot);
-	w->w_now_ms = tao__now_ms();
 	if (worker_setup(w) == -1) {
 		log_warn("worker setup");
 		return 1;
@@ -408,34 +421,13 @@ tao__worker_run(const struct tao_worker_params *p)
 	if (w->w_channel_io.io_fd != -1 && tao__chan_send(
 	    w->w_channel_io.io_fd, TAO_CHAN_READY, 0, 0) == -1)
 		log_warn("channel: READY");
-
-	for (;;) {
-		w->w_now_ms = tao__now_ms();
-		(void)tao__timers_run(w->w_timers, w->w_now_ms);
-		tao__worker_flush_pending(w);
-		free_closed(w);
-		if (w->w_state != TAO_WORKER_RUNNING &&
-		    TAILQ_EMPTY(&w->w_conns))
-			break;
-		timeout = tao__timers_timeout(w->w_timers, tao__now_ms());
-		timeout = tao__wring_before_poll(w, timeout);
-		n = epoll_wait(w->w_epfd, events, MAX_EVENTS, timeout);
-		tao__wring_after_poll(w);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			log_warn("epoll_wait");
-			w->w_exit_code = 1;
-			break;
-		}
-		w->w_now_ms = tao__now_ms();
-		for (int i = 0; i < n; i++)
-			dispatch(w, &events[i]);
-		tao__worker_flush_pending(w);
-		tao__worker_handoff_sweep(w);
-		free_closed(w);
+	while ((rc = tao__evloop_run_once(&w->w_loop, &worker_ops)) == 0)
+		;
+	if (rc == -1) {
+		log_warn("epoll_wait");
+		w->w_exit_code = 1;
 	}
-	n = w->w_exit_code;
+	rc = w->w_exit_code;
 	worker_teardown(w);
-	return n;
+	return rc;
 }

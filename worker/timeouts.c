@@ -23,10 +23,10 @@
  */
 #include <stdint.h>
 
-#include "worker/clock.h"
+#include "core/clock.h"
 #include "worker/conn.h"
-#include "worker/log.h"
-#include "worker/timer.h"
+#include "core/log.h"
+#include "core/timer.h"
 #include "worker/tls.h"
 
 /* The earliest deadline, or UINT64_MAX if none applies; *why names it. */
@@ -131,11 +131,11 @@ tao__conn_arm_timeouts(struct tao_conn *c)
 		 * earlier. */
 		if (c->c_timeout_at <= d)
 			return;
-		(void)tao__timers_cancel(c->c_worker->w_timers,
+		(void)tao__timers_cancel(c->c_worker->w_loop.el_timers,
 		    c->c_timeout_id, c);
 	}
 	c->c_timeout_at = d;
-	c->c_timeout_id = tao__timers_add(c->c_worker->w_timers, d, 0,
+	c->c_timeout_id = tao__timers_add(c->c_worker->w_loop.el_timers, d, 0,
 	    conn_timeout_fired, c, NULL, &c->c_timers);
 	if (c->c_timeout_id == -1)
 		log_warn("timeout timer for %s", tao__conn_peer(c));

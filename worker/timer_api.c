@@ -9,9 +9,9 @@
 #include <errno.h>
 
 #include "tao.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 #include "worker/conn.h"
-#include "worker/timer.h"
+#include "core/timer.h"
 
 static int64_t
 add(struct tao_worker *w, struct tao_conn *c, uint64_t deadline,
@@ -23,7 +23,7 @@ add(struct tao_worker *w, struct tao_conn *c, uint64_t deadline,
 		return TAO_EINVAL;
 	if (c != NULL && (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
 		return TAO_ECLOSED;
-	id = tao__timers_add(w->w_timers, deadline, period,
+	id = tao__timers_add(w->w_loop.el_timers, deadline, period,
 	    (tao__timer_cb)(void (*)(void))fn, c, arg,
 	    c != NULL ? &c->c_timers : NULL);
 	return id == -1 ? TAO_ENOMEM : id;
@@ -61,7 +61,7 @@ tao_conn_timer_cancel(struct tao_conn *c, int64_t id)
 {
 	if (c == NULL)
 		return TAO_EINVAL;
-	return tao__timers_cancel(c->c_worker->w_timers, id, c) == 0 ? 0 :
+	return tao__timers_cancel(c->c_worker->w_loop.el_timers, id, c) == 0 ? 0 :
 	    TAO_ENOENT;
 }
 
@@ -76,6 +76,6 @@ tao__worker_timer_add(struct tao_worker *w, uint64_t ms, uint64_t period,
 int
 tao__worker_timer_cancel(struct tao_worker *w, int64_t id)
 {
-	return tao__timers_cancel(w->w_timers, id, NULL) == 0 ? 0 :
+	return tao__timers_cancel(w->w_loop.el_timers, id, NULL) == 0 ? 0 :
 	    TAO_ENOENT;
 }

@@ -27,7 +27,7 @@
 #include <openssl/x509.h>
 
 #include "worker/conn.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/tls.h"
 
 int
@@ -52,7 +52,7 @@ tao__wtls_accept(struct tao_conn *c)
 	c->c_tls = ssl;
 	/* The handshake counts as a frame: frame_timeout_ms bounds it, and
 	 * so does send_timeout_ms or TAO_TLS_HANDSHAKE_MS (timeouts.c). */
-	c->c_frame_start_ms = c->c_worker->w_now_ms;
+	c->c_frame_start_ms = c->c_worker->w_loop.el_now_ms;
 	return 0;
 }
 
@@ -94,7 +94,7 @@ handshake_done(struct tao_conn *c)
 	c->c_flags |= TAO_CONN_TLS_READY;
 	/* No frame has started yet: the handshake's deadline is lifted (the
 	 * armed timer finds nothing due and lapses, see timeouts.c). */
-	if (c->c_rbuf == NULL)
+	if (c->c_in.fr_buf == NULL)
 		c->c_frame_start_ms = 0;
 	if (tao__log_level() >= TAO_LOG_DEBUG)
 		log_debug("TLS %s: %s %s%s", tao__conn_peer(c),
@@ -188,7 +188,7 @@ tao__wtls_flush(struct tao_conn *c, size_t *written)
 		errno = 0;
 		if (SSL_write_ex(c->c_tls, data, len, &n) != 1)
 			return write_failed(c);
-		tao__wq_consume(&c->c_wq, &w->w_pool, n);
+		tao__wq_consume(&c->c_wq, &w->w_loop.el_pool, n);
 		*written += n;
 	}
 	return 1;

@@ -11,13 +11,14 @@
 #include <stdint.h>
 
 #include "tao.h"
-#include "worker/registry.h"
-#include "worker/settings.h"
-#include "worker/wqueue.h"
+#include "core/loop.h"
+#include "worker/entry.h"
+#include "core/registry.h"
+#include "core/settings.h"
+#include "core/wqueue.h"
 #include "shm/stats.h"
 #include "worker/netmap.h"
 
-#define TAO_WORKER_MAX_LISTENERS	16
 #define TAO_READ_BUFFER_SIZE		(256 * 1024)
 
 struct tao_shm;
@@ -26,18 +27,13 @@ struct tao_timers;
 struct tao_conn;
 struct ssl_ctx_st;
 
-/* What epoll_data points at: the kind says which handler gets the event. */
+/* Watcher kinds (core/loop.h): which handler gets the event. */
 enum tao_io_kind {
 	TAO_IO_LISTENER = 1,
 	TAO_IO_CONN,
 	TAO_IO_CHANNEL,
 	TAO_IO_SIGNAL,
 	TAO_IO_RING,
-};
-
-struct tao_io {
-	int		io_kind;
-	int		io_fd;
 };
 
 struct tao_listener {
@@ -48,28 +44,6 @@ struct tao_listener {
 	int			 l_tls;		/* connections speak TLS */
 };
 
-struct tao_worker_params {
-	struct tao_server		*wp_server;	/* for callbacks */
-	/* Set to the running worker while tao__worker_run runs, NULL
-	 * before and after: how the handle finds its worker (server.c). */
-	struct tao_worker		**wp_bind;
-	const struct tao_registry	*wp_registry;
-	struct tao_settings		 wp_settings;
-	int				 wp_slot;	/* listener slot */
-	int				 wp_islot;	/* shm instance */
-	uint32_t			 wp_generation;
-	int				 wp_nlisteners;
-	int				 wp_listen_fd[TAO_WORKER_MAX_LISTENERS];
-	const struct tao_codec		*wp_codec[TAO_WORKER_MAX_LISTENERS];
-	int				 wp_tls[TAO_WORKER_MAX_LISTENERS];
-	/* This generation's TLS context (master/tls.h), inherited at fork;
-	 * NULL when no listener has tls. */
-	struct ssl_ctx_st		*wp_tls_ctx;
-	int				 wp_channel_fd;	/* -1: none */
-	struct tao_shm			*wp_shm;
-	const int			*wp_eventfds;	/* one per islot */
-	int				 wp_nislots;
-};
 
 enum tao_worker_state {
 	TAO_WORKER_RUNNING = 0,
@@ -81,20 +55,12 @@ TAILQ_HEAD(tao_conn_list, tao_conn);
 
 struct tao_worker {
 	struct tao_worker_params w_p;
-	int			 w_epfd;
+	struct tao_evloop	 w_loop;	/* epoll, timers, pool, lists */
 	int			 w_state;
 	struct tao_io		 w_channel_io;
 	struct tao_io		 w_signal_io;
 	struct tao_listener	 w_listeners[TAO_WORKER_MAX_LISTENERS];
-	uint8_t			*w_rbuf;	/* shared by all connections */
-	size_t			 w_rbuf_size;
-	struct tao_wq_pool	 w_pool;
-	struct tao_timers	*w_timers;
-	uint64_t		 w_now_ms;	/* cached per loop iteration */
 	struct tao_conn_list	 w_conns;	/* open, and closed until freed */
-	struct tao_conn_list	 w_flush;	/* output queued, not flushed */
-	struct tao_conn_list	 w_closed;	/* freed after this iteration
-						 * (linked by c_flush_entry) */
 	uint64_t		 w_accept_delay_ms;
 	uint64_t		 w_accept_log_ms;
 	uint64_t		 w_refuse_log_ms;
@@ -112,8 +78,6 @@ struct tao_worker {
 	int			 w_exit_code;
 };
 
-/* Runs the loop until stopped; returns the process exit code. */
-int	tao__worker_run(const struct tao_worker_params *);
 
 /* Inside the worker. */
 void	tao__worker_drain(struct tao_worker *);

@@ -33,7 +33,7 @@
 #include "shm/segment.h"
 #include "shm/table.h"
 #include "worker/conn.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/wring.h"
 #include "worker/wshm.h"
 #include "worker/worker.h"
@@ -49,7 +49,6 @@ self(const struct tao_worker *w)
 int
 tao__wring_attach(struct tao_worker *w)
 {
-	struct epoll_event ev;
 	unsigned n = (unsigned)w->w_p.wp_nislots;
 
 	if (tao__wshm_attach(w) == -1 ||
@@ -60,11 +59,8 @@ tao__wring_attach(struct tao_worker *w)
 		tao__ring_cursor_set_self(&w->w_cursors[i], self(w));
 	}
 	tao__ring_wake_clear(&w->w_ring_wake);
-	w->w_ring_io.io_kind = TAO_IO_RING;
-	w->w_ring_io.io_fd = w->w_p.wp_eventfds[self(w)];
-	ev.events = EPOLLIN;
-	ev.data.ptr = &w->w_ring_io;
-	return epoll_ctl(w->w_epfd, EPOLL_CTL_ADD, w->w_ring_io.io_fd, &ev);
+	return tao__io_add(&w->w_loop, &w->w_ring_io, TAO_IO_RING,
+	    w->w_p.wp_eventfds[self(w)], EPOLLIN);
 }
 
 void

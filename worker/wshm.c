@@ -18,9 +18,9 @@
 
 #include "shm/segment.h"
 #include "shm/table.h"
-#include "worker/clock.h"
+#include "core/clock.h"
 #include "worker/conn.h"
-#include "worker/timer.h"
+#include "core/timer.h"
 #include "worker/wshm.h"
 
 #define PUBLISH_MS	1000
@@ -116,6 +116,6 @@ publish_tick(void *owner, void *arg)
 int
 tao__wshm_attach(struct tao_worker *w)
 {
-	return tao__timers_add(w->w_timers, tao__now_ms_ceil() + PUBLISH_MS,
+	return tao__timers_add(w->w_loop.el_timers, tao__now_ms_ceil() + PUBLISH_MS,
 	    PUBLISH_MS, publish_tick, NULL, w, NULL) == -1 ? -1 : 0;
 }

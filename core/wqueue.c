@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/wqueue.h"
+#include "core/wqueue.h"
 
 #define FLUSH_IOV	64
 

@@ -7,8 +7,8 @@
  * fatalx() never return; use them only in start-up paths and for broken
  * invariants.  systemd captures stderr, so there are no log files.
  */
-#ifndef TAO_WORKER_LOG_H
-#define TAO_WORKER_LOG_H
+#ifndef TAO_CORE_LOG_H
+#define TAO_CORE_LOG_H
 
 #include <stdarg.h>
 

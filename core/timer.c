@@ -39,7 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/timer.h"
+#include "core/timer.h"
 
 #define CHUNK_SHIFT	8
 #define CHUNK_NODES	(1u << CHUNK_SHIFT)

@@ -11,8 +11,8 @@
  * memory.  Standard chunks are recycled through a per-worker pool so the
  * steady state does no malloc.
  */
-#ifndef TAO_WORKER_WQUEUE_H
-#define TAO_WORKER_WQUEUE_H
+#ifndef TAO_CORE_WQUEUE_H
+#define TAO_CORE_WQUEUE_H
 
 #include <sys/queue.h>
 #include <stddef.h>

@@ -19,8 +19,8 @@
  * T + ms cannot be seen as due before real time T + ms; with the floor on
  * both sides it could run up to 1 ms early.
  */
-#ifndef TAO_WORKER_CLOCK_H
-#define TAO_WORKER_CLOCK_H
+#ifndef TAO_CORE_CLOCK_H
+#define TAO_CORE_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>
@@ -58,4 +58,4 @@ tao__timespec_to_ms_ceil(const struct timespec *ts)
 	    ((uint64_t)ts->tv_nsec + 999999) / 1000000;
 }
 
-#endif /* TAO_WORKER_CLOCK_H */
+#endif /* TAO_CORE_CLOCK_H */

@@ -3,8 +3,8 @@
  * connections.  Filled by the master's config parser, copied into every
  * worker at fork; a reload starts new workers with new settings.
  */
-#ifndef TAO_WORKER_SETTINGS_H
-#define TAO_WORKER_SETTINGS_H
+#ifndef TAO_CORE_SETTINGS_H
+#define TAO_CORE_SETTINGS_H
 
 #include <stddef.h>
 #include <stdint.h>

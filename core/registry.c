@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/registry.h"
+#include "core/registry.h"
 
 int
 tao__registry_add(struct tao_registry *r, int32_t type, tao_decode_fn decode,

@@ -7,8 +7,8 @@
  * common case: small type numbers); others in a sorted array by binary
  * search.  Either way a lookup costs no allocation and no hashing.
  */
-#ifndef TAO_WORKER_REGISTRY_H
-#define TAO_WORKER_REGISTRY_H
+#ifndef TAO_CORE_REGISTRY_H
+#define TAO_CORE_REGISTRY_H
 
 #include <stddef.h>
 #include <stdint.h>

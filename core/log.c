@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "worker/log.h"
+#include "core/log.h"
 
 static char	log_role[32] = "master";
 static int	log_current_level = TAO_LOG_INFO;

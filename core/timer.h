@@ -4,7 +4,7 @@
  * per-owner list so that closing a connection cancels its timers in time
  * proportional to its own timer count.
  *
- * Time is absolute CLOCK_MONOTONIC milliseconds (see worker/clock.h); this
+ * Time is absolute CLOCK_MONOTONIC milliseconds (see core/clock.h); this
  * module never reads a clock itself, every "now" is an argument, so tests
  * drive it with a fake clock.  It depends on nothing else in worker/.
  *
@@ -12,7 +12,7 @@
  * - Never early: a timer runs only in a tao__timers_run(now) with
  *   now >= its deadline.  Pass now = tao__now_ms() (floor) and build
  *   relative deadlines on tao__now_ms_ceil(), or a timer can run up to
- *   1 ms before the time asked (worker/clock.h).
+ *   1 ms before the time asked (core/clock.h).
  * - Order: by deadline; equal deadlines in the order they were added.  A
  *   periodic timer counts as added again each time it is re-armed.
  * - tao__timers_run collects every timer due at `now` before it runs any
@@ -32,8 +32,8 @@
  * - Not thread-safe (one per worker).  A callback must not call
  *   tao__timers_run or tao__timers_free.
  */
-#ifndef TAO_WORKER_TIMER_H
-#define TAO_WORKER_TIMER_H
+#ifndef TAO_CORE_TIMER_H
+#define TAO_CORE_TIMER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -112,4 +112,4 @@ size_t		 tao__timers_count(const struct tao_timers *);
  */
 int		 tao__timers_check(const struct tao_timers *);
 
-#endif /* TAO_WORKER_TIMER_H */
+#endif /* TAO_CORE_TIMER_H */
