@@ -1,6 +1,6 @@
 #!/bin/sh
 # seeds.sh - write the committed seed corpora fuzz/corpus/{tlv,line}/ from
-# the unit tests' cases (tests/t10-proto-tlv.c, tests/t11-proto-line.c).
+# the unit tests' cases (tests/t010-proto-tlv.c, tests/t011-proto-line.c).
 # Run from the top of the tree after changing the input layout; the files
 # are committed, so the fuzz build does not need this script.
 #

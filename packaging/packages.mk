@@ -9,12 +9,12 @@
 #
 # The package builds do not run the test suite (DEB_BUILD_OPTIONS=nocheck,
 # and the spec's %check is off unless --with check): `make check` already
-# runs it, includes tests/t81-packages.sh which builds these packages, and
+# runs it, includes tests/t081-dist-packages.sh which builds these packages, and
 # a package build that ran it would recurse.  It also keeps `make deb`
 # under a minute.
 #
 # PKG_WORKDIR and PKG_OUTDIR may be changed, e.g. to a temporary directory
-# (tests/t81-packages.sh does), so that concurrent builds do not meet.
+# (tests/t081-dist-packages.sh does), so that concurrent builds do not meet.
 
 PKG_WORKDIR	?= build/pkg
 PKG_OUTDIR	?= build/packages

@@ -235,7 +235,7 @@ main(void)
 	for (int k = 0; k < nkills; k++) {
 		int which = (first + k) % 2, slot = (int)(th_rand() % 2), on;
 
-		th_sleep_ms(100 + (int)(th_rand() % 401));
+		th_sleep_ms(100 + (int)(th_rand() % 401));	/* pacing */
 		on = which == ECHO ? kill_one(d[ECHO], 0, 1, slot, &victim) :
 		    kill_one(d[CHAT], 2, 2, slot, &victim);
 		kills[which]++;

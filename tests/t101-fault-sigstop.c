@@ -135,7 +135,8 @@ main(void)
 	diag("%d clients on worker 0 (pid %d), %d on worker 1 (pid %d)",
 	    on[0], (int)w0, on[1], (int)w1);
 	if (on[0] < 2 || on[1] < 2)
-		bail("the clients did not spread over both workers");
+		bail("the clients did not spread over both workers (%d + %d)",
+		    on[0], on[1]);
 	drops0 = th_stat(d, 1, "ring_drops");
 	th_sleep_ms(300);		/* warm up */
 
@@ -177,7 +178,11 @@ main(void)
 	ok(drops1 > drops0, "worker 1 reports the ring drops of its stop");
 
 	rx1 = th_chat_received(ch, 1, 0);
-	th_sleep_ms(300);
+	{
+		double end = th_now_ms() + th_ms(3000);
+		while (th_chat_received(ch, 1, 0) <= rx1 && th_now_ms() < end)
+			th_sleep_ms(10);
+	}
 	ok(th_chat_received(ch, 1, 0) > rx1, "worker 1's clients get worker "
 	    "0's broadcasts again");
 	fd = client_on(d->port[0], 1);

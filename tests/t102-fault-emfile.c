@@ -103,7 +103,7 @@ main(void)
 	t0 = th_now_ms();
 	while (th_now_ms() - t0 < 1000) {
 		echoes += echo_within(old, th_ms(1000), (uint32_t)echoes) == 0;
-		th_sleep_ms(100);
+		th_sleep_ms(100);	/* pacing of the old client's echoes */
 	}
 	cpu1 = th_cpu_ticks(w);
 	diag("worker CPU while paused: %ld ticks in %.0f ms", cpu1 - cpu0,
@@ -111,7 +111,7 @@ main(void)
 	ok(cpu1 - cpu0 < 30, "the paused worker does not spin");
 	ok(echoes >= 5, "the old client keeps echoing in the flood (%d "
 	    "echoes)", echoes);
-	th_sleep_ms(1000);
+	th_sleep_ms(1000);	/* the window the log rate is measured over */
 	t_end = th_now_ms();
 	lines = th_daemon_log_count(d, NEEDLE);
 	diag("%d \"%s\" lines in %.1f s", lines, NEEDLE,

@@ -95,6 +95,8 @@ main(void)
 		    th_now_ms() < end)
 			th_sleep_ms(10);
 	}
+	/* Settle: descriptors and buffers are released after the close
+	 * that the counter shows; nothing observable marks the end. */
 	th_sleep_ms(100);
 	for (int i = 0; i < 2; i++)
 		fd0[i] = th_fd_count(w[i]);

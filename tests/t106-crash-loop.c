@@ -267,7 +267,7 @@ crash_loop(struct th_daemon *a)
 	ok(w0 > 0 && touch(a->dir, "abort") == 0 && kill(w0, SIGKILL) == 0,
 	    "server A: abort marker made, worker %d killed", (int)w0);
 	t_kill = wall_ms();
-	th_sleep_ms(OBSERVE_MS);
+	th_sleep_ms(OBSERVE_MS);	/* the window the crash loop is watched */
 	t_end = wall_ms();
 	read_events(a, t_end, &ev);
 	diag("in %.0f ms: %d workers died of SIGABRT; delays logged:",
@@ -332,7 +332,7 @@ exit2(struct th_daemon *b)
 	ok(th_daemon_wait_log(b, "fatal configuration error", 1,
 	    th_ms(5000)) == 0, "the master says \"fatal configuration "
 	    "error\"");
-	th_sleep_ms(1000);
+	th_sleep_ms(1000);	/* a negative check: nothing more is forked */
 	is_int(th_daemon_log_count(b, "exited with code 2"), 1, "one worker "
 	    "exited with code 2");
 	is_int(th_children(b->pid, kids, 16), 0, "and no other was forked "

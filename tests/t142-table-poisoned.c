@@ -42,6 +42,7 @@
 #include "shm/stats.h"
 #include "shm/table.h"
 #include "tap.h"
+#include "lib/harness.h"
 #include "lib/kids.h"
 
 #define NISLOTS		4
@@ -56,7 +57,7 @@ now_ms(void)
 static double
 limit_ms(double ms)
 {
-	return ms * kids_timeout_scale();
+	return ms * th_timeout_scale();
 }
 
 /* Every row of every partition: OPEN, netid set, sequence odd; hwm and

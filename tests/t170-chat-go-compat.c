@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 /* "hello\n" as the Go chat client writes it. */
@@ -49,29 +49,15 @@ static const uint8_t go_from_line[] = {
 	'f', 'r', 'o', 'm', ' ', 'n', 'c', '\n',
 };
 
-/* Wait until c has n unread bytes: 1, or 0 on timeout or close. */
-static int
-wait_bytes(struct itest_conn *c, size_t n, int timeout_ms)
-{
-	uint64_t deadline = itest_now_ms() + (uint64_t)timeout_ms;
-
-	while (c->len - c->off < n) {
-		if (c->eof || itest_now_ms() >= deadline)
-			return 0;
-		(void)itest_conns_poll(c, 1, 50);
-	}
-	return 1;
-}
-
 /* 1 if the next unread bytes of c are exactly want (consumed); else
  * prints what came instead. */
 static int
-next_bytes(struct itest_conn *c, const uint8_t *want, size_t n,
+next_bytes(struct th_client *c, const uint8_t *want, size_t n,
     const char *who)
 {
 	const uint8_t *got;
 
-	if (!wait_bytes(c, n, itest_ms(3000))) {
+	if (!th_client_wait_bytes(c, n, th_ms(3000))) {
 		diag("%s: %zu of %zu bytes", who, c->len - c->off, n);
 		goto show;
 	}
@@ -93,14 +79,14 @@ show:
 
 /* Read L's lines until one equals want: 1, or 0. */
 static int
-line_seen(struct itest_conn *l, const char *want)
+line_seen(struct th_client *l, const char *want)
 {
 	char line[256];
-	uint64_t deadline = itest_now_ms() + (uint64_t)itest_ms(3000);
+	uint64_t deadline = th_now_ms() + (uint64_t)th_ms(3000);
 
-	while (itest_now_ms() < deadline)
-		if (itest_conn_next_line(l, line, sizeof(line),
-		    (int)(deadline - itest_now_ms())) == 1 &&
+	while (th_now_ms() < deadline)
+		if (th_client_next_line(l, line, sizeof(line),
+		    (int)(deadline - th_now_ms())) == 1 &&
 		    strcmp(line, want) == 0)
 			return 1;
 	diag("line client never saw \"%s\"", want);
@@ -110,12 +96,12 @@ line_seen(struct itest_conn *l, const char *want)
 /* Read L's lines until "* N joined" for an N other than L's own (kept
  * in l->netid); N, or 0. */
 static uint64_t
-joined(struct itest_conn *l)
+joined(struct th_client *l)
 {
 	char line[256];
 	unsigned long long n;
 
-	while (itest_conn_next_line(l, line, sizeof(line), itest_ms(3000)) ==
+	while (th_client_next_line(l, line, sizeof(line), th_ms(3000)) ==
 	    1)
 		if (sscanf(line, "* %llu joined", &n) == 1 && n != l->netid)
 			return n;
@@ -125,25 +111,25 @@ joined(struct itest_conn *l)
 int
 main(void)
 {
-	struct itest_taod d;
-	struct itest_conn a, b, c, l;
+	struct th_daemon *d;
+	struct th_client a, b, c, l;
 	char line[256], want[64];
 	uint64_t id_a, id_b, id_c;
 
 	plan(14);
-	itest_watchdog(60);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\n"
-	    "listen 127.0.0.1:0 line\napp chat\nworkers 1\n") == -1)
+	th_init("t170-chat-go-compat", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\n"
+	    "listen 127.0.0.1:0 line\napp chat\nworkers 1\n")) == NULL)
 		bail("taod did not start");
 
-	if (itest_conn_open(&l, d.ports[1]) == -1)
+	if (th_client_open(&l, d->port[1]) == -1)
 		bail("line client: connect failed");
-	ok(itest_conn_next_line(&l, line, sizeof(line), itest_ms(3000)) ==
+	ok(th_client_next_line(&l, line, sizeof(line), th_ms(3000)) ==
 	    1 && sscanf(line, "* welcome, you are %" SCNu64, &l.netid) == 1,
 	    "a line client is still welcomed");
 
-	if (itest_conn_open(&a, d.ports[0]) == -1 ||
-	    itest_conn_open(&b, d.ports[0]) == -1)
+	if (th_client_open(&a, d->port[0]) == -1 ||
+	    th_client_open(&b, d->port[0]) == -1)
 		bail("Go clients: connect failed");
 	id_a = joined(&l);
 	id_b = joined(&l);
@@ -151,7 +137,7 @@ main(void)
 	    "the line client sees both Go clients join (%" PRIu64 ", %"
 	    PRIu64 ")", id_a, id_b);
 
-	if (itest_conn_write(&a, go_hello, sizeof(go_hello)) == -1)
+	if (th_client_write(&a, go_hello, sizeof(go_hello)) == -1)
 		bail("A: write failed");
 	ok(next_bytes(&a, go_hello, sizeof(go_hello), "A"),
 	    "A's first bytes are its own message, as Go's broadcast sends it");
@@ -160,23 +146,23 @@ main(void)
 	snprintf(want, sizeof(want), "%" PRIu64 ": hello", id_a);
 	ok(line_seen(&l, want), "the line client reads \"%s\"", want);
 
-	if (itest_conn_write(&l, "from nc\n", 8) == -1)
+	if (th_client_write(&l, "from nc\n", 8) == -1)
 		bail("L: write failed");
 	ok(next_bytes(&a, go_from_line, sizeof(go_from_line), "A") &&
 	    next_bytes(&b, go_from_line, sizeof(go_from_line), "B"),
 	    "a line client's message reaches Go clients as type 1 text + \\n");
 
 	/* A third Go client comes and goes ("bye": conn.Close()). */
-	if (itest_conn_open(&c, d.ports[0]) == -1)
+	if (th_client_open(&c, d->port[0]) == -1)
 		bail("C: connect failed");
 	id_c = joined(&l);
-	itest_conn_close(&c);
+	th_client_close(&c);
 	snprintf(want, sizeof(want), "* %" PRIu64 " left", id_c);
 	ok(id_c != 0 && line_seen(&l, want),
 	    "the line client sees C join and leave");
 
-	if (itest_conn_write(&a, go_unknown, sizeof(go_unknown)) == -1 ||
-	    itest_conn_write(&a, go_still, sizeof(go_still)) == -1)
+	if (th_client_write(&a, go_unknown, sizeof(go_unknown)) == -1 ||
+	    th_client_write(&a, go_still, sizeof(go_still)) == -1)
 		bail("A: write failed");
 	ok(next_bytes(&a, go_still, sizeof(go_still), "A"),
 	    "A: nothing for C's join/leave or the unregistered type, then "
@@ -188,15 +174,15 @@ main(void)
 
 	/* Every record was queued before "still here" (one worker, one
 	 * order); a short look for strays. */
-	(void)itest_conns_poll(&a, 1, 200);
-	(void)itest_conns_poll(&b, 1, 200);
+	(void)th_clients_poll(&a, 1, 200);
+	(void)th_clients_poll(&b, 1, 200);
 	is_int((int)(a.len - a.off), 0, "A has received nothing else");
 	is_int((int)(b.len - b.off), 0, "B has received nothing else");
 	ok(!a.eof && !b.eof, "both Go clients are still connected");
 
-	itest_conn_close(&a);
-	itest_conn_close(&b);
-	itest_conn_close(&l);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
-	return done_testing();
+	th_client_close(&a);
+	th_client_close(&b);
+	th_client_close(&l);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
 }

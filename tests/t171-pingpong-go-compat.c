@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "lib/itest.h"
+#include "lib/harness.h"
 #include "tap.h"
 
 static const uint8_t go_ping[] = {
@@ -32,15 +32,10 @@ static const uint8_t go_unknown[] = {
 
 /* 1 if the next bytes on c are exactly want (consumed), else 0. */
 static int
-next_bytes(struct itest_conn *c, const uint8_t *want, size_t n)
+next_bytes(struct th_client *c, const uint8_t *want, size_t n)
 {
-	uint64_t deadline = itest_now_ms() + (uint64_t)itest_ms(3000);
-
-	while (c->len - c->off < n) {
-		if (c->eof || itest_now_ms() >= deadline)
-			return 0;
-		(void)itest_conns_poll(c, 1, 50);
-	}
+	if (!th_client_wait_bytes(c, n, th_ms(3000)))
+		return 0;
 	if (memcmp(c->buf + c->off, want, n) != 0)
 		return 0;
 	c->off += n;
@@ -50,34 +45,34 @@ next_bytes(struct itest_conn *c, const uint8_t *want, size_t n)
 int
 main(void)
 {
-	struct itest_taod d;
-	struct itest_conn c;
+	struct th_daemon *d;
+	struct th_client c;
 	int pongs = 0;
 
 	plan(5);
-	itest_watchdog(30);
-	if (itest_taod_start(&d, "listen 127.0.0.1:0 tlv\napp pingpong\n"
-	    "workers 1\n") == -1)
+	th_init("t171-pingpong-go-compat", 30);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp pingpong\n"
+	    "workers 1\n")) == NULL)
 		bail("taod did not start");
-	if (itest_conn_open(&c, d.ports[0]) == -1)
+	if (th_client_open(&c, d->port[0]) == -1)
 		bail("connect failed");
 
 	for (int i = 0; i < 5; i++)
-		if (itest_conn_write(&c, go_ping, sizeof(go_ping)) == 0 &&
+		if (th_client_write(&c, go_ping, sizeof(go_ping)) == 0 &&
 		    next_bytes(&c, go_pong, sizeof(go_pong)))
 			pongs++;
 	is_int(pongs, 5, "each ping is answered with exactly a type-1 pong");
 
-	if (itest_conn_write(&c, go_unknown, sizeof(go_unknown)) == -1 ||
-	    itest_conn_write(&c, go_ping, sizeof(go_ping)) == -1)
+	if (th_client_write(&c, go_unknown, sizeof(go_unknown)) == -1 ||
+	    th_client_write(&c, go_ping, sizeof(go_ping)) == -1)
 		bail("write failed");
 	ok(next_bytes(&c, go_pong, sizeof(go_pong)),
 	    "an unregistered type gets no answer; the next ping its pong");
-	(void)itest_conns_poll(&c, 1, 200);
+	(void)th_clients_poll(&c, 1, 200);
 	is_int((int)(c.len - c.off), 0, "nothing else arrived");
 	ok(!c.eof, "the connection is still open");
 
-	itest_conn_close(&c);
-	is_int(itest_taod_stop(&d), 0, "taod stops cleanly");
-	return done_testing();
+	th_client_close(&c);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
 }

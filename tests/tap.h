@@ -2,15 +2,19 @@
  * tap.h - a tiny Test Anything Protocol producer for our C tests.
  *
  *	plan(n); ok(cond, "name"); is_int(got, want, "name");
- *	is_str(got, want, "name"); diag("fmt", ...); bail("why");
+ *	is_str(got, want, "name"); is_blob(got, gotlen, want, wantlen, "name");
+ *	diag("fmt", ...); bail("fmt", ...); skip_all("why");
  *	return done_testing();
  *
  * plan(0) means "no plan up front": done_testing() prints 1..N at the end.
+ * bail() and skip_all() leave through exit(), so atexit clean-ups (the
+ * harness's) still run.
  */
 #ifndef TAO_TESTS_TAP_H
 #define TAO_TESTS_TAP_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +78,62 @@ ok_at(int cond, const char *file, int line, const char *fmt, ...)
 		    want_ ? want_ : "(null)");				\
 } while (0)
 
+/* Where two byte strings first differ (the shorter length if one is a
+ * prefix of the other), shown as hex around that offset. */
 static inline void
-bail(const char *why)
+tap_blob_diff(const unsigned char *got, size_t gotlen,
+    const unsigned char *want, size_t wantlen)
 {
-	printf("Bail out! %s\n", why);
+	size_t at = 0, from, n = gotlen < wantlen ? gotlen : wantlen;
+
+	while (at < n && got[at] == want[at])
+		at++;
+	from = at > 8 ? at - 8 : 0;
+	diag("  got %zu bytes, want %zu; first difference at offset %zu",
+	    gotlen, wantlen, at);
+	for (int side = 0; side < 2; side++) {
+		const unsigned char *p = side ? want : got;
+		size_t len = side ? wantlen : gotlen;
+		char hex[3 * 24 + 1] = "";
+
+		for (size_t i = from; i < len && i < from + 24; i++)
+			snprintf(hex + 3 * (i - from), 4, " %02x", p[i]);
+		diag("  %s @%zu:%s", side ? "want" : "got ", from, hex);
+	}
+}
+
+#define is_blob(got, gotlen, want, wantlen, ...) do {			\
+	const void *gotb_ = (got), *wantb_ = (want);			\
+	size_t gotn_ = (size_t)(gotlen), wantn_ = (size_t)(wantlen);	\
+	int same_ = gotn_ == wantn_ && (gotn_ == 0 ||			\
+	    (gotb_ != NULL && wantb_ != NULL &&				\
+	    memcmp(gotb_, wantb_, gotn_) == 0));			\
+	if (!ok_at(same_, __FILE__, __LINE__, __VA_ARGS__) &&		\
+	    gotb_ != NULL && wantb_ != NULL)				\
+		tap_blob_diff(gotb_, gotn_, wantb_, wantn_);		\
+} while (0)
+
+static inline void __attribute__((noreturn, format(printf, 1, 2)))
+bail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("Bail out! ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
 	fflush(stdout);
 	exit(255);
+}
+
+/* The whole test does not apply here: "1..0 # SKIP why", exit 0. */
+static inline void __attribute__((noreturn))
+skip_all(const char *why)
+{
+	printf("1..0 # SKIP %s\n", why);
+	fflush(stdout);
+	exit(0);
 }
 
 static inline int

@@ -15,11 +15,11 @@
 # into taod's exit code 1, failing the test that stops it).
 #
 #	make valgrind                     the default subset
-#	make valgrind VG_TESTS='t40-echo-basic t41-echo-big'
+#	make valgrind VG_TESTS='t040-echo-basic t041-echo-big'
 
-VG_TESTS	?= t40-echo-basic t41-echo-big t44-config-errors \
-		   t51-master-crash t52-master-stop t53-master-reload \
-		   t60-chat-fanout t61-chat-unicast t70-heartbeat
+VG_TESTS	?= t040-echo-basic t041-echo-big t044-config-errors \
+		   t051-master-crash t052-master-stop t053-master-reload \
+		   t060-chat-fanout t061-chat-unicast t070-conn-heartbeat
 VG_SCALE	?= 10
 VG_JOBS		?= 2
 VG_OPTS		?= --error-exitcode=1 --leak-check=full --trace-children=yes \
@@ -45,7 +45,7 @@ valgrind: $(BUILD)/taod $(BUILD)/vg/taoctl $(VG_BINS)
 	    mv $(VG_DIR)/taod.tmp $(VG_DIR)/taod
 	@rc=0; \
 	TAO_BUILD=$(VG_DIR) TAO_TEST_TIMEOUT_SCALE=$(VG_SCALE) \
-	    TAO_TEST_SCALE=$(VG_SCALE) prove -j$(VG_JOBS) -e '' $(VG_BINS) || rc=1; \
+	    prove -j$(VG_JOBS) -e '' $(VG_BINS) || rc=1; \
 	n=$$(ls $(VG_DIR)/logs | wc -l); \
 	bad=$$(for f in $(VG_DIR)/logs/*; do \
 		grep -vqE '^==[0-9]+== *$$|^==[0-9]+== Warning:' $$f 2>/dev/null && echo $$f; \

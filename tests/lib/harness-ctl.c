@@ -92,6 +92,31 @@ th_status_serving(const struct th_status *st, int slot, pid_t *pid)
 	return n;
 }
 
+pid_t
+th_worker_pid(struct th_daemon *d, int slot)
+{
+	struct th_status st;
+	pid_t pid = -1;
+
+	if (th_status(d, &st) == -1 || th_status_serving(&st, slot, &pid) == 0)
+		return -1;
+	return pid;
+}
+
+pid_t
+th_wait_respawn(struct th_daemon *d, int slot, pid_t old, int timeout_ms)
+{
+	double end = th_now_ms() + timeout_ms;
+	pid_t pid;
+
+	do {
+		if ((pid = th_worker_pid(d, slot)) > 0 && pid != old)
+			return pid;
+		th_sleep_ms(5);
+	} while (th_now_ms() < end);
+	return -1;
+}
+
 /* The number after "key": between p and end. */
 static long long
 json_num(const char *p, const char *end, const char *key)

@@ -668,6 +668,19 @@ th_storm_attempts(struct th_storm *s)
 	return __atomic_load_n(&s->attempts, __ATOMIC_RELAXED);
 }
 
+int
+th_storm_wait(struct th_storm *s, long long n, int timeout_ms)
+{
+	double end = th_now_ms() + timeout_ms;
+
+	while (th_storm_attempts(s) < n) {
+		if (th_now_ms() >= end)
+			return -1;
+		th_sleep_ms(2);
+	}
+	return 0;
+}
+
 void
 th_storm_stop(struct th_storm *s, struct th_storm_totals *t)
 {

@@ -300,15 +300,18 @@ at_exit(void)
 	cleanup();
 }
 
-void
-th_init(const char *name, int limit_s)
+/* TAO_BUILD and TAO_TEST_TIMEOUT_SCALE, once: the one place the tests
+ * read their time scale. */
+static void
+read_env(void)
 {
-	struct sigaction sa;
+	static int done;
 	const char *e;
-	unsigned seed;
 	size_t len;
 
-	strlcpy(test_name, name, sizeof(test_name));
+	if (done)
+		return;
+	done = 1;
 	if ((e = getenv("TAO_BUILD")) != NULL && *e != '\0')
 		strlcpy(build_dir, e, sizeof(build_dir));
 	len = strlen(build_dir);
@@ -320,6 +323,24 @@ th_init(const char *name, int limit_s)
 		sanitized = 1;
 		scale *= 3;
 	}
+}
+
+double
+th_timeout_scale(void)
+{
+	read_env();
+	return scale;
+}
+
+void
+th_init(const char *name, int limit_s)
+{
+	struct sigaction sa;
+	const char *e;
+	unsigned seed;
+
+	strlcpy(test_name, name, sizeof(test_name));
+	read_env();
 	if ((e = getenv("TAO_TEST_SEED")) != NULL && *e != '\0')
 		seed = (unsigned)strtoul(e, NULL, 0);
 	else
@@ -366,12 +387,14 @@ th_exit(int rc)
 int
 th_ms(int nominal_ms)
 {
+	read_env();
 	return (int)(nominal_ms * scale + 0.5);
 }
 
 int
 th_sanitized(void)
 {
+	read_env();
 	return sanitized;
 }
 
@@ -622,12 +645,12 @@ parse_ports(struct th_daemon *d)
 	return d->nports > 0 ? 0 : -1;
 }
 
-struct th_daemon *
-th_daemon_start(const char *config)
+/* A new daemon record with its dir and config written and its log
+ * opened (the fd in *log_fd); NULL with a diag on failure. */
+static struct th_daemon *
+daemon_new(const char *config, int *log_fd)
 {
 	struct th_daemon *d;
-	const char *argv[4];
-	int fd;
 
 	if (ndaemons == MAX_DAEMONS)
 		bail("too many daemons in one test");
@@ -641,21 +664,20 @@ th_daemon_start(const char *config)
 	daemons[ndaemons] = d;
 	ndaemons++;
 	if (mkdir(d->dir, 0700) == -1 || th_daemon_config(d, config) == -1 ||
-	    (fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+	    (*log_fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
 	    O_CLOEXEC, 0600)) == -1) {
 		diag("%s: %s", d->dir, strerror(errno));
 		return NULL;
 	}
-	argv[0] = th_bin("taod");
-	argv[1] = "-c";
-	argv[2] = d->conf;
-	argv[3] = NULL;
-	d->pid = spawn(argv, fd);
-	close(fd);
-	if (d->pid == -1)
-		return NULL;
+	return d;
+}
+
+/* Wait for "serving with" and read the ports: d, or NULL with the log. */
+static struct th_daemon *
+daemon_ready(struct th_daemon *d, const char *what)
+{
 	if (th_daemon_wait_log(d, "serving with", 1, th_ms(10000)) == -1) {
-		diag("taod (pid %d) did not serve in time", (int)d->pid);
+		diag("%s (pid %d) did not serve in time", what, (int)d->pid);
 		th_daemon_dump_log(d);
 		return NULL;
 	}
@@ -668,31 +690,57 @@ th_daemon_start(const char *config)
 }
 
 struct th_daemon *
+th_daemon_start(const char *config)
+{
+	struct th_daemon *d;
+	const char *argv[4];
+	int fd;
+
+	if ((d = daemon_new(config, &fd)) == NULL)
+		return NULL;
+	argv[0] = th_bin("taod");
+	argv[1] = "-c";
+	argv[2] = d->conf;
+	argv[3] = NULL;
+	d->pid = spawn(argv, fd);
+	close(fd);
+	if (d->pid == -1)
+		return NULL;
+	return daemon_ready(d, "taod");
+}
+
+/* In the forked server: none of this test's clean-up (it removes the
+ * test dir) nor its signal handlers; output into the log. */
+static void
+forked_child_setup(int log_fd)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	cleaned = 1;
+	alarm(0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)setpgid(0, 0);
+	(void)dup2(log_fd, 1);
+	(void)dup2(log_fd, 2);
+}
+
+struct th_daemon *
 th_daemon_fork(const char *config, int (*run)(const char *conf, void *arg),
     void *arg)
 {
 	struct th_daemon *d;
-	struct sigaction sa;
-	sigset_t none;
 	int fd;
 
-	if (ndaemons == MAX_DAEMONS)
-		bail("too many daemons in one test");
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		bail("out of memory");
-	d->pid = -1;
-	snprintf(d->dir, sizeof(d->dir), "%s/taod%d", test_dir, ndaemons);
-	snprintf(d->conf, sizeof(d->conf), "%s/taod.conf", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/taod.log", d->dir);
-	snprintf(d->ctl, sizeof(d->ctl), "%s/ctl.sock", d->dir);
-	daemons[ndaemons] = d;
-	ndaemons++;
-	if (mkdir(d->dir, 0700) == -1 || th_daemon_config(d, config) == -1 ||
-	    (fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-	    O_CLOEXEC, 0600)) == -1) {
-		diag("%s: %s", d->dir, strerror(errno));
+	if ((d = daemon_new(config, &fd)) == NULL)
 		return NULL;
-	}
 	fflush(stdout);
 	fflush(stderr);
 	if ((d->pid = fork()) == -1) {
@@ -701,36 +749,11 @@ th_daemon_fork(const char *config, int (*run)(const char *conf, void *arg),
 		return NULL;
 	}
 	if (d->pid == 0) {
-		/* The server and its workers must not run this test's
-		 * atexit clean-up (it removes the test dir) nor its
-		 * signal handlers. */
-		cleaned = 1;
-		alarm(0);
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGHUP, &sa, NULL);
-		sigaction(SIGALRM, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		(void)setpgid(0, 0);
-		(void)dup2(fd, 1);
-		(void)dup2(fd, 2);
+		forked_child_setup(fd);
 		_exit(run(d->conf, arg));
 	}
 	close(fd);
-	if (th_daemon_wait_log(d, "serving with", 1, th_ms(10000)) == -1) {
-		diag("server (pid %d) did not serve in time", (int)d->pid);
-		th_daemon_dump_log(d);
-		return NULL;
-	}
-	if (parse_ports(d) == -1) {
-		diag("no \"listening on\" line in %s", d->log);
-		th_daemon_dump_log(d);
-		return NULL;
-	}
-	return d;
+	return daemon_ready(d, "server");
 }
 
 int
@@ -766,17 +789,56 @@ th_daemon_stop(struct th_daemon *d)
 }
 
 int
-th_daemon_log_count(struct th_daemon *d, const char *needle)
+th_daemon_sanitizer_report(struct th_daemon *d)
 {
-	char *log = read_file(d->log, NULL), *p;
+	return th_daemon_log_count(d, "AddressSanitizer") > 0 ||
+	    th_daemon_log_count(d, "LeakSanitizer") > 0 ||
+	    th_daemon_log_count(d, "runtime error:") > 0;
+}
+
+int
+th_daemon_stop_clean(struct th_daemon *d)
+{
+	int rc = th_daemon_stop(d);
+
+	if (rc == 0 && th_daemon_sanitizer_report(d)) {
+		diag("taod's log holds a sanitizer report");
+		rc = -1;
+	}
+	return rc;
+}
+
+int
+th_file_count(const char *path, const char *needle)
+{
+	char *text = read_file(path, NULL), *p;
 	int n = 0;
 
-	if (log == NULL)
+	if (text == NULL)
 		return 0;
-	for (p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+	for (p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
 		n++;
-	free(log);
+	free(text);
 	return n;
+}
+
+int
+th_wait_file(const char *path, const char *needle, int timeout_ms)
+{
+	double end = th_now_ms() + timeout_ms;
+
+	while (th_file_count(path, needle) == 0) {
+		if (th_now_ms() >= end)
+			return -1;
+		th_sleep_ms(5);
+	}
+	return 0;
+}
+
+int
+th_daemon_log_count(struct th_daemon *d, const char *needle)
+{
+	return th_file_count(d->log, needle);
 }
 
 int

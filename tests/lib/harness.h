@@ -1,12 +1,12 @@
 /*
- * harness.h - what the integration tests (t40..t59) share: run taod from a
+ * harness.h - what the daemon integration tests share: run taod from a
  * config text in a temp dir, talk to it (TLV frames, taoctl), watch its
  * processes, and clean every process and file up however the test ends.
  *
  *	int main(void) {
  *		struct th_daemon *d;
  *
- *		th_init("t40-echo-basic", 60);	(time limit, seconds)
+ *		th_init("t040-echo-basic", 60);	(time limit, seconds)
  *		if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\n"))
  *		    == NULL)
  *			bail("taod did not start");
@@ -16,11 +16,14 @@
  *
  * Every wait is a bounded poll; pass the nominal time in milliseconds
  * through th_ms(), which scales it by TAO_TEST_TIMEOUT_SCALE (default 1)
- * and by 3 more when TAO_BUILD names an ASan build (".../asan").
+ * and by 3 more when TAO_BUILD names an ASan build (".../asan").  That
+ * is the tests' only time-scale variable: kids.c and the unit tests use
+ * th_timeout_scale() too.  Lower bounds ("not closed before 350 ms") are
+ * never scaled.
  *
  * Files: harness.c (init, cleanup, processes, taod), harness-ctl.c
  * (taoctl and its output), harness-net.c (sockets, frames, payloads),
- * harness-load.c (many echo connections driven from a thread; a connect
+ * harness-client.c (buffered non-blocking clients), harness-load.c (many echo connections driven from a thread; a connect
  * storm).
  */
 #ifndef TAO_TESTS_HARNESS_H
@@ -51,6 +54,7 @@ void		 th_init(const char *name, int limit_s);
  * dir; returns rc, so: return th_exit(done_testing()); */
 int		 th_exit(int rc);
 int		 th_ms(int nominal_ms);		/* scaled timeout */
+double		 th_timeout_scale(void);	/* the factor; no th_init needed */
 int		 th_sanitized(void);		/* TAO_BUILD is .../asan */
 double		 th_now_ms(void);		/* CLOCK_MONOTONIC */
 void		 th_sleep_ms(int ms);
@@ -101,6 +105,11 @@ int		 th_daemon_config(struct th_daemon *d, const char *config);
 int		 th_daemon_wait(struct th_daemon *d, int timeout_ms);
 /* SIGTERM, wait; SIGKILL (master and children) if that takes too long. */
 int		 th_daemon_stop(struct th_daemon *d);
+/* 1 if d's log holds an ASan, LSan or UBSan report. */
+int		 th_daemon_sanitizer_report(struct th_daemon *d);
+/* th_daemon_stop, but -1 also when the log holds a sanitizer report (a
+ * worker that died of one is respawned, so the exit code hides it). */
+int		 th_daemon_stop_clean(struct th_daemon *d);
 /* Wait until needle occurs count times in the log: 0, or -1 on timeout. */
 int		 th_daemon_wait_log(struct th_daemon *d, const char *needle,
 		    int count, int timeout_ms);
@@ -137,6 +146,13 @@ int		 th_status(struct th_daemon *d, struct th_status *st);
 int		 th_status_serving(const struct th_status *st, int slot,
 		    pid_t *pid);
 
+/* The newest serving pid of slot in `taoctl status`, or -1. */
+pid_t		 th_worker_pid(struct th_daemon *d, int slot);
+/* Wait until slot serves with a pid other than old: the new pid, or -1
+ * on timeout. */
+pid_t		 th_wait_respawn(struct th_daemon *d, int slot, pid_t old,
+		    int timeout_ms);
+
 /* One counter from `taoctl stats --json` output: slot -1 is "totals".
  * Returns -1 if it is not there. */
 long long	 th_stats_get(const char *json, int slot, const char *key);
@@ -153,6 +169,12 @@ struct th_conn_info {
 /* taoctl conns --json, parsed; the number of rows, or -1. */
 int		 th_conns(struct th_daemon *d, struct th_conn_info *ci,
 		    int max);
+
+/* Occurrences of needle in the file at path (0 if it cannot be read). */
+int		 th_file_count(const char *path, const char *needle);
+/* Wait until the file holds needle: 0, or -1 on timeout. */
+int		 th_wait_file(const char *path, const char *needle,
+		    int timeout_ms);
 
 /* ---- harness.c: /proc ---------------------------------------------- */
 
@@ -190,6 +212,67 @@ void		 th_get_header(const void *src, int32_t *type, uint32_t *len);
 /* Deterministic payload bytes: the same seed gives the same bytes. */
 void		 th_fill(void *buf, size_t len, uint32_t seed);
 uint32_t	 th_hash(uint32_t a, uint32_t b);
+
+/* ---- harness-client.c ---------------------------------------------- */
+
+/* A non-blocking client connection with its own input buffer. */
+struct th_client {
+	int	 fd;
+	int	 eof;		/* the peer closed or reset: no more input */
+	int	 err;		/* errno of a reset, 0 for an orderly close */
+	uint8_t	*buf;
+	size_t	 off, len, cap;	/* unread bytes are buf[off..len) */
+	int	 tag;		/* free for the test (e.g. the worker slot) */
+	uint64_t netid;		/* free for the test */
+};
+
+/* One TLV frame; data points into the client's buffer and is valid
+ * until the next read on that client. */
+struct th_frame {
+	int32_t		 type;
+	uint32_t	 len;
+	const uint8_t	*data;
+};
+
+/* Connect to 127.0.0.1:port (bounded by th_ms(5000)), then non-blocking;
+ * 0 or -1. */
+int		 th_client_open(struct th_client *c, int port);
+void		 th_client_close(struct th_client *c);
+int		 th_client_local_port(const struct th_client *c);
+/* Write all bytes (waits for room, bounded).  0 or -1. */
+int		 th_client_write(struct th_client *c, const void *p, size_t n);
+/* One TLV frame of at most 4096 payload bytes.  0 or -1. */
+int		 th_client_send(struct th_client *c, int32_t type,
+		    const void *p, size_t n);
+/* Read what the socket has now: >0 bytes read, 0 nothing, -1 eof. */
+int		 th_client_read(struct th_client *c);
+/* Pop a buffered TLV frame: 1, or 0 if none is complete yet. */
+int		 th_client_frame(struct th_client *c, struct th_frame *f);
+/* Wait for the next frame: 1, 0 on timeout, -1 if the peer closed. */
+int		 th_client_next(struct th_client *c, struct th_frame *f,
+		    int timeout_ms);
+/* Wait for a frame of this type, dropping others: 1, 0, -1 as above. */
+int		 th_client_expect(struct th_client *c, int32_t type,
+		    struct th_frame *f, int timeout_ms);
+/* Pop a buffered '\n' line (without it) into out: 1 or 0. */
+int		 th_client_line(struct th_client *c, char *out, size_t outlen);
+/* Wait for the next line: 1, 0 on timeout, -1 if the peer closed. */
+int		 th_client_next_line(struct th_client *c, char *out,
+		    size_t outlen, int timeout_ms);
+/* Discard input until the peer closes: 1 closed, 0 still open. */
+int		 th_client_wait_closed(struct th_client *c, int timeout_ms);
+/* Wait until c has n unread bytes: 1, or 0 on timeout or close. */
+int		 th_client_wait_bytes(struct th_client *c, size_t n,
+		    int timeout_ms);
+/*
+ * poll() the open clients of an array for input up to timeout_ms and
+ * read from each ready one; returns how many had input or closed.
+ */
+int		 th_clients_poll(struct th_client *cs, int n, int timeout_ms);
+
+/* Little-endian 64-bit values (netids in chat payloads). */
+void		 th_put_le64(uint8_t *p, uint64_t v);
+uint64_t	 th_get_le64(const uint8_t *p);
 
 /* ---- harness-load.c ------------------------------------------------- */
 
@@ -296,6 +379,8 @@ struct th_storm;
 
 struct th_storm	*th_storm_start(int port);
 long long	 th_storm_attempts(struct th_storm *s);
+/* Wait until the storm has made n attempts: 0, or -1 on timeout. */
+int		 th_storm_wait(struct th_storm *s, long long n, int timeout_ms);
 void		 th_storm_diag(const char *what,
 		    const struct th_storm_totals *t);
 void		 th_storm_stop(struct th_storm *s, struct th_storm_totals *t);

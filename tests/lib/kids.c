@@ -10,21 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/harness.h"
 #include "tests/lib/kids.h"
 #include "tests/tap.h"
 
 #define MAX_KIDS	16
 
 static pid_t kids[MAX_KIDS];
-
-double
-kids_timeout_scale(void)
-{
-	const char *s = getenv("TAO_TEST_TIMEOUT_SCALE");
-	double v = s != NULL ? atof(s) : 1.0;
-
-	return v > 0 ? v : 1.0;
-}
 
 void
 kids_kill_all(void)
@@ -48,7 +40,7 @@ kids_spawn(int (*fn)(void *), void *arg)
 	if ((pid = fork()) == -1)
 		bail("fork");
 	if (pid == 0) {
-		alarm((unsigned)(30 * kids_timeout_scale()));
+		alarm((unsigned)(30 * th_timeout_scale()));
 		_exit(fn(arg));
 	}
 	for (i = 0; i < MAX_KIDS && kids[i] > 0; i++)
@@ -63,7 +55,7 @@ int
 kids_reap(pid_t pid, long ms)
 {
 	struct timespec tick = { 0, 1000000 };
-	long waited = 0, limit = (long)(ms * kids_timeout_scale());
+	long waited = 0, limit = (long)(ms * th_timeout_scale());
 	int st, rc = -1;
 
 	for (;;) {

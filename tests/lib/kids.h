@@ -8,8 +8,7 @@
 #include <sys/types.h>
 #include <stddef.h>
 
-/* TAO_TEST_TIMEOUT_SCALE, default 1. */
-double	kids_timeout_scale(void);
+/* Times are scaled by th_timeout_scale() (harness.h). */
 /* Fork a child running fn(arg) as its exit code (alarm after 30 s x scale). */
 pid_t	kids_spawn(int (*fn)(void *), void *arg);
 /* Exit code of pid (128 + signal if killed); -1 if it did not end within

@@ -1,0 +1,265 @@
+/*
+ * t061-chat-unicast - private messages across workers, to a closed netid,
+ * and line and TLV clients talking to each other, chat app, 2 workers.
+ *
+ * A and B are TLV clients on different workers (told by their welcome
+ * frames), L a line client on the worker A is not on.  A private message
+ * (type 2 / "/to NETID text") must reach its target on the other worker
+ * and nobody else; one to the netid of a client that has left must
+ * reach nobody, and a line sender is told "* no such user".
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/harness.h"
+#include "tap.h"
+
+#define TRIES	32	/* clients opened at most to find one per worker */
+
+static int
+welcome_tlv(struct th_client *c, int timeout_ms)
+{
+	struct th_frame f;
+	char text[64];
+	unsigned long long n;
+
+	if (th_client_expect(c, 3, &f, timeout_ms) != 1 ||
+	    f.len >= sizeof(text))
+		return -1;
+	memcpy(text, f.data, f.len);
+	text[f.len] = '\0';
+	if (sscanf(text, "netid=%llu worker=%d", &n, &c->tag) != 2)
+		return -1;
+	c->netid = n;
+	return 0;
+}
+
+static int
+welcome_line(struct th_client *c, int timeout_ms)
+{
+	char line[256];
+	unsigned long long n;
+
+	if (th_client_next_line(c, line, sizeof(line), timeout_ms) != 1 ||
+	    sscanf(line, "* welcome, you are %llu (worker %d)", &n,
+	    &c->tag) != 2)
+		return -1;
+	c->netid = n;
+	return 0;
+}
+
+/* Open a client on `port` whose worker is (want >= 0) or is not
+ * (want < 0: not on ~want) the given slot. */
+static int
+open_on(struct th_client *c, int port, int line, int want)
+{
+	for (int i = 0; i < TRIES; i++) {
+		if (th_client_open(c, port) == -1)
+			return -1;
+		if ((line ? welcome_line(c, th_ms(3000)) :
+		    welcome_tlv(c, th_ms(3000))) == 0 &&
+		    (want >= 0 ? c->tag == want : c->tag != ~want))
+			return 0;
+		th_client_close(c);
+	}
+	return -1;
+}
+
+/* Wait for a TLV frame of `type` whose payload is netid + text. */
+static int
+expect_tlv(struct th_client *c, int32_t type, uint64_t from,
+    const char *text, int timeout_ms)
+{
+	uint64_t deadline = th_now_ms() + (uint64_t)timeout_ms, now;
+	struct th_frame f;
+	size_t n = strlen(text);
+
+	while ((now = th_now_ms()) < deadline) {
+		if (th_client_expect(c, type, &f, (int)(deadline - now)) != 1)
+			return 0;
+		if (f.len == 8 + n && th_get_le64(f.data) == from &&
+		    memcmp(f.data + 8, text, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+expect_line(struct th_client *c, const char *want, int timeout_ms)
+{
+	uint64_t deadline = th_now_ms() + (uint64_t)timeout_ms, now;
+	char line[512];
+
+	while ((now = th_now_ms()) < deadline) {
+		if (th_client_next_line(c, line, sizeof(line),
+		    (int)(deadline - now)) != 1)
+			return 0;
+		if (strcmp(line, want) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Count the private messages (type 2 frames, "(private)" lines) that
+ * arrive within ms; everything else is dropped. */
+static int
+privates_within(struct th_client *c, int line, int ms)
+{
+	uint64_t deadline = th_now_ms() + (uint64_t)ms, now;
+	struct th_frame f;
+	char text[512];
+	int n = 0, rc;
+
+	while ((now = th_now_ms()) < deadline) {
+		if (line) {
+			rc = th_client_next_line(c, text, sizeof(text),
+			    (int)(deadline - now));
+			n += rc == 1 && strstr(text, "(private)") != NULL;
+		} else {
+			rc = th_client_next(c, &f, (int)(deadline - now));
+			n += rc == 1 && f.type == 2;
+		}
+		if (rc == -1)
+			break;
+	}
+	return n;
+}
+
+static int
+send_private(struct th_client *c, uint64_t to, const char *text)
+{
+	uint8_t buf[256];
+	size_t n = strlen(text);
+
+	th_put_le64(buf, to);
+	memcpy(buf + 8, text, n);
+	return th_client_send(c, 2, buf, 8 + n);
+}
+
+static int
+send_line(struct th_client *c, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	buf[n++] = '\n';
+	return th_client_write(c, buf, (size_t)n);
+}
+
+/* Wait until `conns --json` has no row for netid. */
+static int
+row_gone(struct th_daemon *d, uint64_t netid, int timeout_ms)
+{
+	double deadline = th_now_ms() + timeout_ms;
+	struct th_conn_info ci[64];
+	int n, found;
+
+	do {
+		if ((n = th_conns(d, ci, 64)) >= 0) {
+			found = 0;
+			for (int i = 0; i < n; i++)
+				found |= (uint64_t)ci[i].netid == netid;
+			if (!found)
+				return 1;
+		}
+		th_sleep_ms(20);
+	} while (th_now_ms() < deadline);
+	return 0;
+}
+
+int
+main(void)
+{
+	struct th_daemon *d;
+	struct th_client a, b, c, l;
+	char want[256];
+	int ms = th_ms(3000), quiet = 300;
+	uint64_t gone;
+
+	plan(20);
+	th_init("t061-chat-unicast", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\n"
+	    "listen 127.0.0.1:0 line\napp chat notices\nworkers 2\n")) == NULL)
+		bail("taod did not start");
+	if (d->nports != 2)
+		bail("taod did not log two ports");
+
+	if (open_on(&a, d->port[0], 0, 0) == -1 ||
+	    open_on(&b, d->port[0], 0, 1) == -1 ||
+	    open_on(&l, d->port[1], 1, 1) == -1)
+		bail("could not place clients on both workers");
+	diag("A netid %" PRIu64 " worker %d, B %" PRIu64 " worker %d, "
+	    "L (line) %" PRIu64 " worker %d", a.netid, a.tag, b.netid, b.tag,
+	    l.netid, l.tag);
+	ok(a.tag != b.tag, "A and B are on different workers");
+
+	/* Cross-worker private messages, TLV to TLV, both ways. */
+	send_private(&a, b.netid, "psst from A");
+	ok(expect_tlv(&b, 2, a.netid, "psst from A", ms),
+	    "B (other worker) gets A's private message as type 2");
+	send_private(&b, a.netid, "psst from B");
+	ok(expect_tlv(&a, 2, b.netid, "psst from B", ms),
+	    "A gets B's private message back");
+	is_int(privates_within(&l, 1, quiet), 0,
+	    "the line client saw neither private message");
+
+	/* Line <-> TLV private messages across workers. */
+	send_line(&l, "/to %" PRIu64 " hi from the line", a.netid);
+	ok(expect_tlv(&a, 2, l.netid, "hi from the line", ms),
+	    "TLV client gets a line client's /to as type 2");
+	send_private(&a, l.netid, "hi line");
+	snprintf(want, sizeof(want), "%" PRIu64 " (private): hi line",
+	    a.netid);
+	ok(expect_line(&l, want, ms), "line client gets '%s'", want);
+	is_int(privates_within(&b, 0, quiet), 0,
+	    "B saw none of the private messages between A and L");
+
+	/* Broadcasts between line and TLV clients. */
+	send_line(&l, "hello from the line");
+	ok(expect_tlv(&a, 1, l.netid, "hello from the line", ms),
+	    "A gets the line client's message as type 1");
+	ok(expect_tlv(&b, 1, l.netid, "hello from the line", ms),
+	    "B gets the line client's message as type 1");
+	th_client_send(&b, 1, "hello from B", 12);
+	snprintf(want, sizeof(want), "%" PRIu64 ": hello from B", b.netid);
+	ok(expect_line(&l, want, ms), "line client gets '%s'", want);
+	ok(expect_tlv(&a, 1, b.netid, "hello from B", ms),
+	    "A gets B's broadcast too");
+
+	/* A client that has left: nothing reaches anyone. */
+	if (open_on(&c, d->port[0], 0, ~a.tag) == -1)
+		bail("could not open C");
+	gone = c.netid;
+	ok(expect_tlv(&a, 4, gone, "joined", ms), "A sees C join");
+	th_client_close(&c);
+	ok(expect_tlv(&a, 4, gone, "left", ms), "A sees C leave");
+	ok(row_gone(d, gone, ms), "C's row left the connection table");
+	send_private(&a, gone, "to nobody");
+	send_line(&l, "/to %" PRIu64 " to nobody either", gone);
+	ok(expect_line(&l, "* no such user", ms),
+	    "line client is told '* no such user' for the closed netid");
+	send_line(&l, "/to 999999999 to nobody at all");
+	ok(expect_line(&l, "* no such user", ms),
+	    "and for a netid never given out");
+	is_int(privates_within(&a, 0, quiet) + privates_within(&b, 0, quiet),
+	    0, "no private message reached A or B");
+	is_int(privates_within(&l, 1, quiet), 0,
+	    "no private message reached the line client");
+	/* The room still works after the failed unicasts. */
+	send_private(&b, a.netid, "still here");
+	ok(expect_tlv(&a, 2, b.netid, "still here", ms),
+	    "private messages still flow afterwards");
+
+	th_client_close(&a);
+	th_client_close(&b);
+	th_client_close(&l);
+	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	return th_exit(done_testing());
+}
