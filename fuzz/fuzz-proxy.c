@@ -26,7 +26,7 @@ parse_copy(const uint8_t *data, size_t n, struct tao_proxy_hdr *h)
 
 	CHECK(b != NULL);
 	memcpy(b, data, n);
-	r = tao_proxy_parse(b, n, h);
+	r = tao__proxy_parse(b, n, h);
 	free(b);
 	return r;
 }
@@ -82,7 +82,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	memset(&h, 0, sizeof(h));
-	r = tao_proxy_parse(data, size, &h);
+	r = tao__proxy_parse(data, size, &h);
 	CHECK(r == TAO_PROXY_DONE || r == TAO_PROXY_AGAIN ||
 	    r == TAO_PROXY_ERROR);
 	if (r == TAO_PROXY_DONE)
@@ -96,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(more != NULL);
 		memcpy(more, data, size);
 		more[size] = size ? data[0] : 0;
-		CHECK(tao_proxy_parse(more, size + 1, &h) == TAO_PROXY_ERROR);
+		CHECK(tao__proxy_parse(more, size + 1, &h) == TAO_PROXY_ERROR);
 		free(more);
 	}
 	return 0;

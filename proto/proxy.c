@@ -285,7 +285,7 @@ v2_parse(const uint8_t *b, size_t len, struct tao_proxy_hdr *out)
 /* ---- entry ---------------------------------------------------------- */
 
 int
-tao_proxy_parse(const void *buf, size_t len, struct tao_proxy_hdr *out)
+tao__proxy_parse(const void *buf, size_t len, struct tao_proxy_hdr *out)
 {
 	const uint8_t *b = buf;
 	size_t n;

@@ -48,6 +48,6 @@ struct tao_proxy_hdr {
  * (reported as soon as the prefix proves it, not only at the end).
  * *out is only written on DONE.
  */
-int	tao_proxy_parse(const void *buf, size_t len, struct tao_proxy_hdr *out);
+int	tao__proxy_parse(const void *buf, size_t len, struct tao_proxy_hdr *out);
 
 #endif /* TAO_PROTO_PROXY_H */

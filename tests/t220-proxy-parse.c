@@ -40,7 +40,7 @@ parse(const uint8_t *b, size_t n, struct tao_proxy_hdr *h)
 	if (copy == NULL)
 		bail("malloc");
 	memcpy(copy, b, n);
-	r = tao_proxy_parse(copy, n, h);
+	r = tao__proxy_parse(copy, n, h);
 	free(copy);
 	return r;
 }
@@ -105,7 +105,8 @@ add_v2(const char *name, uint8_t cmd, uint8_t fam, const char *src,
 			v->dst = dst;
 		}
 	}
-	memcpy(p + alen, tlv, tlvlen);
+	if (tlvlen > 0)
+		memcpy(p + alen, tlv, tlvlen);
 	v->len = 16 + alen + tlvlen;
 }
 
@@ -388,7 +389,7 @@ bench(const struct valid *v)
 	t0 = now_ns();
 	for (i = 0; i < n; i++) {
 		__asm__ volatile("" : : "r"(v->bytes) : "memory");
-		done += tao_proxy_parse(v->bytes, v->len, &h) == TAO_PROXY_DONE;
+		done += tao__proxy_parse(v->bytes, v->len, &h) == TAO_PROXY_DONE;
 	}
 	t = (now_ns() - t0) / n;
 	ok(done == n, "bench %s: %.0f ns per header", v->name, t);
