@@ -47,3 +47,23 @@ seed line nonl		4	200	"${p64}${p64}"
 seed line cr64		4	250	"${p64}\\r"
 seed line fragment	6	255	'abcd'
 seed line empty0	0	128	'\n\r\n\n'
+
+# fuzz-proxy takes raw bytes (no knob bytes): the headers of
+# tests/t220-proxy-parse.c.
+raw() {	# raw NAME BYTES (printf format)
+	mkdir -p fuzz/corpus/proxy
+	printf "$2" >"fuzz/corpus/proxy/$1"
+}
+rm -rf fuzz/corpus/proxy
+sig='\015\012\015\012\000\015\012QUIT\012'
+raw v1-tcp4	'PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\nhello'
+raw v1-tcp6	'PROXY TCP6 2001:db8::1 2001:db8::2 1 65535\r\n'
+raw v1-mapped	'PROXY TCP6 ::ffff:10.1.2.3 ::1 80 81\r\n'
+raw v1-unknown	'PROXY UNKNOWN\r\n'
+raw v1-unknown2	'PROXY UNKNOWN ffff:: ffff:: 1 2\r\n'
+raw v1-partial	'PROXY TCP4 10.0.0.1 10.0'
+raw v2-tcp4	"$sig"'\041\021\000\014\300\000\002\001\306\063\144\007\334\004\001\273'
+raw v2-tcp6	"$sig"'\041\041\000\044 \001\015\270\000\000\000\000\000\000\000\000\000\000\000\001 \001\015\270\000\000\000\000\000\000\000\000\000\000\000\002\000\001\377\377'
+raw v2-tlv	"$sig"'\041\021\000\021\012\000\000\001\012\000\000\002\004\322\026\056\001\000\002h2'
+raw v2-local	"$sig"'\040\000\000\000'
+raw v2-unspec	"$sig"'\041\000\000\003\004\000\000'
