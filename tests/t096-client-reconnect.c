@@ -35,21 +35,47 @@
 
 #define MAX_ATTEMPTS	64
 
+/* A socket bound to an ephemeral loopback port, not listening. */
 static int
-free_port(void)
+bind_loopback(int *port)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd == -1 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
-		bail("cannot find a free port");
-	port = ntohs(sin.sin_port);
-	close(fd);
+		bail("cannot bind a loopback port");
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* A port free for taod to bind a moment later. */
+static int
+free_port(void)
+{
+	int port;
+
+	close(bind_loopback(&port));
+	return port;
+}
+
+/*
+ * A port on which every connect is refused.  Its socket stays bound, never
+ * listening, for the test's life, so no test running beside this one
+ * (prove -j) can take the port and accept our "dead" clients, and the
+ * kernel cannot hand it out as an ephemeral port (a client connecting to
+ * itself).  A closed port made t096 flaky in CI.
+ */
+static int
+dead_port(void)
+{
+	int port;
+
+	(void)bind_loopback(&port);
 	return port;
 }
 
@@ -559,7 +585,7 @@ main(void)
 	plan(0);
 	if ((l = tao_loop_new()) == NULL)
 		bail("tao_loop_new");
-	dead = free_port();
+	dead = dead_port();
 	test_backoff(l, dead);
 	test_queue_while_down(l, dead);
 	test_no_reconnect(l, dead);

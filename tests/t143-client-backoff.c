@@ -36,24 +36,6 @@
 #define FIRST		100		/* payload bytes sent with the header */
 #define TYPE_BIG	7
 
-static int
-free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
-		bail("cannot find a free port");
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
 static void
 stop_loop(struct tao_loop *l, void *arg)
 {
@@ -111,12 +93,13 @@ test_full_server(void)
 	struct counts k = { 0, 0, 0 };
 	char conf[160], addr[32];
 	long long refused0, refused;
-	int port = free_port(), held;
+	int port, held;
 
 	snprintf(conf, sizeof(conf), "workers 1\nmax_connections 1\n"
-	    "listen 127.0.0.1:%d tlv\napp echo\n", port);
+	    "listen 127.0.0.1:0 tlv\napp echo\n");
 	if ((d = th_daemon_start(conf)) == NULL)
 		bail("taod did not start");
+	port = d->port[0];
 	if ((held = th_connect(port)) == -1 ||
 	    th_echo_once(held, 1, 10, 1) == -1)
 		bail("the one allowed connection is not served");
