@@ -193,15 +193,22 @@ set_listen(struct tao_config *cf, char **argv, int argc, char *msg,
 	    msglen) == -1)
 		return -1;
 	lc->lc_codec = &tao_codec_tlv;
+	lc->lc_line = cf->cf_lineno;
 	for (int i = 2; i < argc; i++) {
 		const struct tao_codec *codec = tao__codec_by_name(argv[i]);
-		if (codec != NULL)
+		if (codec != NULL) {
 			lc->lc_codec = codec;
-		else if (strcmp(argv[i], "tls") == 0)
+			lc->lc_codec_name[0] = '\0';
+		} else if (strcmp(argv[i], "tls") == 0)
 			lc->lc_tls = 1;
+		else if (lc->lc_codec_name[0] == '\0' && strlcpy(
+		    lc->lc_codec_name, argv[i], sizeof(lc->lc_codec_name)) <
+		    sizeof(lc->lc_codec_name))
+			lc->lc_codec = NULL;	/* tao__config_codecs */
 		else
 			return complain(msg, msglen, "listen: unknown option "
-			    "'%s' (want tlv, line or tls)", argv[i]);
+			    "'%s' (want tlv, line, tls or one codec name)",
+			    argv[i]);
 	}
 	for (int i = 0; i < cf->cf_nlistens && !port_is_zero(lc); i++)
 		if (cf->cf_listens[i].lc_addrlen == lc->lc_addrlen &&
@@ -419,6 +426,7 @@ tao__config_line(struct tao_config *cf, const char *file, int lineno,
 		}
 		if (strcmp(d->name, "app") == 0)
 			cf->cf_app_line = lineno;
+		cf->cf_lineno = lineno;
 		if (d->set(cf, argv, argc, msg, sizeof(msg)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s", file, lineno, msg);
 			return -1;
@@ -490,6 +498,29 @@ tao__config_finish(struct tao_config *cf, char *err, size_t errlen)
 	    cf->cf_tls_key[0] == '\0')) {
 		snprintf(err, errlen, "%s: a tls listener needs tls_cert and "
 		    "tls_key", file);
+		return -1;
+	}
+	return 0;
+}
+
+int
+tao__config_codecs(struct tao_config *cf, const struct tao_codec_set *set,
+    char *err, size_t errlen)
+{
+	const char *file = cf->cf_file[0] ? cf->cf_file : "config";
+	char names[256];
+
+	for (int i = 0; i < cf->cf_nlistens; i++) {
+		struct tao_listen_conf *lc = &cf->cf_listens[i];
+		if (lc->lc_codec_name[0] == '\0')
+			continue;
+		if ((lc->lc_codec = tao__codec_find(set, lc->lc_codec_name)) !=
+		    NULL)
+			continue;
+		tao__codec_names(set, names, sizeof(names));
+		snprintf(err, errlen, "%s:%d: listen: unknown codec '%s' "
+		    "(want %s, or tls)", file, lc->lc_line, lc->lc_codec_name,
+		    names);
 		return -1;
 	}
 	return 0;
