@@ -317,6 +317,43 @@ int	tao_server_on_worker_start(struct tao_server *, tao_worker_fn,
 	    void *arg);
 int	tao_server_on_deliver(struct tao_server *, tao_deliver_fn, void *arg);
 
+/*
+ * Modules: an app that taod loads at start-up (`app /path/to/NAME.so
+ * ARGS...`, or `app NAME ARGS...` with `module_path DIR`, taod.conf(5))
+ * instead of one built into it.  A module is a shared object that
+ * defines one symbol, tao_module_v1, most simply with
+ *
+ *	static int init(struct tao_server *s, int argc, char **argv)
+ *	{
+ *		return tao_server_register(s, 1, NULL, handler, NULL);
+ *	}
+ *	TAO_MODULE("greet", init);
+ *
+ * built with `cc -shared -fPIC $(pkg-config --cflags tao) greet.c -o
+ * greet.so` and NOT linked with -ltao: the module calls the libtao that
+ * taod carries (a second copy of the library would hold a second, empty
+ * state).  taod dlopens it in the master before any worker is forked,
+ * checks `abi` (a module built for another TAO_MODULE_ABI is refused
+ * with a message naming both versions), then calls init once with the
+ * server handle and the words of the app line, argv[0] the app's name or
+ * path and argv[argc] NULL (the strings are valid during the call).
+ * init may call every set-up function (tao_server_register,
+ * tao_server_codec, tao_server_on_*); it returns 0, or a negative TAO_E*
+ * code to refuse (bad arguments): taod then exits, and `taod -t` fails,
+ * with FILE:LINE.  A module is never unloaded, and a reload does not
+ * load it again (the app line cannot change on reload).
+ */
+#define TAO_MODULE_ABI		1
+
+struct tao_module {
+	uint32_t	 abi;		/* TAO_MODULE_ABI, first, always */
+	const char	*name;		/* for messages: "greet" */
+	int		(*init)(struct tao_server *, int argc, char **argv);
+};
+
+#define TAO_MODULE(name, init)						\
+	const struct tao_module tao_module_v1 = { TAO_MODULE_ABI, (name), (init) }
+
 /* ==== Server: inside a worker =========================================
  *
  * The calls below are for callbacks: they act on the calling worker's

@@ -228,6 +228,9 @@ set_app(struct tao_config *cf, char **argv, int argc, char *msg, size_t msglen)
 	if (strlcpy(cf->cf_app, argv[1], sizeof(cf->cf_app)) >=
 	    sizeof(cf->cf_app))
 		return complain(msg, msglen, "app: name too long");
+	if (strchr(argv[1], '/') == NULL && strlen(argv[1]) > 64)
+		return complain(msg, msglen, "app: name too long (a path "
+		    "names a module)");
 	cf->cf_app_options[0] = '\0';
 	for (int i = 2; i < argc; i++)
 		if ((i > 2 && strlcat(cf->cf_app_options, " ",
@@ -308,6 +311,7 @@ fn(struct tao_config *cf, char **argv, int argc, char *msg,		\
 }
 
 PATH_SETTER(set_control, cf_control)
+PATH_SETTER(set_module_path, cf_module_path)
 PATH_SETTER(set_pidfile, cf_pidfile)
 PATH_SETTER(set_tls_cert, cf_tls_cert)
 PATH_SETTER(set_tls_key, cf_tls_key)
@@ -330,7 +334,8 @@ set_log_level(struct tao_config *cf, char **argv, int argc, char *msg,
 static const struct directive directives[] = {
 	{ "workers",		1, 1, set_workers },
 	{ "listen",		1, 3, set_listen },
-	{ "app",		1, 4, set_app },
+	{ "app",		1, MAX_WORDS - 2, set_app },
+	{ "module_path",	1, 1, set_module_path },
 	{ "max_frame",		1, 1, set_max_frame },
 	{ "write_queue_max",	1, 1, set_wq_max },
 	{ "max_connections",	1, 1, set_max_conns },
@@ -567,6 +572,9 @@ tao__config_reload_check(const struct tao_config *running,
 	if (strcmp(next->cf_app, running->cf_app) != 0 ||
 	    strcmp(next->cf_app_options, running->cf_app_options) != 0)
 		return refuse(next, "app", err, errlen);
+	/* Modules are loaded once, before the first fork. */
+	if (strcmp(next->cf_module_path, running->cf_module_path) != 0)
+		return refuse(next, "module_path", err, errlen);
 	/* The pidfile is written once, before the first fork; the control
 	 * socket moves on reload (master/control.c). */
 	if (strcmp(next->cf_pidfile, running->cf_pidfile) != 0)

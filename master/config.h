@@ -36,8 +36,9 @@ struct tao_config {
 	int			 cf_workers;		/* 0 = auto */
 	struct tao_listen_conf	 cf_listens[TAO_MAX_LISTENS];
 	int			 cf_nlistens;
-	char			 cf_app[32];
-	char			 cf_app_options[64];	/* "notices", "" */
+	char			 cf_app[PATH_MAX];	/* name or module path */
+	char			 cf_app_options[256];	/* "notices", "" */
+	char			 cf_module_path[PATH_MAX];	/* "" = none */
 	int			 cf_app_line;	/* where it was set */
 	int			 cf_lineno;	/* the line being parsed */
 	struct tao_settings	 cf_settings;
@@ -80,7 +81,8 @@ int	tao__config_worker_count(const struct tao_config *);
 /*
  * May a running taod go from `running` to `next` by reload?  0, or -1
  * with "FILE: DIRECTIVE cannot change on reload; restart taod" in err
- * for a directive the master applies only at start-up (app, control,
+ * for a directive the master applies only at start-up (app,
+ * module_path, control,
  * pidfile, max_connections, ring_size) or a user switch the master
  * cannot make (not root).  Shared-memory capacity is checked by the
  * master (mshm.c), which knows what the segment was sized for.

@@ -38,6 +38,7 @@ collect(const struct tao_config *cf, struct shown *v)
 	NUM("workers", tao__config_worker_count(cf));
 	STR("user", V_PATH, cf->cf_user);
 	STR("app", V_STR, cf->cf_app);
+	STR("module_path", V_PATH, cf->cf_module_path);
 	NUM("max_frame", st->st_max_frame);
 	NUM("write_queue_max", st->st_write_queue_max);
 	NUM("max_connections", cf->cf_max_connections);

@@ -18,6 +18,10 @@ SBINDIR		?= $(PREFIX)/sbin
 LIBDIR		?= $(PREFIX)/lib
 INCLUDEDIR	?= $(PREFIX)/include
 MANDIR		?= $(PREFIX)/share/man
+DATADIR		?= $(PREFIX)/share
+# What a module author copies: a complete out-of-tree module.
+MODULE_EXAMPLE	:= greet.c greet.conf makefile
+MODULE_EXDIR	 = $(DATADIR)/tao/examples/module
 SYSCONFDIR	?= $(PREFIX)/etc
 PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
 UNITDIR		?=
@@ -54,7 +58,7 @@ install: $(INSTALL_DEPS)
 	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSCONFDIR)/taod \
 	    $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MODULE_EXDIR)
 	$(INSTALL_PROGRAM) $(BUILD)/taod $(DESTDIR)$(SBINDIR)/taod
 	$(INSTALL_PROGRAM) $(BUILD)/taoctl $(DESTDIR)$(BINDIR)/taoctl
 	$(INSTALL_PROGRAM) $(BUILD)/tao-bench $(DESTDIR)$(BINDIR)/tao-bench
@@ -63,6 +67,8 @@ install: $(INSTALL_DEPS)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtao.so
 	$(INSTALL_DATA) $(BUILD)/libtao.a $(DESTDIR)$(LIBDIR)/libtao.a
 	$(INSTALL_DATA) include/tao.h $(DESTDIR)$(INCLUDEDIR)/tao.h
+	$(INSTALL_DATA) $(addprefix examples/module/,$(MODULE_EXAMPLE)) \
+	    $(DESTDIR)$(MODULE_EXDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' \
 	    -e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|' \
 	    -e 's|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|' \
@@ -102,7 +108,10 @@ uninstall:
 	    $(DESTDIR)$(INCLUDEDIR)/tao.h $(DESTDIR)$(PKGCONFIGDIR)/tao.pc \
 	    $(DESTDIR)$(MANDIR)/man3/tao.3 \
 	    $(DESTDIR)$(MANDIR)/man5/taod.conf.5 \
-	    $(DESTDIR)$(MANDIR)/man8/taod.8 $(DESTDIR)$(MANDIR)/man8/taoctl.8
+	    $(DESTDIR)$(MANDIR)/man8/taod.8 $(DESTDIR)$(MANDIR)/man8/taoctl.8 \
+	    $(addprefix $(DESTDIR)$(MODULE_EXDIR)/,$(MODULE_EXAMPLE))
+	-rmdir $(DESTDIR)$(MODULE_EXDIR) $(DESTDIR)$(DATADIR)/tao/examples \
+	    $(DESTDIR)$(DATADIR)/tao 2>/dev/null
 	@conf=$(DESTDIR)$(SYSCONFDIR)/taod/taod.conf; \
 	if [ -e "$$conf" ] && ! cmp -s packaging/taod.conf "$$conf"; then \
 		echo "uninstall: keeping $$conf (changed locally)"; \

@@ -33,6 +33,15 @@ tao_app_install(struct tao_server *s, const char *name, const char *options)
 	return -1;
 }
 
+int
+tao_app_known(const char *name)
+{
+	for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
+		if (strcmp(apps[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 const char *
 tao_app_names(void)
 {

@@ -15,6 +15,8 @@
  */
 int		 tao_app_install(struct tao_server *, const char *name,
 		    const char *options);
+/* 1 if name is a built-in app. */
+int		 tao_app_known(const char *name);
 /* "echo, chat, time, ...": the names in the table, for messages. */
 const char	*tao_app_names(void);
 

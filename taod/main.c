@@ -3,6 +3,7 @@
  * install the configured app, run master and workers in the foreground.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "master/tls.h"
 #include "core/log.h"
 #include "taod/apps.h"
+#include "taod/module.h"
 
 extern char **environ;
 
@@ -95,18 +97,67 @@ load_config(struct tao_server *s, const struct options *o)
 	return 0;
 }
 
+/* Split the app line's options into argv[1..] after argv[0] = name;
+ * options is modified.  The word count. */
+static int
+app_argv(char *name, char *options, char **argv, int max)
+{
+	int argc = 0;
+	char *word, *save;
+
+	argv[argc++] = name;
+	for (word = strtok_r(options, " ", &save); word != NULL &&
+	    argc < max - 1; word = strtok_r(NULL, " ", &save))
+		argv[argc++] = word;
+	argv[argc] = NULL;
+	return argc;
+}
+
+/*
+ * The app line as a module: a path, or a name that is not built in
+ * looked up as DIR/NAME.so in module_path.  0 loaded, 1 not a module
+ * (a built-in name, or no module_path), -1 after saying why.
+ */
+static int
+install_module(struct tao_server *s, const char *where)
+{
+	struct tao_config *cf = &s->s_config;
+	char path[PATH_MAX + 80], options[sizeof(cf->cf_app_options)];
+	char err[PATH_MAX + 256], *argv[16];
+	int argc;
+
+	if (strchr(cf->cf_app, '/') != NULL)
+		strlcpy(path, cf->cf_app, sizeof(path));
+	else if (tao_app_known(cf->cf_app) || cf->cf_module_path[0] == '\0')
+		return 1;
+	else
+		snprintf(path, sizeof(path), "%s/%.64s.so", cf->cf_module_path,
+		    cf->cf_app);
+	strlcpy(options, cf->cf_app_options, sizeof(options));
+	argc = app_argv(cf->cf_app, options, argv, 16);
+	if (tao_module_load(s, path, argc, argv, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "%s:%d: app %s: %s\n", where, cf->cf_app_line, path,
+	    err);
+	return -1;
+}
+
 /* The configured app's handlers into s; 0, or -1 after saying why. */
 static int
 install_app(struct tao_server *s, const struct options *o)
 {
 	const struct tao_config *cf = &s->s_config;
 	const char *where = o->file ? o->file : "built-in";
+	int rc;
 
+	if ((rc = install_module(s, where)) <= 0)
+		return rc;
 	if (tao_app_install(s, cf->cf_app, cf->cf_app_options) == 0)
 		return 0;
 	if (errno == ENOENT)
-		fprintf(stderr, "%s:%d: unknown app '%s' (want %s)\n", where,
-		    cf->cf_app_line, cf->cf_app, tao_app_names());
+		fprintf(stderr, "%s:%d: unknown app '%s' (want %s, a module's "
+		    "path, or module_path)\n", where, cf->cf_app_line,
+		    cf->cf_app, tao_app_names());
 	else
 		fprintf(stderr, "%s:%d: app %s: bad options '%s'\n", where,
 		    cf->cf_app_line, cf->cf_app, cf->cf_app_options);

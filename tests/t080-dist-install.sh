@@ -71,7 +71,10 @@ expected="/usr/local/bin/tao-bench
 /usr/local/share/man/man3/tao.3
 /usr/local/share/man/man5/taod.conf.5
 /usr/local/share/man/man8/taoctl.8
-/usr/local/share/man/man8/taod.8"
+/usr/local/share/man/man8/taod.8
+/usr/local/share/tao/examples/module/greet.c
+/usr/local/share/tao/examples/module/greet.conf
+/usr/local/share/tao/examples/module/makefile"
 
 # ---- DESTDIR install -------------------------------------------------------
 

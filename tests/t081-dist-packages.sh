@@ -116,7 +116,10 @@ same_list "/usr/include/tao.h
 /usr/lib/$ma/pkgconfig/tao.pc
 /usr/share/doc/libtao-dev/changelog.gz
 /usr/share/doc/libtao-dev/copyright
-/usr/share/man/man3/tao.3.gz" "$(deb_files "$out/libtao-dev_${version}_$arch.deb")"
+/usr/share/man/man3/tao.3.gz
+/usr/share/tao/examples/module/greet.c
+/usr/share/tao/examples/module/greet.conf
+/usr/share/tao/examples/module/makefile" "$(deb_files "$out/libtao-dev_${version}_$arch.deb")"
 check $? "libtao-dev: header, static library, dev link, tao.pc, tao(3)"
 
 deps=$(dpkg-deb -f "$out/taod_${version}_$arch.deb" Depends)
@@ -186,7 +189,10 @@ $rpmlib/libtao.so.1.0.0" "$(rpm_files "$(r libtao)")"
 $rpmlib/libtao.a
 $rpmlib/libtao.so
 $rpmlib/pkgconfig/tao.pc
-/usr/share/man/man3/tao.3" "$(rpm_files "$(r libtao-devel)")"
+/usr/share/man/man3/tao.3
+/usr/share/tao/examples/module/greet.c
+/usr/share/tao/examples/module/greet.conf
+/usr/share/tao/examples/module/makefile" "$(rpm_files "$(r libtao-devel)")"
 	check $? "rpm libtao-devel: header, static library, dev link, tao.pc, tao(3)"
 	[ "$(rpm -qp --configfiles "$(r taod)" 2>/dev/null)" = /etc/taod/taod.conf ]
 	check $? "rpm taod: /etc/taod/taod.conf is %config"
