@@ -23,6 +23,7 @@ struct tao_handler {
 	tao_decode_fn	 h_decode;
 	tao_handler_fn	 h_handler;
 	void		*h_arg;
+	int		 h_blocking;	/* runs on the worker's pool */
 };
 
 struct tao_registry {
@@ -41,11 +42,13 @@ struct tao_registry {
 	void			*r_on_worker_start_arg;
 	tao_deliver_fn		 r_on_deliver;
 	void			*r_on_deliver_arg;
+	int			 r_nblocking;	/* handlers with h_blocking */
 };
 
-/* 0, TAO_EEXIST for a second registration of a type, TAO_ENOMEM. */
+/* 0, TAO_EEXIST for a second registration of a type, TAO_ENOMEM.
+ * blocking: the handler may block (worker/pool.h runs it). */
 int	tao__registry_add(struct tao_registry *, int32_t type, tao_decode_fn,
-	    tao_handler_fn, void *arg);
+	    tao_handler_fn, void *arg, int blocking);
 void	tao__registry_free(struct tao_registry *);
 
 static inline const struct tao_handler *

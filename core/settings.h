@@ -21,6 +21,10 @@ struct tao_settings {
 	 * timeout.  0 = off, default 30 000.  Also bounds a TLS handshake
 	 * (TAO_TLS_HANDSHAKE_MS when 0). */
 	uint64_t	st_send_timeout_ms;
+	/* The pool of blocking handlers (worker/pool.h): threads per
+	 * worker, default 4, and jobs queued per worker, default 1024. */
+	int		st_blocking_threads;
+	uint32_t	st_blocking_queue_max;
 };
 
 #endif

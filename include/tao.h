@@ -11,7 +11,9 @@
  * server callback below runs inside a worker, on that worker's one
  * single-threaded event loop, never concurrently with another callback of
  * the same worker; workers are separate processes, so a global variable a
- * callback changes is that worker's own copy.  Nothing here blocks.
+ * callback changes is that worker's own copy.  Nothing here blocks.  The
+ * one exception is a handler registered with tao_server_register_blocking,
+ * which runs on a thread of the worker's pool and may block.
  *
  * Errors.  Every call that can fail returns 0 (or a non-negative value
  * where it says so: a timer id, a length) on success and a negative
@@ -281,6 +283,43 @@ int			 tao_server_run(struct tao_server *);
  */
 int	tao_server_register(struct tao_server *, int32_t type, tao_decode_fn,
 	    tao_handler_fn, void *arg);
+/*
+ * The same for a handler that may block (a database call, a file read):
+ * its frames run on a small pool of threads in each worker
+ * (`blocking_threads`, default 4), so the worker's loop and its other
+ * connections go on meanwhile.  The decode function still runs on the
+ * loop.  Same returns as tao_server_register.
+ *
+ * Order: a connection's blocking frames run one at a time, in arrival
+ * order, and the connection is not read while one runs, so its later
+ * frames, blocking or not, wait behind it and are handled in order.  The
+ * message (data, len, decoded) is a copy valid until the handler returns.
+ * Each worker queues at most `blocking_queue_max` jobs (default 1024) for
+ * its threads; a connection whose frame finds the queue full waits, not
+ * read, until there is room: nothing is dropped.
+ *
+ * On a pool thread a handler may call only this thread-safe subset, and
+ * only for the connection it was given:
+ *   tao_conn_send   copied and handed to the loop, which queues it in
+ *                   order; 0, TAO_ECLOSED once the connection is closed
+ *                   (or after this handler's tao_conn_close), TAO_ETOOBIG,
+ *                   TAO_ENOMEM, TAO_EINVAL, TAO_ESTATE for another
+ *                   connection.  No TAO_EWOULDBLOCK: the connection is
+ *                   not read while its queue is over write_queue_max.
+ *   tao_conn_close  handed to the loop, after the sends before it.
+ *   tao_conn_id, tao_conn_peer, tao_conn_codec, tao_conn_server.
+ *   tao_conn_data, tao_conn_set_data: the pointer itself; callbacks of
+ *                   the same connection on the loop (its timers, a
+ *                   delivery) may run meanwhile, so guard what it points
+ *                   to if both use it.
+ * Everything else (timers, tao_server_broadcast, _unicast) returns
+ * TAO_ESTATE there.  A connection that closes while its job runs (the
+ * peer left, a timeout) stays allocated until the job returns: sends get
+ * TAO_ECLOSED, and on_error and on_close run once, on the loop, after the
+ * job.  A graceful stop or reload waits for running jobs.
+ */
+int	tao_server_register_blocking(struct tao_server *, int32_t type,
+	    tao_decode_fn, tao_handler_fn, void *arg);
 /*
  * The callback setters: fn replaces the previous one (NULL removes it).
  * Each returns 0, TAO_EINVAL or TAO_ESTATE.

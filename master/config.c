@@ -291,6 +291,8 @@ NUMBER_SETTER(set_drain, cf_settings.st_drain_timeout_ms, uint64_t, 0, MS_MAX, 0
 NUMBER_SETTER(set_send_to, cf_settings.st_send_timeout_ms, uint64_t, 0, MS_MAX, 0)
 NUMBER_SETTER(set_reload_to, cf_reload_timeout_ms, uint64_t, 100, MS_MAX, 0)
 NUMBER_SETTER(set_old_gens, cf_max_old_generations, int, 1, 16, 0)
+NUMBER_SETTER(set_bthreads, cf_settings.st_blocking_threads, int, 1, 64, 0)
+NUMBER_SETTER(set_bqueue, cf_settings.st_blocking_queue_max, uint32_t, 1, 1000000, 0)
 
 static int
 set_hb_reply(struct tao_config *cf, char **argv, int argc, char *msg,
@@ -348,6 +350,8 @@ static const struct directive directives[] = {
 	{ "send_timeout_ms",	1, 1, set_send_to },
 	{ "reload_timeout_ms",	1, 1, set_reload_to },
 	{ "max_old_generations", 1, 1, set_old_gens },
+	{ "blocking_threads",	1, 1, set_bthreads },
+	{ "blocking_queue_max",	1, 1, set_bqueue },
 	{ "control",		1, 1, set_control },
 	{ "pidfile",		1, 1, set_pidfile },
 	{ "user",		1, 1, set_user },
@@ -369,6 +373,8 @@ tao__config_defaults(struct tao_config *cf)
 	cf->cf_settings.st_frame_timeout_ms = 30000;
 	cf->cf_settings.st_drain_timeout_ms = 10000;
 	cf->cf_settings.st_send_timeout_ms = 30000;
+	cf->cf_settings.st_blocking_threads = 4;
+	cf->cf_settings.st_blocking_queue_max = 1024;
 	cf->cf_max_connections = 10000;
 	cf->cf_ring_size = 4u << 20;
 	cf->cf_max_old_generations = 2;

@@ -51,6 +51,8 @@ collect(const struct tao_config *cf, struct shown *v)
 	NUM("drain_timeout_ms", st->st_drain_timeout_ms);
 	NUM("reload_timeout_ms", cf->cf_reload_timeout_ms);
 	NUM("max_old_generations", cf->cf_max_old_generations);
+	NUM("blocking_threads", st->st_blocking_threads);
+	NUM("blocking_queue_max", st->st_blocking_queue_max);
 	STR("control", V_PATH, cf->cf_control);
 	STR("pidfile", V_PATH, cf->cf_pidfile);
 	STR("log_level", V_STR, lvl >= 0 && lvl < 4 ? level_names[lvl] : "?");

@@ -55,12 +55,15 @@ setup_check(const struct tao_server *s)
 static struct tao_worker *
 running(const struct tao_server *s, int *rc)
 {
+	struct tao_worker *w = server_ok(s) ? s->s_worker : NULL;
+
+	*rc = 0;
 	if (!server_ok(s))
 		*rc = TAO_EINVAL;
-	else if (s->s_worker == NULL)
-		*rc = TAO_ESTATE;
+	else if (w == NULL || tao__pool_current() != NULL)
+		*rc = TAO_ESTATE;	/* not a worker, or a pool thread */
 	else
-		return s->s_worker;
+		return w;
 	return NULL;
 }
 
@@ -138,7 +141,18 @@ tao_server_register(struct tao_server *s, int32_t type, tao_decode_fn decode,
 
 	if ((rc = setup_check(s)) < 0)
 		return rc;
-	return tao__registry_add(&s->s_registry, type, decode, handler, arg);
+	return tao__registry_add(&s->s_registry, type, decode, handler, arg, 0);
+}
+
+int
+tao_server_register_blocking(struct tao_server *s, int32_t type,
+    tao_decode_fn decode, tao_handler_fn handler, void *arg)
+{
+	int rc;
+
+	if ((rc = setup_check(s)) < 0)
+		return rc;
+	return tao__registry_add(&s->s_registry, type, decode, handler, arg, 1);
 }
 
 int

@@ -28,6 +28,7 @@
 #include "core/timer.h"
 #include "worker/tls.h"
 #include "worker/wshm.h"
+#include "worker/pool.h"
 
 #define READ_ROUNDS	4		/* reads per readable event */
 #define TLS_READ_ROUNDS	16		/* the same bytes in TLS records */
@@ -194,7 +195,13 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 		if (h == NULL)
 			return;
 	}
-	if (found == 1)
+	if (found == 1 && h->h_blocking && w->w_pool != NULL) {
+		/* Not read again until its job is done (pool.h). */
+		if (tao__pool_submit(w, c, h, &m) < 0) {
+			TAO_STAT_ADD(w, ERRORS, 1);
+			tao__conn_abort(c, TAO_ENOMEM, "no memory for a job");
+		}
+	} else if (found == 1)
 		h->h_handler(c, &m, h->h_arg);
 	else if (found == -1) {
 		TAO_STAT_ADD(w, ERRORS, 1);
@@ -213,8 +220,8 @@ conn_ready(void *owner)
 
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return -1;
-	if (c->c_flags & TAO_CONN_CLOSING)
-		return 0;
+	if ((c->c_flags & TAO_CONN_CLOSING) || c->c_job != NULL)
+		return 0;	/* a blocking job first: order (pool.h) */
 	if (c->c_wq.q_bytes >= conn_settings(c)->st_write_queue_max) {
 		c->c_flags |= TAO_CONN_READ_PAUSED;
 		return 0;
@@ -336,8 +343,8 @@ tao__conn_read(struct tao_conn *c)
 		TAO_STAT_ADD(w, BYTES_IN, (uint64_t)n);
 		c->c_bytes_in += (uint64_t)n;
 		conn_input(c, buf, (size_t)n);
-		if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
-		    TAO_CONN_READ_PAUSED))
+		if ((c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
+		    TAO_CONN_READ_PAUSED)) || c->c_job != NULL)
 			return c->c_flags & TAO_CONN_CLOSED ? -1 : 0;
 		/* A short read emptied the socket; a TLS read returns one
 		 * record, and only a full one suggests that more follow. */
@@ -350,21 +357,18 @@ tao__conn_read(struct tao_conn *c)
 
 /* ---- output --------------------------------------------------------- */
 
-int
-tao_conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
+/* Queue one message; bounded: refuse over write_queue_max. */
+static int
+conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
+    int bounded)
 {
 	uint8_t head[TAO_CODEC_MAX_HEAD], tail[TAO_CODEC_MAX_TAIL];
 	size_t head_len, tail_len;
-	struct tao_worker *w;
+	struct tao_worker *w = c->c_worker;
 
-	if (c == NULL || (data == NULL && len > 0))
-		return TAO_EINVAL;
-	if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
-		return TAO_ECLOSED;
-	w = c->c_worker;
 	if (len > w->w_p.wp_settings.st_max_frame)
 		return TAO_ETOOBIG;
-	if (c->c_wq.q_bytes >= w->w_p.wp_settings.st_write_queue_max)
+	if (bounded && c->c_wq.q_bytes >= w->w_p.wp_settings.st_write_queue_max)
 		return TAO_EWOULDBLOCK;
 	if (c->c_wq.q_bytes == 0)
 		c->c_last_tx_ms = w->w_loop.el_now_ms;	/* send_timeout_ms from here */
@@ -377,6 +381,30 @@ tao_conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
 	TAO_STAT_ADD(w, MSGS_OUT, 1);
 	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
 	return 0;
+}
+
+int
+tao_conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
+{
+	struct tao_job *j;
+
+	if (c == NULL || (data == NULL && len > 0))
+		return TAO_EINVAL;
+	if ((j = tao__pool_current()) != NULL)
+		return tao__pool_send(j, c, type, data, len);
+	if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
+		return TAO_ECLOSED;
+	return conn_send(c, type, data, len, 1);
+}
+
+/* The job's sends go out even while a graceful close waits for it. */
+int
+tao__conn_send_job(struct tao_conn *c, int32_t type, const void *data,
+    size_t len)
+{
+	if (c->c_flags & TAO_CONN_CLOSED)
+		return TAO_ECLOSED;
+	return conn_send(c, type, data, len, 0);
 }
 
 /* Resume reading a connection whose output went back under its bound. */
@@ -398,6 +426,18 @@ tao__conn_flush(struct tao_conn *c)
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return -1;	/* on the closed list, never on the flush list */
 	tao__evloop_flush_del(&w->w_loop, &c->c_pending);
+	if ((c->c_flags & TAO_CONN_CLOSING) && c->c_job != NULL) {
+		/* Closing waits for the job's replies (tao__conn_job_done). */
+		if (c->c_wq.q_bytes > 0 && (rc = c->c_tls == NULL ?
+		    tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
+		    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written))
+		    == -1) {
+			tao__conn_abort(c, TAO_ESYS, NULL);
+			return -1;
+		}
+		conn_update_events(c);
+		return 0;
+	}
 	if ((c->c_flags & TAO_CONN_CLOSING) && !conn_has_output(c)) {
 		conn_close_now(c, 0);	/* tao_conn_close, nothing to send */
 		return -1;
@@ -440,7 +480,8 @@ conn_update_events(struct tao_conn *c)
 
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;
-	if (!(c->c_flags & (TAO_CONN_READ_PAUSED | TAO_CONN_CLOSING)))
+	if (!(c->c_flags & (TAO_CONN_READ_PAUSED | TAO_CONN_CLOSING)) &&
+	    c->c_job == NULL)
 		want |= EPOLLIN;
 	if (c->c_wq.q_bytes > 0)
 		want |= EPOLLOUT;
@@ -505,6 +546,12 @@ tao_conn_close(struct tao_conn *c)
 {
 	struct tao_worker *w;
 
+	struct tao_job *j;
+
+	if (c != NULL && (j = tao__pool_current()) != NULL) {
+		tao__pool_close(j, c);
+		return;
+	}
 	if (c == NULL || (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
 		return;
 	w = c->c_worker;
@@ -528,36 +575,25 @@ tao__conn_drain(struct tao_conn *c)
 {
 	if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
 		return;
+	if (c->c_job != NULL) {
+		/* Answer what waits behind the job first (job_done). */
+		c->c_flags |= TAO_CONN_DRAIN_AFTER_JOB;
+		return;
+	}
 	if (!(c->c_flags & TAO_CONN_READ_PAUSED) && tao__conn_read(c) == -1)
 		return;
 	tao_conn_close(c);
 }
 
-/*
- * err != 0: the connection failed (tao__conn_abort); on_error runs with
- * it and the errno of the failure, right before on_close.
- */
+/* The callbacks and the bookkeeping of a closed connection: on_error,
+ * on_close, its table row, its output; then freed at the safe point. */
 static void
-conn_close_now(struct tao_conn *c, int err)
+conn_close_finish(struct tao_conn *c, int err, int saved_errno)
 {
 	struct tao_worker *w = c->c_worker;
 	const struct tao_registry *r = w->w_p.wp_registry;
-	int saved_errno = errno;
 
-	if (c->c_flags & TAO_CONN_CLOSED)
-		return;
-	c->c_flags |= TAO_CONN_CLOSED;
-	tao__io_forget(&w->w_loop, &c->c_io);	/* DEL, new generation */
-	if (c->c_tls != NULL)
-		tao__wtls_close(c);	/* close_notify, while fd is open */
-	close(c->c_io.io_fd);
-	c->c_io.io_fd = -1;
-	/* It stays on w_conns (marked closed) until the deferred frees: a
-	 * loop over w_conns whose callback closes another connection keeps
-	 * a valid next pointer.  c_pending moves to the closed list. */
 	tao__evloop_defer_free(&w->w_loop, &c->c_pending);
-	tao__timers_cancel_owner(w->w_loop.el_timers, &c->c_timers);
-	c->c_timeout_id = -1;
 	if (!(c->c_flags & TAO_CONN_MIGRATING))
 		TAO_STAT_ADD(w, CLOSED, 1);
 	if (err != 0 && (c->c_flags & TAO_CONN_ANNOUNCED) &&
@@ -572,6 +608,71 @@ conn_close_now(struct tao_conn *c, int err)
 	/* c_in stays until tao__conn_free: a message being handled may
 	 * point into it (tao.h: data is valid for the whole callback). */
 	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
+}
+
+/*
+ * err != 0: the connection failed (tao__conn_abort); on_error runs with
+ * it and the errno of the failure, right before on_close.  With a
+ * blocking job running, the socket closes now and the rest waits for
+ * the job (tao__conn_job_done): on_close runs after it, and the memory
+ * the job uses stays.
+ */
+static void
+conn_close_now(struct tao_conn *c, int err)
+{
+	struct tao_worker *w = c->c_worker;
+	int saved_errno = errno;
+
+	if (c->c_flags & TAO_CONN_CLOSED)
+		return;
+	c->c_flags |= TAO_CONN_CLOSED;
+	tao__io_forget(&w->w_loop, &c->c_io);	/* DEL, new generation */
+	if (c->c_tls != NULL)
+		tao__wtls_close(c);	/* close_notify, while fd is open */
+	close(c->c_io.io_fd);
+	c->c_io.io_fd = -1;
+	/* It stays on w_conns (marked closed) until the deferred frees: a
+	 * loop over w_conns whose callback closes another connection keeps
+	 * a valid next pointer.  c_pending moves to the closed list. */
+	tao__timers_cancel_owner(w->w_loop.el_timers, &c->c_timers);
+	c->c_timeout_id = -1;
+	if (c->c_job != NULL) {
+		tao__evloop_flush_del(&w->w_loop, &c->c_pending);
+		tao__pool_conn_closed(c, err, saved_errno);
+		return;
+	}
+	conn_close_finish(c, err, saved_errno);
+}
+
+void
+tao__conn_job_done(struct tao_conn *c, int err, int saved_errno)
+{
+	struct tao_worker *w = c->c_worker;
+
+	if (c->c_flags & TAO_CONN_CLOSED) {
+		conn_close_finish(c, err, saved_errno);
+		return;
+	}
+	if (c->c_flags & TAO_CONN_CLOSING) {
+		tao__evloop_flush_add(&w->w_loop, &c->c_pending);
+		return;
+	}
+	/* The peer was not silent, we were busy: its clocks restart. */
+	c->c_last_rx_ms = w->w_loop.el_now_ms;
+	if (c->c_frame_start_ms != 0)
+		c->c_frame_start_ms = w->w_loop.el_now_ms;
+	/* Go on with what arrived behind the job, then read again. */
+	if (c->c_in.fr_buf != NULL && !(c->c_flags & TAO_CONN_READ_PAUSED))
+		conn_input(c, NULL, 0);
+	if (c->c_flags & TAO_CONN_CLOSED)
+		return;
+	if ((c->c_flags & TAO_CONN_DRAIN_AFTER_JOB) && c->c_job == NULL) {
+		c->c_flags &= ~TAO_CONN_DRAIN_AFTER_JOB;
+		tao__conn_drain(c);
+		return;
+	}
+	conn_update_events(c);
+	tao__conn_arm_timeouts(c);
 }
 
 /* At a safe point (the loop's deferred frees): unlink from w_conns and free. */

@@ -42,6 +42,7 @@ enum tao_conn_flag {
 	TAO_CONN_PEER_EOF	= 1 << 5,
 	TAO_CONN_MIGRATING	= 1 << 6,	/* changing generation */
 	TAO_CONN_HANDOFF	= 1 << 7,	/* hand off when quiescent */
+	TAO_CONN_DRAIN_AFTER_JOB = 1 << 8,	/* drain once c_job is done */
 	/* TLS connections only (worker/tls.c): */
 	TAO_CONN_TLS_READY	= 1 << 9,	/* handshake done */
 	TAO_CONN_TLS_WANT_OUT	= 1 << 10,	/* a read waits to write */
@@ -89,6 +90,9 @@ struct tao_conn {
 	uint64_t		 c_bytes_in, c_bytes_out;
 	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns, until freed */
 	struct tao_pending	 c_pending;	/* flush list, or closed list */
+	/* A blocking handler's job in flight (worker/pool.h): while set the
+	 * connection is not read, and it is not freed. */
+	struct tao_job		*c_job;
 };
 
 /* The connection of its flush/closed list node. */
@@ -132,6 +136,12 @@ void	tao__conn_abort(struct tao_conn *, int err, const char *why);
 /* Graceful stop: read what has arrived, answer it, flush, close. */
 void	tao__conn_drain(struct tao_conn *);
 void	tao__conn_free(struct tao_conn *);
+/* pool.c, on the loop: a send handed back by a blocking handler (queued
+ * even over write_queue_max or while closing; TAO_ECLOSED once closed),
+ * and the end of its job (err, saved_errno: why it closed meanwhile). */
+int	tao__conn_send_job(struct tao_conn *, int32_t type, const void *,
+	    size_t);
+void	tao__conn_job_done(struct tao_conn *, int err, int saved_errno);
 void	tao__conn_arm_timeouts(struct tao_conn *);
 
 #endif

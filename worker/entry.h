@@ -59,5 +59,9 @@ int	tao__wring_unicast(struct tao_worker *, uint64_t netid, int32_t type,
 int64_t	tao__worker_timer_add(struct tao_worker *, uint64_t ms,
 	    uint64_t period_ms, tao_timer_fn, void *);
 int	tao__worker_timer_cancel(struct tao_worker *, int64_t timer_id);
+/* Non-NULL on a blocking-handler pool thread (worker/pool.c), where only
+ * the thread-safe calls of tao.h are allowed. */
+struct tao_job;
+struct tao_job *tao__pool_current(void);
 
 #endif /* TAO_WORKER_ENTRY_H */

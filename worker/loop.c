@@ -35,6 +35,7 @@
 #include "worker/conn.h"
 #include "core/log.h"
 #include "worker/wring.h"
+#include "worker/pool.h"
 #include "core/timer.h"
 #include "worker/worker.h"
 #include "shm/segment.h"
@@ -308,6 +309,13 @@ ring_event(struct tao_evloop *l, struct tao_io *io, uint32_t revents)
 	tao__wring_on_event(l->el_owner);
 }
 
+static void
+pool_event(struct tao_evloop *l, struct tao_io *io, uint32_t revents)
+{
+	(void)io, (void)revents;
+	tao__pool_on_event(l->el_owner);
+}
+
 static int
 worker_setup(struct tao_worker *w)
 {
@@ -330,6 +338,7 @@ worker_setup(struct tao_worker *w)
 	tao__evloop_handle(&w->w_loop, TAO_IO_CHANNEL, channel_event);
 	tao__evloop_handle(&w->w_loop, TAO_IO_SIGNAL, signal_event);
 	tao__evloop_handle(&w->w_loop, TAO_IO_RING, ring_event);
+	tao__evloop_handle(&w->w_loop, TAO_IO_POOL, pool_event);
 	if (tao__io_add(&w->w_loop, &w->w_signal_io, TAO_IO_SIGNAL, sfd,
 	    EPOLLIN) == -1)
 		return -1;
@@ -348,6 +357,11 @@ worker_setup(struct tao_worker *w)
 		l->l_index = i;
 	}
 	listeners_poll(w, 1);
+	/* Threads only in a worker, and only for blocking handlers. */
+	if (w->w_p.wp_registry->r_nblocking > 0 && tao__pool_start(w,
+	    w->w_p.wp_settings.st_blocking_threads,
+	    w->w_p.wp_settings.st_blocking_queue_max) == -1)
+		return -1;
 	return tao__wring_attach(w);
 }
 
@@ -355,6 +369,7 @@ static void
 worker_teardown(struct tao_worker *w)
 {
 	tao__evloop_free_closed(&w->w_loop, free_one);
+	tao__pool_stop(w);
 	tao__wring_detach(w);
 	for (int i = 0; i < w->w_p.wp_nlisteners; i++)
 		if (w->w_listeners[i].l_io.io_fd != -1)

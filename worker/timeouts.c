@@ -36,6 +36,10 @@ conn_next_deadline(const struct tao_conn *c, const char **why)
 	const struct tao_settings *st = &c->c_worker->w_p.wp_settings;
 	uint64_t d = UINT64_MAX, t;
 
+	/* While a blocking job runs the peer is not read: only output can
+	 * time out (tao__conn_job_done restarts the clocks). */
+	if (c->c_job != NULL)
+		goto output;
 	if (st->st_heartbeat_ms > 0) {
 		t = c->c_last_rx_ms + 2 * st->st_heartbeat_ms;
 		if (t < d) {
@@ -59,6 +63,7 @@ conn_next_deadline(const struct tao_conn *c, const char **why)
 			*why = "frame timeout";
 		}
 	}
+output:
 	if (c->c_tls != NULL && !tao__wtls_can_send(c)) {
 		/* c_frame_start_ms is the accept time until it is done. */
 		t = c->c_frame_start_ms + (st->st_send_timeout_ms > 0 ?
@@ -95,7 +100,8 @@ conn_timeout_fired(void *owner, void *arg)
 			return;		/* closed: flushed, or an error */
 		d = conn_next_deadline(c, &why);
 	}
-	if (d <= now && !(c->c_flags & TAO_CONN_READ_PAUSED)) {
+	if (d <= now && !(c->c_flags & TAO_CONN_READ_PAUSED) &&
+	    c->c_job == NULL) {
 		/* A worker running late (a stall, a burst) may not have read
 		 * frames that are already in the socket: read them before
 		 * judging the peer silent.  One read, only when a timeout is

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "worker/conn.h"
 #include "core/timer.h"
+#include "worker/entry.h"
 
 static int64_t
 add(struct tao_worker *w, struct tao_conn *c, uint64_t deadline,
@@ -21,6 +22,8 @@ add(struct tao_worker *w, struct tao_conn *c, uint64_t deadline,
 
 	if (fn == NULL)
 		return TAO_EINVAL;
+	if (tao__pool_current() != NULL)
+		return TAO_ESTATE;	/* the heap is the loop's */
 	if (c != NULL && (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
 		return TAO_ECLOSED;
 	id = tao__timers_add(w->w_loop.el_timers, deadline, period,
@@ -61,6 +64,8 @@ tao_conn_timer_cancel(struct tao_conn *c, int64_t id)
 {
 	if (c == NULL)
 		return TAO_EINVAL;
+	if (tao__pool_current() != NULL)
+		return TAO_ESTATE;
 	return tao__timers_cancel(c->c_worker->w_loop.el_timers, id, c) == 0 ? 0 :
 	    TAO_ENOENT;
 }

@@ -34,6 +34,7 @@ enum tao_io_kind {
 	TAO_IO_CHANNEL,
 	TAO_IO_SIGNAL,
 	TAO_IO_RING,
+	TAO_IO_POOL,		/* worker/pool.c's eventfd */
 };
 
 struct tao_listener {
@@ -75,6 +76,7 @@ struct tao_worker {
 	uint64_t		 w_ring_drops;	/* already counted */
 	int			 w_handoff;	/* reload: hand connections over */
 	int64_t			 w_handoff_timer;
+	struct tao_pool		*w_pool;	/* blocking handlers, or NULL */
 	int			 w_exit_code;
 };
 
