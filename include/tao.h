@@ -313,10 +313,14 @@ int	tao_server_register(struct tao_server *, int32_t type, tao_decode_fn,
  *                   delivery) may run meanwhile, so guard what it points
  *                   to if both use it.
  * Everything else (timers, tao_server_broadcast, _unicast) returns
- * TAO_ESTATE there.  A connection that closes while its job runs (the
- * peer left, a timeout) stays allocated until the job returns: sends get
- * TAO_ECLOSED, and on_error and on_close run once, on the loop, after the
- * job.  A graceful stop or reload waits for running jobs.
+ * TAO_ESTATE there.  A connection that closes while its job runs (reset
+ * by the peer, send_timeout_ms, the drain deadline) stays allocated until
+ * the job returns: sends get TAO_ECLOSED, and on_error and on_close run
+ * once, on the loop, after the job.  The peer's half-close (EOF) is read
+ * only after the job, so its reply still goes out; a tao_conn_close on
+ * the loop, a graceful stop and a reload also wait for the job and its
+ * replies.  While a job runs, the connection's idle, heartbeat and frame
+ * timeouts are suspended (it is the server that is busy).
  */
 int	tao_server_register_blocking(struct tao_server *, int32_t type,
 	    tao_decode_fn, tao_handler_fn, void *arg);

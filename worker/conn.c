@@ -487,6 +487,10 @@ conn_update_events(struct tao_conn *c)
 		want |= EPOLLOUT;
 	if (c->c_tls != NULL)
 		want = tao__wtls_events(c, want);
+	/* Not read while its job runs, but a reset still closes it (epoll
+	 * reports errors and hang-ups whatever the mask). */
+	if (want == 0 && c->c_job != NULL)
+		want = EPOLLERR;
 	if (want == c->c_io.io_events)
 		return;
 	if (tao__io_set(&c->c_worker->w_loop, &c->c_io, want) == -1) {

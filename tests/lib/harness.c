@@ -322,6 +322,9 @@ read_env(void)
 	if (len >= 5 && strcmp(build_dir + len - 5, "/asan") == 0) {
 		sanitized = 1;
 		scale *= 3;
+	} else if (len >= 5 && strcmp(build_dir + len - 5, "/tsan") == 0) {
+		sanitized = 1;	/* ThreadSanitizer is slower still */
+		scale *= 5;
 	}
 }
 
@@ -793,6 +796,7 @@ th_daemon_sanitizer_report(struct th_daemon *d)
 {
 	return th_daemon_log_count(d, "AddressSanitizer") > 0 ||
 	    th_daemon_log_count(d, "LeakSanitizer") > 0 ||
+	    th_daemon_log_count(d, "ThreadSanitizer") > 0 ||
 	    th_daemon_log_count(d, "runtime error:") > 0;
 }
 

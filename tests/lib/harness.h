@@ -16,7 +16,8 @@
  *
  * Every wait is a bounded poll; pass the nominal time in milliseconds
  * through th_ms(), which scales it by TAO_TEST_TIMEOUT_SCALE (default 1)
- * and by 3 more when TAO_BUILD names an ASan build (".../asan").  That
+ * and by 3 more when TAO_BUILD names an ASan build (".../asan"), 5 for
+ * a TSan one (".../tsan").  That
  * is the tests' only time-scale variable: kids.c and the unit tests use
  * th_timeout_scale() too.  Lower bounds ("not closed before 350 ms") are
  * never scaled.
