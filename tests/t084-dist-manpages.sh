@@ -35,7 +35,7 @@ trap 'exit 1' INT TERM HUP
 # Every directive of taod.conf(5): the parser's table in master/config.c.
 directives="workers listen app module_path max_frame write_queue_max max_connections
 ring_size heartbeat_ms heartbeat_reply idle_timeout_ms frame_timeout_ms
-drain_timeout_ms send_timeout_ms reload_timeout_ms max_old_generations control pidfile user
+drain_timeout_ms send_timeout_ms reload_timeout_ms max_old_generations blocking_threads blocking_queue_max control pidfile user
 log_level tls_cert tls_key tls_client_ca"
 pages="tao.3 taod.conf.5 taod.8 taoctl.8"
 
