@@ -23,7 +23,8 @@
 #include "proto/codec.h"
 #include "core/log.h"
 
-#define MAX_WORDS	8
+/* worker_cpu_affinity takes one word per worker slot. */
+#define MAX_WORDS	(TAO_MAX_WORKERS + 2)
 
 /* Fuzzing turns name lookups off (numeric addresses only). */
 int tao__config_resolve_names = 1;
@@ -320,8 +321,41 @@ set_log_level(struct tao_config *cf, char **argv, int argc, char *msg,
 	return 0;
 }
 
+static int
+set_affinity(struct tao_config *cf, char **argv, int argc, char *msg,
+    size_t msglen)
+{
+	return tao__config_affinity(cf, argv + 1, argc - 1, msg, msglen);
+}
+
+/* "metrics HOST:PORT" or "metrics off". */
+static int
+set_metrics(struct tao_config *cf, char **argv, int argc, char *msg,
+    size_t msglen)
+{
+	char inner[TAO_CONFIG_ERRLEN - 128];
+
+	(void)argc;
+	if (strcmp(argv[1], "off") == 0) {
+		cf->cf_metrics[0] = '\0';
+		return 0;
+	}
+	if (strlcpy(cf->cf_metrics, argv[1], sizeof(cf->cf_metrics)) >=
+	    sizeof(cf->cf_metrics))
+		return complain(msg, msglen, "metrics: address too long");
+	if (parse_address(argv[1], &cf->cf_metrics_addr,
+	    &cf->cf_metrics_addrlen, inner, sizeof(inner)) == -1) {
+		cf->cf_metrics[0] = '\0';
+		/* parse_address words its errors for listen. */
+		return complain(msg, msglen, "metrics: %s",
+		    strncmp(inner, "listen: ", 8) == 0 ? inner + 8 : inner);
+	}
+	return 0;
+}
+
 static const struct directive directives[] = {
 	{ "workers",		1, 1, set_workers },
+	{ "worker_cpu_affinity", 1, MAX_WORDS - 1, set_affinity },
 	{ "listen",		1, 3, set_listen },
 	{ "app",		1, 4, set_app },
 	{ "max_frame",		1, 1, set_max_frame },
@@ -343,6 +377,7 @@ static const struct directive directives[] = {
 	{ "tls_cert",		1, 1, set_tls_cert },
 	{ "tls_key",		1, 1, set_tls_key },
 	{ "tls_client_ca",	1, 1, set_tls_client_ca },
+	{ "metrics",		1, 1, set_metrics },
 };
 
 void

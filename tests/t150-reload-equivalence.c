@@ -441,6 +441,8 @@ use_ctl(struct th_daemon *d, const char *path)
 
 static struct rcase cases[] = {
 	{ "workers", BASE TLV, "app echo\nworkers 2\n" TLV, p_workers2, NULL, NULL },
+	{ "worker_cpu_affinity", BASE TLV,
+	    BASE TLV "worker_cpu_affinity auto\n", NULL, NULL, NULL },
 	{ "user", BASE TLV, BASE TLV "user nobody\n", p_user_nobody, NULL, NULL },
 	{ "listen codec tlv -> line", BASE TLV,
 	    BASE "listen 127.0.0.1:0 line\n", p_line, NULL, NULL },
@@ -502,7 +504,8 @@ static struct rcase cases[] = {
 /* Every directive of the manual has a row (t84 checks the manual lists
  * what config.c parses). */
 static const char *const directives[] = {
-	"workers", "user", "listen", "app", "max_frame", "write_queue_max",
+	"workers", "worker_cpu_affinity", "user", "listen", "app", "max_frame",
+	"write_queue_max",
 	"max_connections", "ring_size", "heartbeat_ms", "heartbeat_reply",
 	"idle_timeout_ms", "frame_timeout_ms", "drain_timeout_ms",
 	"reload_timeout_ms", "max_old_generations", "control", "pidfile",
