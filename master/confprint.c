@@ -57,6 +57,7 @@ collect(const struct tao_config *cf, struct shown *v, char *cpus,
 	STR("control", V_PATH, cf->cf_control);
 	STR("pidfile", V_PATH, cf->cf_pidfile);
 	STR("log_level", V_STR, lvl >= 0 && lvl < 4 ? level_names[lvl] : "?");
+	STR("metrics", V_STR, cf->cf_metrics[0] ? cf->cf_metrics : "off");
 	STR("tls_cert", V_PATH, cf->cf_tls_cert);
 	STR("tls_key", V_PATH, cf->cf_tls_key);
 	STR("tls_client_ca", V_PATH, cf->cf_tls_client_ca);

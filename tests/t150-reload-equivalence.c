@@ -444,6 +444,8 @@ static struct rcase cases[] = {
 	{ "worker_cpu_affinity", BASE TLV,
 	    BASE TLV "worker_cpu_affinity auto\n", NULL, NULL, NULL },
 	{ "user", BASE TLV, BASE TLV "user nobody\n", p_user_nobody, NULL, NULL },
+	{ "metrics", BASE TLV, BASE TLV "metrics 127.0.0.1:0\n", NULL, NULL,
+	    NULL },
 	{ "listen codec tlv -> line", BASE TLV,
 	    BASE "listen 127.0.0.1:0 line\n", p_line, NULL, NULL },
 	{ "listen + tls (certs added too)", BASE TLV, BASE TLV_TLS CERTS,
@@ -509,7 +511,7 @@ static const char *const directives[] = {
 	"max_connections", "ring_size", "heartbeat_ms", "heartbeat_reply",
 	"idle_timeout_ms", "frame_timeout_ms", "drain_timeout_ms",
 	"reload_timeout_ms", "max_old_generations", "control", "pidfile",
-	"log_level", "tls_cert", "tls_key", "tls_client_ca",
+	"log_level", "metrics", "tls_cert", "tls_key", "tls_client_ca",
 };
 
 static void
