@@ -16,7 +16,9 @@
  * step of progress of the reply.  LINGER half-closes and reads what the
  * client still sends, so a client that sent more than we read does not
  * get a reset in place of its reply.  At most HTTP_MAX_CLIENTS at once;
- * one more gets a best-effort 503 and is closed.
+ * one more gets a 503 and lingers the same way (up to HTTP_MAX_CLIENTS
+ * such refusals at once, each for at most HTTP_LINGER_MS; beyond that a
+ * client is closed at once).
  *
  * Reload: a moved address is bound before anything changes (a bind
  * failure refuses the reload), switched to at the commit; "off" closes
@@ -58,6 +60,7 @@ struct mclient {
 	struct tao_buf		 mc_out;
 	size_t			 mc_outoff;
 	uint64_t		 mc_deadline;
+	int			 mc_refused;	/* counted in mt_nrefused */
 	LIST_ENTRY(mclient)	 mc_entry;
 };
 
@@ -67,6 +70,7 @@ struct tao_metrics {
 	int			 mt_next_set;	/* the reload changes it */
 	LIST_HEAD(, mclient)	 mt_clients;
 	int			 mt_nclients;
+	int			 mt_nrefused;	/* lingering after a 503 */
 };
 
 static tao_watch_fn on_accept, on_client;
@@ -214,7 +218,10 @@ static void
 client_close(struct tao_master *m, struct mclient *c)
 {
 	LIST_REMOVE(c, mc_entry);
-	m->m_metrics->mt_nclients--;
+	if (c->mc_refused)
+		m->m_metrics->mt_nrefused--;
+	else
+		m->m_metrics->mt_nclients--;
 	tao__buf_free(&c->mc_out);
 	tao__watch_kill(m, &c->mc_w);	/* freed after the batch */
 }
@@ -267,7 +274,7 @@ respond(struct tao_master *m, struct mclient *c, const char *status,
 	    body != NULL ? "text/plain; version=0.0.4; charset=utf-8" :
 	    "text/plain; charset=utf-8", body != NULL ? len :
 	    strlen(status) + 1, extra);
-	if (body == NULL)
+	if (body == NULL && !head_only)
 		tao__buf_printf(b, "%s\n", status);
 	else if (!head_only && len > 0)
 		tao__buf_printf(b, "%.*s", (int)len, body->b_data);
@@ -373,44 +380,59 @@ on_client(struct tao_master *m, struct tao_watch *w, uint32_t events)
 	}
 }
 
+static struct mclient *
+client_new(struct tao_master *m, int fd)
+{
+	struct mclient *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	if (tao__watch_add(m, &c->mc_w, fd, EPOLLIN, on_client, c) == -1) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	c->mc_state = MC_READING;
+	c->mc_deadline = tao__now_ms() + HTTP_TIMEOUT_MS;
+	LIST_INSERT_HEAD(&m->m_metrics->mt_clients, c, mc_entry);
+	return c;
+}
+
+/* Over HTTP_MAX_CLIENTS: a 503, then the lingering close (the request it
+ * sent stays unread, and closing on it would reset the connection). */
 static void
-refuse(int fd)
+refuse(struct tao_master *m, int fd)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	struct mclient *c;
 
 	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(fd);
+	if (m->m_metrics->mt_nrefused >= HTTP_MAX_CLIENTS ||
+	    (c = client_new(m, fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	c->mc_refused = 1;
+	m->m_metrics->mt_nrefused++;
+	client_linger(m, c);
 }
 
 static void
 on_accept(struct tao_master *m, struct tao_watch *w, uint32_t events)
 {
 	struct tao_metrics *mt = m->m_metrics;
-	struct mclient *c;
 	int fd;
 
 	(void)events;
 	while ((fd = accept4(w->w_fd, NULL, NULL, SOCK_NONBLOCK |
 	    SOCK_CLOEXEC)) != -1) {
-		if (mt->mt_nclients >= HTTP_MAX_CLIENTS) {
-			refuse(fd);
-			continue;
-		}
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
-			continue;
-		}
-		if (tao__watch_add(m, &c->mc_w, fd, EPOLLIN, on_client, c) ==
-		    -1) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->mc_state = MC_READING;
-		c->mc_deadline = tao__now_ms() + HTTP_TIMEOUT_MS;
-		LIST_INSERT_HEAD(&mt->mt_clients, c, mc_entry);
-		mt->mt_nclients++;
+		if (mt->mt_nclients >= HTTP_MAX_CLIENTS)
+			refuse(m, fd);
+		else if (client_new(m, fd) != NULL)
+			mt->mt_nclients++;
 	}
 }
 
