@@ -434,17 +434,16 @@ test_garbage_ring(void)
 {
 	struct tao_shm_params p = { 3, 8, 1u << 16 };	/* 64 KiB rings */
 	size_t size = tao__shm_size(&p), page = (size_t)getpagesize(), i;
-	struct tao_shm *shm;
+	unsigned char *region;
+	struct tao_shm *shm = guarded_segment(&p, &region);
 	struct tao_ring_cursor cur;
 	struct tao_ring_ctl *ctl;
 	_Atomic uint64_t *data;
 	struct seen s = { 0, 0, 0 };
-	unsigned char *region;
 	double worst = 0, t0, took;
 	int rounds = 3000, crashed = 0;
 	unsigned ring = p.nislots - 1;		/* last: next to the guard */
 
-	shm = guarded_segment(&p, &region);
 	ctl = tao__shm_ringctl(shm, ring);
 	data = tao__shm_ringdata(shm, ring);
 	s.max_len = tao__ring_max_payload(shm);
