@@ -325,32 +325,30 @@ usage(void)
 	exit(2);
 }
 
-int
-main(int argc, char **argv)
+/* Options from the command line; returns the address to dial. */
+static const char *
+parse_args(int argc, char **argv, struct tao_client_opts *o)
 {
-	static struct chat ch;
-	struct tao_client_opts o;
 	const char *addr = NULL;
-	int rc;
 
-	memset(&o, 0, sizeof(o));
-	o.reconnect = 1;
-	o.reconnect_min_ms = 100;
-	o.reconnect_max_ms = 5000;
-	o.heartbeat_ms = 5000;
+	memset(o, 0, sizeof(*o));
+	o->reconnect = 1;
+	o->reconnect_min_ms = 100;
+	o->reconnect_max_ms = 5000;
+	o->heartbeat_ms = 5000;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--tls") == 0)
-			o.tls = 1;
+			o->tls = 1;
 		else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc)
-			o.tls_ca_file = argv[++i];
+			o->tls_ca_file = argv[++i];
 		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-			o.tls_server_name = argv[++i];
+			o->tls_server_name = argv[++i];
 		else if (strcmp(argv[i], "--insecure") == 0)
-			o.tls_no_verify = 1;
+			o->tls_no_verify = 1;
 		else if (strcmp(argv[i], "--heartbeat") == 0 && i + 1 < argc)
-			o.heartbeat_ms = strtoull(argv[++i], NULL, 10);
+			o->heartbeat_ms = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--no-reconnect") == 0)
-			o.reconnect = 0;
+			o->reconnect = 0;
 		else if (argv[i][0] != '-' && addr == NULL)
 			addr = argv[i];
 		else
@@ -358,6 +356,38 @@ main(int argc, char **argv)
 	}
 	if (addr == NULL)
 		usage();
+	return addr;
+}
+
+static void
+install_handlers(struct chat *ch)
+{
+	tao_client_register(ch->client, CHAT_MESSAGE, NULL, on_chat, ch);
+	tao_client_register(ch->client, CHAT_PRIVATE, NULL, on_chat, ch);
+	tao_client_register(ch->client, CHAT_PRESENCE, NULL, on_chat, ch);
+	tao_client_register(ch->client, CHAT_WELCOME, NULL, on_welcome, ch);
+	tao_client_on_connect(ch->client, on_connect, ch);
+	tao_client_on_close(ch->client, on_close, ch);
+	tao_client_on_error(ch->client, on_error, ch);
+	/* A regular file cannot be watched with epoll: read it from a
+	 * timer instead, which the queue's bound paces. */
+	if (tao_loop_add_fd(ch->loop, 0, TAO_LOOP_READ, stdin_readable,
+	    ch) == 0)
+		ch->stdin_watched = 1;
+	else {
+		ch->stdin_file = 1;
+		stdin_watch(ch, 1);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct chat ch;
+	struct tao_client_opts o;
+	const char *addr = parse_args(argc, argv, &o);
+	int rc;
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if ((ch.loop = tao_loop_new()) == NULL) {
 		perror("tao-chat");
@@ -370,23 +400,7 @@ main(int argc, char **argv)
 		tao_loop_free(ch.loop);
 		return 1;
 	}
-	tao_client_register(ch.client, CHAT_MESSAGE, NULL, on_chat, &ch);
-	tao_client_register(ch.client, CHAT_PRIVATE, NULL, on_chat, &ch);
-	tao_client_register(ch.client, CHAT_PRESENCE, NULL, on_chat, &ch);
-	tao_client_register(ch.client, CHAT_WELCOME, NULL, on_welcome, &ch);
-	tao_client_on_connect(ch.client, on_connect, &ch);
-	tao_client_on_close(ch.client, on_close, &ch);
-	tao_client_on_error(ch.client, on_error, &ch);
-
-	/* A regular file cannot be watched with epoll: read it from a
-	 * timer instead, which the queue's bound paces. */
-	if (tao_loop_add_fd(ch.loop, 0, TAO_LOOP_READ, stdin_readable,
-	    &ch) == 0)
-		ch.stdin_watched = 1;
-	else {
-		ch.stdin_file = 1;
-		stdin_watch(&ch, 1);
-	}
+	install_handlers(&ch);
 	rc = tao_loop_run(ch.loop);
 	if (!o.reconnect && !ch.quitting)
 		fprintf(stderr, "* disconnected\n");
