@@ -107,6 +107,20 @@ check_file(const char *text, const char *needle)
 	return rc == 1 && strstr(out, needle) != NULL;
 }
 
+/* taod -t reports bad values at their line. */
+static void
+bad_files(void)
+{
+	ok(check_file("app echo\nworkers 2\n\nworker_cpu_affinity 0 4095\n",
+	    "bad.conf:4: worker_cpu_affinity: CPU 4095 is not in the set"),
+	    "taod -t: a CPU outside the allowed set fails with FILE:LINE");
+	ok(check_file("app echo\nworker_cpu_affinity 0,x\n",
+	    "bad.conf:2: worker_cpu_affinity: 'x' is not a CPU number"),
+	    "taod -t: a word that is not a CPU number fails with FILE:LINE");
+	ok(check_file("app echo\nworker_cpu_affinity\n", "bad.conf:2:"),
+	    "taod -t: worker_cpu_affinity without a value fails");
+}
+
 int
 main(void)
 {
@@ -154,14 +168,7 @@ main(void)
 	ok(strstr(out, bad) != NULL, "taoctl config prints %.*s",
 	    (int)strlen(bad) - 1, bad);
 
-	ok(check_file("app echo\nworkers 2\n\nworker_cpu_affinity 0 4095\n",
-	    "bad.conf:4: worker_cpu_affinity: CPU 4095 is not in the set"),
-	    "taod -t: a CPU outside the allowed set fails with FILE:LINE");
-	ok(check_file("app echo\nworker_cpu_affinity 0,x\n",
-	    "bad.conf:2: worker_cpu_affinity: 'x' is not a CPU number"),
-	    "taod -t: a word that is not a CPU number fails with FILE:LINE");
-	ok(check_file("app echo\nworker_cpu_affinity\n", "bad.conf:2:"),
-	    "taod -t: worker_cpu_affinity without a value fails");
+	bad_files();
 	if (th_daemon_config(d, "listen 127.0.0.1:0 tlv\napp echo\nworkers 2\n"
 	    "worker_cpu_affinity 4095\n") == -1)
 		bail("th_daemon_config");
