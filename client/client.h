@@ -1,6 +1,7 @@
 /*
  * client.h - internal layout of struct tao_client, shared by the files of
- * client/: client.c (API, connection life and reconnect), io.c (socket
+ * client/: client.c (API, connection life), reconnect.c (attempts and
+ * back-off), heartbeat.c (heartbeat timers), io.c (socket
  * events: connect, handshake, read, dispatch), outq.c (the output queue),
  * tls.c (OpenSSL) and addr.c (parsing and resolving "host:port").
  *
@@ -136,12 +137,29 @@ struct tao_client {
 };
 
 /* client.c: the life of a connection */
+int64_t	tao__client_timer_add(struct tao_client *, uint64_t ms,
+	    uint64_t period, tao__timer_cb);
+void	tao__client_timer_cancel(struct tao_client *, int64_t *id);
+void	tao__client_flush_add(struct tao_client *);
+/* Drop the socket, TLS object and connection timers (clean: say goodbye
+ * to a TLS peer); then tao__client_after_end decides what comes next. */
+void	tao__client_conn_end(struct tao_client *, int clean);
 void	tao__client_fail(struct tao_client *, enum tao_client_error,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void	tao__client_established(struct tao_client *);
 void	tao__client_lost(struct tao_client *);
 void	tao__client_want(struct tao_client *, uint32_t events);
 int	tao__client_gone(const struct tao_client *, uint64_t generation);
+
+/* reconnect.c: after conn_end, the next attempt or CLOSED, then the
+ * callbacks (on_error if kind != 0, on_close if was_open). */
+void	tao__client_after_end(struct tao_client *, int was_open, int kind,
+	    const char *msg);
+void	tao__client_schedule(struct tao_client *, uint64_t ms);
+void	tao__client_deadline_fire(void *owner, void *arg);
+
+/* heartbeat.c: arm the heartbeat timers of a connection just opened. */
+void	tao__client_heartbeat_start(struct tao_client *);
 
 /* io.c: the socket's event callback */
 void	tao__client_io(struct tao__loop_io *, uint32_t revents);
