@@ -296,42 +296,14 @@ fail:
 	return NULL;
 }
 
-static int
-handler_cmp(const void *key, const void *elem)
-{
-	int32_t type = *(const int32_t *)key;
-	const struct tao__client_handler *h = elem;
-
-	return type < h->h_type ? -1 : type > h->h_type;
-}
-
 int
 tao_client_register(struct tao_client *c, int32_t type, tao_decode_fn decode,
     tao_client_handler_fn fn, void *arg)
 {
-	struct tao__client_handler *h;
-	size_t i, cap;
-
-	if (c == NULL || fn == NULL)
+	if (c == NULL)
 		return TAO_EINVAL;
-	if (c->c_nhandlers > 0 && bsearch(&type, c->c_handlers,
-	    c->c_nhandlers, sizeof(*h), handler_cmp) != NULL)
-		return TAO_EEXIST;
-	if (c->c_nhandlers == c->c_handlers_cap) {
-		cap = c->c_handlers_cap ? c->c_handlers_cap * 2 : 8;
-		h = reallocarray(c->c_handlers, cap, sizeof(*h));
-		if (h == NULL)
-			return TAO_ENOMEM;
-		c->c_handlers = h;
-		c->c_handlers_cap = cap;
-	}
-	for (i = c->c_nhandlers; i > 0 && c->c_handlers[i - 1].h_type > type;
-	    i--)
-		c->c_handlers[i] = c->c_handlers[i - 1];
-	c->c_handlers[i] = (struct tao__client_handler){ type, decode, fn,
-	    arg };
-	c->c_nhandlers++;
-	return 0;
+	return tao__registry_add_client(&c->c_registry, type, decode, fn,
+	    arg);
 }
 
 void
@@ -458,7 +430,7 @@ tao__client_destroy(struct tao_client *c)
 	tao__tls_ctx_free(c);
 	TAILQ_REMOVE(&l->l_clients, c, c_entry);
 	tao__framer_free(&c->c_in);
-	free(c->c_handlers);
+	tao__registry_free(&c->c_registry);
 	free(c->c_addr);
 	free(c->c_host);
 	free(c->c_server_name);

@@ -34,6 +34,7 @@
 #include "tao.h"
 #include "client/loop.h"
 #include "core/framer.h"
+#include "core/registry.h"
 #include "core/timer.h"
 #include "core/wqueue.h"
 
@@ -52,13 +53,6 @@ enum tao__client_state {
 #define TAO_CLIENT_IN_FLUSH	0x01	/* on the loop's l_flush */
 #define TAO_CLIENT_IN_AGAIN	0x02	/* on the loop's l_again */
 #define TAO_CLIENT_ZOMBIE	0x04	/* freed: memory goes in step 7 */
-
-struct tao__client_handler {
-	int32_t			 h_type;
-	tao_decode_fn		 h_decode;
-	tao_client_handler_fn	 h_fn;
-	void			*h_arg;
-};
 
 /*
  * The lengths of the messages in the output queue, oldest first, so that
@@ -94,10 +88,9 @@ struct tao_client {
 	int			 c_round_left;	/* addresses to try before
 						 * backing off */
 
-	/* Handlers, sorted by type. */
-	struct tao__client_handler *c_handlers;
-	size_t			 c_nhandlers;
-	size_t			 c_handlers_cap;
+	/* Handlers by type (core/registry.h, h_client), looked up through
+	 * tao__framer_lookup like the server's. */
+	struct tao_registry	 c_registry;
 	tao_client_handler_fn	 c_on_message;
 	void			*c_on_message_arg;
 	tao_client_connect_fn	 c_on_connect;
