@@ -1,6 +1,7 @@
 /*
  * client.h - internal layout of struct tao_client, shared by the files of
- * client/: client.c (API, connection life and reconnect), io.c (socket
+ * client/: client.c (API, connection life), reconnect.c (attempts and
+ * back-off), heartbeat.c (heartbeat timers), io.c (socket
  * events: connect, handshake, read, dispatch), outq.c (the output queue),
  * tls.c (OpenSSL) and addr.c (parsing and resolving "host:port").
  *
@@ -33,6 +34,7 @@
 #include "tao.h"
 #include "client/loop.h"
 #include "core/framer.h"
+#include "core/registry.h"
 #include "core/timer.h"
 #include "core/wqueue.h"
 
@@ -51,13 +53,6 @@ enum tao__client_state {
 #define TAO_CLIENT_IN_FLUSH	0x01	/* on the loop's l_flush */
 #define TAO_CLIENT_IN_AGAIN	0x02	/* on the loop's l_again */
 #define TAO_CLIENT_ZOMBIE	0x04	/* freed: memory goes in step 7 */
-
-struct tao__client_handler {
-	int32_t			 h_type;
-	tao_decode_fn		 h_decode;
-	tao_client_handler_fn	 h_fn;
-	void			*h_arg;
-};
 
 /*
  * The lengths of the messages in the output queue, oldest first, so that
@@ -93,10 +88,9 @@ struct tao_client {
 	int			 c_round_left;	/* addresses to try before
 						 * backing off */
 
-	/* Handlers, sorted by type. */
-	struct tao__client_handler *c_handlers;
-	size_t			 c_nhandlers;
-	size_t			 c_handlers_cap;
+	/* Handlers by type (core/registry.h, h_client), looked up through
+	 * tao__framer_lookup like the server's. */
+	struct tao_registry	 c_registry;
 	tao_client_handler_fn	 c_on_message;
 	void			*c_on_message_arg;
 	tao_client_connect_fn	 c_on_connect;
@@ -136,12 +130,29 @@ struct tao_client {
 };
 
 /* client.c: the life of a connection */
+int64_t	tao__client_timer_add(struct tao_client *, uint64_t ms,
+	    uint64_t period, tao__timer_cb);
+void	tao__client_timer_cancel(struct tao_client *, int64_t *id);
+void	tao__client_flush_add(struct tao_client *);
+/* Drop the socket, TLS object and connection timers (clean: say goodbye
+ * to a TLS peer); then tao__client_after_end decides what comes next. */
+void	tao__client_conn_end(struct tao_client *, int clean);
 void	tao__client_fail(struct tao_client *, enum tao_client_error,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void	tao__client_established(struct tao_client *);
 void	tao__client_lost(struct tao_client *);
 void	tao__client_want(struct tao_client *, uint32_t events);
 int	tao__client_gone(const struct tao_client *, uint64_t generation);
+
+/* reconnect.c: after conn_end, the next attempt or CLOSED, then the
+ * callbacks (on_error if kind != 0, on_close if was_open). */
+void	tao__client_after_end(struct tao_client *, int was_open, int kind,
+	    const char *msg);
+void	tao__client_schedule(struct tao_client *, uint64_t ms);
+void	tao__client_deadline_fire(void *owner, void *arg);
+
+/* heartbeat.c: arm the heartbeat timers of a connection just opened. */
+void	tao__client_heartbeat_start(struct tao_client *);
 
 /* io.c: the socket's event callback */
 void	tao__client_io(struct tao__loop_io *, uint32_t revents);

@@ -79,9 +79,9 @@ handshake_step(struct tao_client *c)
 static int
 dispatch(struct tao_client *c, const struct tao_frame *f)
 {
-	struct tao_message m = { f->type, f->payload, f->len, NULL };
-	const struct tao__client_handler *h = NULL;
-	size_t lo = 0, hi = c->c_nhandlers;
+	const struct tao_handler *h;
+	struct tao_message m;
+	int found;
 
 	if (c->c_opts.heartbeat_timeout_ms > 0)
 		c->c_last_rx_ms = tao__now_ms();
@@ -89,34 +89,21 @@ dispatch(struct tao_client *c, const struct tao_frame *f)
 		c->c_healthy = 1;
 		c->c_failures = 0;
 	}
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (c->c_handlers[mid].h_type == f->type) {
-			h = &c->c_handlers[mid];
-			break;
-		}
-		if (c->c_handlers[mid].h_type < f->type)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (h == NULL) {
-		if (f->type == TAO_TYPE_HEARTBEAT &&
-		    c->c_opts.codec == &tao_codec_tlv)
-			return 0;	/* the answer to our heartbeat */
-		if (c->c_on_message != NULL)
-			c->c_on_message(c, &m, c->c_on_message_arg);
-		return 0;
-	}
-	if (h->h_decode != NULL &&
-	    h->h_decode(m.data, m.len, &m.decoded, h->h_arg) < 0) {
+	found = tao__framer_lookup(&c->c_registry, f, &m, &h);
+	if (found == -1) {
 		tao__client_fail(c, TAO_CLIENT_ERR_PROTOCOL, "a frame of type "
 		    "%d from %s was refused by its decoder", (int)f->type,
 		    c->c_addr);
 		return -1;
 	}
-	h->h_fn(c, &m, h->h_arg);
+	if (found == 1) {
+		h->h_client(c, &m, h->h_arg);
+		return 0;
+	}
+	/* An unhandled heartbeat is the answer to ours. */
+	if ((f->type != TAO_TYPE_HEARTBEAT ||
+	    c->c_opts.codec != &tao_codec_tlv) && c->c_on_message != NULL)
+		c->c_on_message(c, &m, c->c_on_message_arg);
 	return 0;
 }
 

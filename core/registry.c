@@ -6,15 +6,13 @@
 
 #include "core/registry.h"
 
-int
-tao__registry_add(struct tao_registry *r, int32_t type, tao_decode_fn decode,
-    tao_handler_fn handler, void *arg)
+static int
+registry_insert(struct tao_registry *r, struct tao_handler h)
 {
-	struct tao_handler h = { type, 1, decode, handler, arg }, *grown;
+	struct tao_handler *grown;
+	int32_t type = h.h_type;
 	size_t i;
 
-	if (handler == NULL)
-		return TAO_EINVAL;
 	if (tao__registry_find(r, type) != NULL)
 		return TAO_EEXIST;
 	if (type >= 0 && type < TAO_REGISTRY_DIRECT) {
@@ -30,6 +28,30 @@ tao__registry_add(struct tao_registry *r, int32_t type, tao_decode_fn decode,
 	grown[i] = h;
 	r->r_nsorted++;
 	return 0;
+}
+
+int
+tao__registry_add(struct tao_registry *r, int32_t type, tao_decode_fn decode,
+    tao_handler_fn handler, void *arg)
+{
+	struct tao_handler h = { .h_type = type, .h_used = 1,
+	    .h_decode = decode, .h_handler = handler, .h_arg = arg };
+
+	if (handler == NULL)
+		return TAO_EINVAL;
+	return registry_insert(r, h);
+}
+
+int
+tao__registry_add_client(struct tao_registry *r, int32_t type,
+    tao_decode_fn decode, tao_client_handler_fn handler, void *arg)
+{
+	struct tao_handler h = { .h_type = type, .h_used = 1,
+	    .h_decode = decode, .h_client = handler, .h_arg = arg };
+
+	if (handler == NULL)
+		return TAO_EINVAL;
+	return registry_insert(r, h);
 }
 
 void
