@@ -194,15 +194,22 @@ set_listen(struct tao_config *cf, char **argv, int argc, char *msg,
 	    msglen) == -1)
 		return -1;
 	lc->lc_codec = &tao_codec_tlv;
+	lc->lc_line = cf->cf_lineno;
 	for (int i = 2; i < argc; i++) {
 		const struct tao_codec *codec = tao__codec_by_name(argv[i]);
-		if (codec != NULL)
+		if (codec != NULL) {
 			lc->lc_codec = codec;
-		else if (strcmp(argv[i], "tls") == 0)
+			lc->lc_codec_name[0] = '\0';
+		} else if (strcmp(argv[i], "tls") == 0)
 			lc->lc_tls = 1;
+		else if (lc->lc_codec_name[0] == '\0' && strlcpy(
+		    lc->lc_codec_name, argv[i], sizeof(lc->lc_codec_name)) <
+		    sizeof(lc->lc_codec_name))
+			lc->lc_codec = NULL;	/* tao__config_codecs */
 		else
 			return complain(msg, msglen, "listen: unknown option "
-			    "'%s' (want tlv, line or tls)", argv[i]);
+			    "'%s' (want tlv, line, tls or one codec name)",
+			    argv[i]);
 	}
 	for (int i = 0; i < cf->cf_nlistens && !port_is_zero(lc); i++)
 		if (cf->cf_listens[i].lc_addrlen == lc->lc_addrlen &&
@@ -454,6 +461,7 @@ tao__config_line(struct tao_config *cf, const char *file, int lineno,
 		}
 		if (strcmp(d->name, "app") == 0)
 			cf->cf_app_line = lineno;
+		cf->cf_lineno = lineno;
 		if (d->set(cf, argv, argc, msg, sizeof(msg)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s", file, lineno, msg);
 			return -1;
@@ -531,6 +539,29 @@ tao__config_finish(struct tao_config *cf, char *err, size_t errlen)
 }
 
 int
+tao__config_codecs(struct tao_config *cf, const struct tao_codec_set *set,
+    char *err, size_t errlen)
+{
+	const char *file = cf->cf_file[0] ? cf->cf_file : "config";
+	char names[256];
+
+	for (int i = 0; i < cf->cf_nlistens; i++) {
+		struct tao_listen_conf *lc = &cf->cf_listens[i];
+		if (lc->lc_codec_name[0] == '\0')
+			continue;
+		if ((lc->lc_codec = tao__codec_find(set, lc->lc_codec_name)) !=
+		    NULL)
+			continue;
+		tao__codec_names(set, names, sizeof(names));
+		snprintf(err, errlen, "%s:%d: listen: unknown codec '%s' "
+		    "(want %s, or tls)", file, lc->lc_line, lc->lc_codec_name,
+		    names);
+		return -1;
+	}
+	return 0;
+}
+
+int
 tao__config_worker_count(const struct tao_config *cf)
 {
 	long n;
@@ -553,41 +584,4 @@ tao__config_ring_bytes(const struct tao_config *cf)
 	while (p < cf->cf_ring_size && p < ((size_t)1 << 30))
 		p <<= 1;
 	return p;
-}
-
-static int
-refuse(const struct tao_config *next, const char *what, char *err,
-    size_t errlen)
-{
-	snprintf(err, errlen, "%s: %s cannot change on reload; restart taod",
-	    next->cf_file[0] ? next->cf_file : "config", what);
-	return -1;
-}
-
-int
-tao__config_reload_check(const struct tao_config *running,
-    const struct tao_config *next, char *err, size_t errlen)
-{
-	if (strcmp(next->cf_app, running->cf_app) != 0 ||
-	    strcmp(next->cf_app_options, running->cf_app_options) != 0)
-		return refuse(next, "app", err, errlen);
-	/* The pidfile is written once, before the first fork; the control
-	 * socket moves on reload (master/control.c). */
-	if (strcmp(next->cf_pidfile, running->cf_pidfile) != 0)
-		return refuse(next, "pidfile", err, errlen);
-	/* Both size the shared memory segment, made once at start-up. */
-	if (next->cf_max_connections != running->cf_max_connections)
-		return refuse(next, "max_connections", err, errlen);
-	if (tao__config_ring_bytes(next) != tao__config_ring_bytes(running))
-		return refuse(next, "ring_size", err, errlen);
-	/* New workers switch to next's user: only root can. */
-	if (next->cf_user[0] != '\0' && strcmp(next->cf_user,
-	    running->cf_user) != 0 && geteuid() != 0) {
-		snprintf(err, errlen, "%s: user %s: taod runs as uid %ld, not "
-		    "root, and cannot switch its workers to another user; "
-		    "restart taod", next->cf_file[0] ? next->cf_file :
-		    "config", next->cf_user, (long)geteuid());
-		return -1;
-	}
-	return 0;
 }

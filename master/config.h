@@ -24,7 +24,11 @@ struct tao_listen_conf {
 	char			 lc_text[80];	/* "127.0.0.1:12345" */
 	struct sockaddr_storage	 lc_addr;
 	socklen_t		 lc_addrlen;
+	/* NULL until tao__config_codecs() has found lc_codec_name among
+	 * the server's codecs (a built-in one is set at once). */
 	const struct tao_codec	*lc_codec;
+	char			 lc_codec_name[32];
+	int			 lc_line;	/* of the listen directive */
 	int			 lc_tls;
 };
 
@@ -36,6 +40,7 @@ struct tao_config {
 	char			 cf_app[32];
 	char			 cf_app_options[64];	/* "notices", "" */
 	int			 cf_app_line;	/* where it was set */
+	int			 cf_lineno;	/* the line being parsed */
 	struct tao_settings	 cf_settings;
 	uint32_t		 cf_max_connections;
 	size_t			 cf_ring_size;
@@ -76,6 +81,16 @@ int	tao__config_file(struct tao_config *, const char *path, char *err,
 	    size_t errlen);
 /* Checks across directives; adds the default listeners if none. */
 int	tao__config_finish(struct tao_config *, char *err, size_t errlen);
+struct tao_codec_set;
+/*
+ * Find the codec of every listener whose codec is not built in among the
+ * codecs the program registered (tao_server_codec); resolved only now,
+ * because the config may be read before the app (a module) registers
+ * its codecs.  0, or -1 with "FILE:LINE: listen: unknown codec ..." in
+ * err.  Before it, a listener's lc_codec may be NULL.
+ */
+int	tao__config_codecs(struct tao_config *, const struct tao_codec_set *,
+	    char *err, size_t errlen);
 /* Number of workers to run: cf_workers, or online CPUs for "auto". */
 int	tao__config_worker_count(const struct tao_config *);
 /*

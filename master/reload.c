@@ -170,6 +170,9 @@ reload_read_config(struct tao_master *m, char *err, size_t errlen)
 		*next = m->m_cf;
 	if (m->m_server->s_workers_override > 0)
 		next->cf_workers = m->m_server->s_workers_override;
+	if (tao__config_codecs(next, &m->m_server->s_codecs, err,
+	    errlen) == -1)
+		return -1;
 	if (tao__config_reload_check(&m->m_cf, next, err, errlen) == -1)
 		return -1;
 	return tao__mshm_check_reload(m, next, err, errlen);
