@@ -96,7 +96,9 @@ kill_one(struct th_daemon *d, int k0, int k1, int slot, pid_t *victim)
 
 	if (serving(d, pid) == -1)
 		bail("the workers do not come back");
-	for (int tries = 0; tries < 100; tries++) {
+	/* Reconnected clients show up in `taoctl conns` once their worker has
+	 * accepted them; a loaded machine can take a few seconds. */
+	for (int tries = 0; tries < 300; tries++) {
 		if ((n = th_conns(d, ci, MAXROWS)) < 0)
 			bail("taoctl conns");
 		unplaced = 0;
