@@ -28,7 +28,7 @@ heartbeat_fire(void *owner, void *arg)
 	    &tail_len);
 	if (tao__frames_push(&c->c_frames, head_len + tail_len) == -1)
 		return;
-	if (tao__wq_append(&c->c_wq, &c->c_loop->l_pool, head, head_len,
+	if (tao__wq_append(&c->c_wq, &c->c_loop->l_ev.el_pool, head, head_len,
 	    NULL, 0, tail, tail_len) == -1) {
 		c->c_frames.f_count--;
 		return;

@@ -113,7 +113,7 @@ attempt_fire(void *owner, void *arg)
 		    strerror(errno));
 		return;
 	}
-	c->c_io.io_fd = fd;
+	c->c_w.lw_io.io_fd = fd;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, sa, c->c_addrlens[i]) == -1 && errno != EINPROGRESS) {
 		char where[64];
