@@ -4,25 +4,23 @@
  * close and free.  The next attempt and the back-off are in reconnect.c,
  * the heartbeat timers in heartbeat.c.
  *
- * Every teardown goes through tao__client_conn_end(), which leaves no socket, no TLS
- * object and no connection timer behind, and then through
- * tao__client_after_end(), which decides what comes next (another attempt, or
- * CLOSED) *before* any callback runs: a callback then sees a consistent
- * client and may send, close or free it.  After each callback the code
- * checks whether the client was freed (ZOMBIE) before touching it again.
+ * Every teardown goes through tao__client_conn_end(), which leaves no
+ * socket, no TLS object and no connection timer behind, and then through
+ * tao__client_after_end() (reconnect.c), which decides what comes next
+ * (another attempt, or CLOSED) *before* any callback runs: a callback
+ * then sees a consistent client and may send, close or free it.  After
+ * each callback the code checks whether the client was freed (ZOMBIE)
+ * before touching it again.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "client/client.h"
 #include "proto/codec.h"
@@ -32,7 +30,6 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000
 #define DEFAULT_RECONNECT_MIN_MS	100
 #define DEFAULT_RECONNECT_MAX_MS	30000
-
 
 static int
 zombie(const struct tao_client *c)
@@ -175,7 +172,7 @@ tao__client_established(struct tao_client *c)
 		tao__client_flush_add(c);
 }
 
-/* ---- flushing (step 2 and 6 of the loop) ------------------------------ */
+/* ---- flushing (steps 2 and 7 of the loop) ----------------------------- */
 
 static void
 finish_close(struct tao_client *c)
@@ -351,8 +348,8 @@ tao_client_send(struct tao_client *c, int32_t type, const void *data,
 		return 0;
 	if (tao__frames_push(&c->c_frames, head_len + len + tail_len) == -1)
 		return TAO_ENOMEM;
-	if (tao__wq_append(&c->c_wq, &c->c_loop->l_ev.el_pool, head, head_len, data,
-	    len, tail, tail_len) == -1) {
+	if (tao__wq_append(&c->c_wq, &c->c_loop->l_ev.el_pool, head, head_len,
+	    data, len, tail, tail_len) == -1) {
 		c->c_frames.f_count--;
 		return TAO_ENOMEM;
 	}

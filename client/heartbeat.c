@@ -48,7 +48,8 @@ dead_fire(void *owner, void *arg)
 	(void)arg;
 	c->c_dead_timer = -1;
 	if (quiet < timeout) {
-		c->c_dead_timer = tao__client_timer_add(c, timeout - quiet, 0, dead_fire);
+		c->c_dead_timer = tao__client_timer_add(c, timeout - quiet,
+		    0, dead_fire);
 		return;
 	}
 	tao__client_fail(c, TAO_CLIENT_ERR_TIMEOUT, "no frame from %s for "
