@@ -1,9 +1,10 @@
 /*
  * client.h - internal layout of struct tao_client, shared by the files of
  * client/: client.c (API, connection life), reconnect.c (attempts and
- * back-off), heartbeat.c (heartbeat timers), io.c (socket
- * events: connect, handshake, read, dispatch), outq.c (the output queue),
- * tls.c (OpenSSL) and addr.c (parsing and resolving "host:port").
+ * back-off), heartbeat.c (heartbeat timers), loop.c (struct tao_loop on
+ * the event-loop core), io.c (socket events: connect, handshake, read,
+ * dispatch), outq.c (the output queue), tls.c (OpenSSL) and addr.c
+ * (parsing and resolving "host:port").
  *
  * A client's life, one connection at a time:
  *
