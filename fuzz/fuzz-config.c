@@ -40,7 +40,10 @@ parse(const uint8_t *data, size_t size, struct tao_config *cf, char *err,
 		}
 		start = end + 1;
 	}
-	return tao__config_finish(cf, err, errlen);
+	if (tao__config_finish(cf, err, errlen) == -1)
+		return -1;
+	/* No program codecs here: a listener naming one is an error. */
+	return tao__config_codecs(cf, NULL, err, errlen);
 }
 
 int

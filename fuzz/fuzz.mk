@@ -24,7 +24,8 @@
 # The compiler is always clang (libFuzzer): FUZZ_CC.  Only FUZZ_* variables
 # are defined here; the rest of the build is the GNUmakefile's.
 
-FUZZ_TARGETS	:= tlv line config ctl proxy
+FUZZ_TARGETS	:= tlv line config ctl proxy varint
+FUZZ_SRCS_varint := examples/codec/varint.c
 FUZZ_MAX_LEN_proxy := 4200
 
 FUZZ_CC		?= clang

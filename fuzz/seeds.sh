@@ -18,7 +18,7 @@ seed() {	# seed DIR NAME KNOBS CUT BYTES (printf format)
 # 64 bytes of payload for the max_frame = 64 boundary.
 p64=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 
-rm -rf fuzz/corpus/tlv fuzz/corpus/line
+rm -rf fuzz/corpus/tlv fuzz/corpus/line fuzz/corpus/varint
 
 #        name		knobs	cut	stream
 seed tlv hello		6	128	'\001\000\000\000\005\000\000\000hello'
@@ -67,3 +67,11 @@ raw v2-tcp6	"$sig"'\041\041\000\044 \001\015\270\000\000\000\000\000\000\000\000
 raw v2-tlv	"$sig"'\041\021\000\021\012\000\000\001\012\000\000\002\004\322\026\056\001\000\002h2'
 raw v2-local	"$sig"'\040\000\000\000'
 raw v2-unspec	"$sig"'\041\000\000\003\004\000\000'
+
+# The example varint codec (tests/t230-codec-custom.c's cases).
+seed varint hello	6	128	'\005hello'
+seed varint empty	6	0	'\000'
+seed varint twobyte	6	100	"\\254\\002$(printf '%0300d' 0)"
+seed varint over64	4	128	"\\101${p64}x"
+seed varint eleven	7	5	'\200\200\200\200\200\200\200\200\200\200\001'
+seed varint stream	22	100	'\002hi\000\003abc\001'

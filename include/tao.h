@@ -126,19 +126,58 @@ typedef int	(*tao_deliver_fn)(struct tao_conn *, int32_t type,
 typedef void	(*tao_worker_fn)(struct tao_server *, int slot, void *arg);
 
 /*
- * Codecs: pure functions, no I/O, no allocation.  decode() looks at
- * buf[0..len) (read-only; frame->payload may point into it) and returns
- * one of enum tao_decode_result:
- *   TAO_DECODE_OK     one frame: *frame filled, *used = bytes it spans;
- *   TAO_DECODE_AGAIN  need more bytes: *used = total bytes the frame needs
- *                     when the codec knows it, else 0;
- *   TAO_DECODE_ERROR  the input is invalid (frame too big, garbage).
- * The values are distinct from each other, from TAO_OK and from every
- * TAO_E* code; the library treats any other value as TAO_DECODE_ERROR.
- * `state` is one word of per-connection decoder state, zero for a new
- * connection; a codec may use it to avoid rescanning bytes it has seen.
- * encode() writes the bytes that go before (head) and after (tail) a payload
- * of `len` bytes, at most TAO_CODEC_MAX_HEAD / TAO_CODEC_MAX_TAIL bytes each.
+ * Codecs: how frames look on the wire.  Two are built in (tlv, line);
+ * a program adds its own with tao_server_codec() (and names it on a
+ * `listen` line) or gives one to a client (tao_client_opts.codec).
+ *
+ * A codec is a pair of pure functions: no I/O, no allocation, no global
+ * state that changes (they run in every worker process, and a client's
+ * in the client's thread), never exit.  Contract:
+ *
+ * decode(buf, len, max_frame, state, frame, used) looks at buf[0..len),
+ * len >= 1, the start of one connection's unread input, and returns one
+ * of enum tao_decode_result:
+ *   TAO_DECODE_OK     one whole frame starts at buf[0]: fill *frame and
+ *                     set *used to the bytes it spans on the wire
+ *                     (1 <= *used <= len).  frame->payload may point into
+ *                     buf (no copy); it is valid until the handler of the
+ *                     frame returns.  frame->len must not exceed max_frame.
+ *   TAO_DECODE_AGAIN  the frame is not complete yet: set *used to the
+ *                     total number of bytes the frame needs when the
+ *                     codec knows it (the library then reads up to that
+ *                     much before calling again), else 0.
+ *   TAO_DECODE_ERROR  the input can never become a valid frame: garbage,
+ *                     or a frame whose payload would exceed max_frame.
+ *                     The connection is closed (on_error TAO_EPROTO; a
+ *                     client gets TAO_CLIENT_ERR_PROTOCOL).
+ * Any other return value counts as TAO_DECODE_ERROR.  Limits: the
+ * library keeps buffering while decode says AGAIN, so a codec must say
+ * ERROR as soon as it knows the frame would be over max_frame (a header
+ * announcing too much, a line longer than max_frame bytes with no end in
+ * sight); it is the only bound on an unfinished frame's memory.
+ * Buffers: buf is read-only and owned by the library; after AGAIN the
+ * next call's buf starts at the same byte and holds at least the bytes
+ * seen before (perhaps at another address: never keep pointers into it).
+ * `state` is one word per connection for the codec's own use, 0 for a
+ * new connection; the library keeps it between calls and never looks at
+ * it.  A codec uses it to avoid rescanning (the line codec keeps how far
+ * it has looked for '\n') and must leave it 0 after OK and ERROR, since
+ * the next frame starts afresh.  Decoding runs on the worker's loop
+ * thread, between callbacks.
+ *
+ * encode(type, len, head, head_len, tail, tail_len) writes the bytes that
+ * go before (head, at most TAO_CODEC_MAX_HEAD) and after (tail, at most
+ * TAO_CODEC_MAX_TAIL) a payload of len bytes, len <= max_frame, and sets
+ * both lengths (0 for none); the library writes head, payload, tail.  A
+ * codec whose frames carry no type ignores it (the line codec's frames
+ * read back as TAO_TYPE_LINE).  It cannot fail: refuse sizes the format
+ * cannot carry by telling users to set max_frame below them.
+ *
+ * Reload: a connection of a built-in codec is handed to the new
+ * generation; one of a program's codec is not (the new workers could
+ * not know its state): it is answered, flushed and closed by the old
+ * worker, like a TLS connection.  Heartbeat frames (type 0) are answered
+ * only on tlv listeners.
  */
 enum tao_decode_result {
 	TAO_DECODE_OK		= 1,
@@ -166,6 +205,22 @@ struct tao_codec {
 
 extern const struct tao_codec tao_codec_tlv;	/* Go Tao TypeLengthValue */
 extern const struct tao_codec tao_codec_line;	/* '\n'-terminated lines */
+
+/*
+ * Registers a copy of codec (the struct is copied; its functions must
+ * stay loaded while the server runs) under name, after which a config's
+ * `listen HOST:PORT name` uses it; codec->name is ignored, and
+ * tao_conn_codec() of such a connection returns the library's copy,
+ * named `name`.  Names are resolved when the server starts (or
+ * reloads), so the config may be read before this call.  0; TAO_EINVAL
+ * for a bad handle, NULL decode or encode, or a name that is not 1 to 31
+ * characters of [a-z0-9_-] or that is tlv, line or tls; TAO_EEXIST for
+ * a name already registered; TAO_ENOMEM after 16 codecs; TAO_ESTATE
+ * inside a worker.
+ */
+struct tao_server;
+int	tao_server_codec(struct tao_server *, const char *name,
+	    const struct tao_codec *codec);
 
 /* ==== Server: set-up, in the embedding program's process ===============
  *
@@ -310,7 +365,8 @@ void	 tao_conn_set_data(struct tao_conn *, void *);
  */
 #define TAO_CONN_PEER_MAX	56
 int	 tao_conn_peer(const struct tao_conn *, char *buf, size_t size);
-/* The codec of the connection's listener (static storage). */
+/* The codec of the connection's listener (static storage, or the
+ * server's copy of one given to tao_server_codec). */
 const struct tao_codec *tao_conn_codec(const struct tao_conn *);
 /* The server handle this worker runs. */
 struct tao_server *tao_conn_server(const struct tao_conn *);

@@ -23,7 +23,8 @@
 #include "proto/codec.h"
 #include "core/log.h"
 
-#define MAX_WORDS	8
+/* worker_cpu_affinity takes one word per worker slot. */
+#define MAX_WORDS	(TAO_MAX_WORKERS + 2)
 
 /* Fuzzing turns name lookups off (numeric addresses only). */
 int tao__config_resolve_names = 1;
@@ -193,15 +194,22 @@ set_listen(struct tao_config *cf, char **argv, int argc, char *msg,
 	    msglen) == -1)
 		return -1;
 	lc->lc_codec = &tao_codec_tlv;
+	lc->lc_line = cf->cf_lineno;
 	for (int i = 2; i < argc; i++) {
 		const struct tao_codec *codec = tao__codec_by_name(argv[i]);
-		if (codec != NULL)
+		if (codec != NULL) {
 			lc->lc_codec = codec;
-		else if (strcmp(argv[i], "tls") == 0)
+			lc->lc_codec_name[0] = '\0';
+		} else if (strcmp(argv[i], "tls") == 0)
 			lc->lc_tls = 1;
+		else if (lc->lc_codec_name[0] == '\0' && strlcpy(
+		    lc->lc_codec_name, argv[i], sizeof(lc->lc_codec_name)) <
+		    sizeof(lc->lc_codec_name))
+			lc->lc_codec = NULL;	/* tao__config_codecs */
 		else
 			return complain(msg, msglen, "listen: unknown option "
-			    "'%s' (want tlv, line or tls)", argv[i]);
+			    "'%s' (want tlv, line, tls or one codec name)",
+			    argv[i]);
 	}
 	for (int i = 0; i < cf->cf_nlistens && !port_is_zero(lc); i++)
 		if (cf->cf_listens[i].lc_addrlen == lc->lc_addrlen &&
@@ -320,8 +328,41 @@ set_log_level(struct tao_config *cf, char **argv, int argc, char *msg,
 	return 0;
 }
 
+static int
+set_affinity(struct tao_config *cf, char **argv, int argc, char *msg,
+    size_t msglen)
+{
+	return tao__config_affinity(cf, argv + 1, argc - 1, msg, msglen);
+}
+
+/* "metrics HOST:PORT" or "metrics off". */
+static int
+set_metrics(struct tao_config *cf, char **argv, int argc, char *msg,
+    size_t msglen)
+{
+	char inner[TAO_CONFIG_ERRLEN - 128];
+
+	(void)argc;
+	if (strcmp(argv[1], "off") == 0) {
+		cf->cf_metrics[0] = '\0';
+		return 0;
+	}
+	if (strlcpy(cf->cf_metrics, argv[1], sizeof(cf->cf_metrics)) >=
+	    sizeof(cf->cf_metrics))
+		return complain(msg, msglen, "metrics: address too long");
+	if (parse_address(argv[1], &cf->cf_metrics_addr,
+	    &cf->cf_metrics_addrlen, inner, sizeof(inner)) == -1) {
+		cf->cf_metrics[0] = '\0';
+		/* parse_address words its errors for listen. */
+		return complain(msg, msglen, "metrics: %s",
+		    strncmp(inner, "listen: ", 8) == 0 ? inner + 8 : inner);
+	}
+	return 0;
+}
+
 static const struct directive directives[] = {
 	{ "workers",		1, 1, set_workers },
+	{ "worker_cpu_affinity", 1, MAX_WORDS - 1, set_affinity },
 	{ "listen",		1, 3, set_listen },
 	{ "app",		1, 4, set_app },
 	{ "max_frame",		1, 1, set_max_frame },
@@ -343,6 +384,7 @@ static const struct directive directives[] = {
 	{ "tls_cert",		1, 1, set_tls_cert },
 	{ "tls_key",		1, 1, set_tls_key },
 	{ "tls_client_ca",	1, 1, set_tls_client_ca },
+	{ "metrics",		1, 1, set_metrics },
 };
 
 void
@@ -419,6 +461,7 @@ tao__config_line(struct tao_config *cf, const char *file, int lineno,
 		}
 		if (strcmp(d->name, "app") == 0)
 			cf->cf_app_line = lineno;
+		cf->cf_lineno = lineno;
 		if (d->set(cf, argv, argc, msg, sizeof(msg)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s", file, lineno, msg);
 			return -1;
@@ -496,6 +539,29 @@ tao__config_finish(struct tao_config *cf, char *err, size_t errlen)
 }
 
 int
+tao__config_codecs(struct tao_config *cf, const struct tao_codec_set *set,
+    char *err, size_t errlen)
+{
+	const char *file = cf->cf_file[0] ? cf->cf_file : "config";
+	char names[256];
+
+	for (int i = 0; i < cf->cf_nlistens; i++) {
+		struct tao_listen_conf *lc = &cf->cf_listens[i];
+		if (lc->lc_codec_name[0] == '\0')
+			continue;
+		if ((lc->lc_codec = tao__codec_find(set, lc->lc_codec_name)) !=
+		    NULL)
+			continue;
+		tao__codec_names(set, names, sizeof(names));
+		snprintf(err, errlen, "%s:%d: listen: unknown codec '%s' "
+		    "(want %s, or tls)", file, lc->lc_line, lc->lc_codec_name,
+		    names);
+		return -1;
+	}
+	return 0;
+}
+
+int
 tao__config_worker_count(const struct tao_config *cf)
 {
 	long n;
@@ -518,41 +584,4 @@ tao__config_ring_bytes(const struct tao_config *cf)
 	while (p < cf->cf_ring_size && p < ((size_t)1 << 30))
 		p <<= 1;
 	return p;
-}
-
-static int
-refuse(const struct tao_config *next, const char *what, char *err,
-    size_t errlen)
-{
-	snprintf(err, errlen, "%s: %s cannot change on reload; restart taod",
-	    next->cf_file[0] ? next->cf_file : "config", what);
-	return -1;
-}
-
-int
-tao__config_reload_check(const struct tao_config *running,
-    const struct tao_config *next, char *err, size_t errlen)
-{
-	if (strcmp(next->cf_app, running->cf_app) != 0 ||
-	    strcmp(next->cf_app_options, running->cf_app_options) != 0)
-		return refuse(next, "app", err, errlen);
-	/* The pidfile is written once, before the first fork; the control
-	 * socket moves on reload (master/control.c). */
-	if (strcmp(next->cf_pidfile, running->cf_pidfile) != 0)
-		return refuse(next, "pidfile", err, errlen);
-	/* Both size the shared memory segment, made once at start-up. */
-	if (next->cf_max_connections != running->cf_max_connections)
-		return refuse(next, "max_connections", err, errlen);
-	if (tao__config_ring_bytes(next) != tao__config_ring_bytes(running))
-		return refuse(next, "ring_size", err, errlen);
-	/* New workers switch to next's user: only root can. */
-	if (next->cf_user[0] != '\0' && strcmp(next->cf_user,
-	    running->cf_user) != 0 && geteuid() != 0) {
-		snprintf(err, errlen, "%s: user %s: taod runs as uid %ld, not "
-		    "root, and cannot switch its workers to another user; "
-		    "restart taod", next->cf_file[0] ? next->cf_file :
-		    "config", next->cf_user, (long)geteuid());
-		return -1;
-	}
-	return 0;
 }

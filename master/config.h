@@ -10,6 +10,7 @@
 
 #include <sys/socket.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdint.h>
 
 #include "tao.h"
@@ -23,7 +24,11 @@ struct tao_listen_conf {
 	char			 lc_text[80];	/* "127.0.0.1:12345" */
 	struct sockaddr_storage	 lc_addr;
 	socklen_t		 lc_addrlen;
+	/* NULL until tao__config_codecs() has found lc_codec_name among
+	 * the server's codecs (a built-in one is set at once). */
 	const struct tao_codec	*lc_codec;
+	char			 lc_codec_name[32];
+	int			 lc_line;	/* of the listen directive */
 	int			 lc_tls;
 };
 
@@ -35,6 +40,7 @@ struct tao_config {
 	char			 cf_app[32];
 	char			 cf_app_options[64];	/* "notices", "" */
 	int			 cf_app_line;	/* where it was set */
+	int			 cf_lineno;	/* the line being parsed */
 	struct tao_settings	 cf_settings;
 	uint32_t		 cf_max_connections;
 	size_t			 cf_ring_size;
@@ -47,6 +53,21 @@ struct tao_config {
 	char			 cf_tls_key[PATH_MAX];
 	char			 cf_tls_client_ca[PATH_MAX];
 	int			 cf_log_level;
+	/* metrics HOST:PORT (master/metrics.c); cf_metrics "" = off */
+	char			 cf_metrics[80];
+	struct sockaddr_storage	 cf_metrics_addr;
+	socklen_t		 cf_metrics_addrlen;
+	/* worker_cpu_affinity: off, auto, or cf_cpus[0..cf_ncpus) reused
+	 * cyclically by slot (affinity.c). */
+	int			 cf_cpu_affinity;	/* TAO_AFFINITY_* */
+	int			 cf_cpus[TAO_MAX_WORKERS];
+	int			 cf_ncpus;
+};
+
+enum {
+	TAO_AFFINITY_OFF = 0,	/* not pinned: the master's set */
+	TAO_AFFINITY_AUTO,	/* slot i: i-th allowed CPU, modulo */
+	TAO_AFFINITY_LIST,
 };
 
 extern int tao__config_resolve_names;	/* 0: numeric hosts only */
@@ -60,6 +81,16 @@ int	tao__config_file(struct tao_config *, const char *path, char *err,
 	    size_t errlen);
 /* Checks across directives; adds the default listeners if none. */
 int	tao__config_finish(struct tao_config *, char *err, size_t errlen);
+struct tao_codec_set;
+/*
+ * Find the codec of every listener whose codec is not built in among the
+ * codecs the program registered (tao_server_codec); resolved only now,
+ * because the config may be read before the app (a module) registers
+ * its codecs.  0, or -1 with "FILE:LINE: listen: unknown codec ..." in
+ * err.  Before it, a listener's lc_codec may be NULL.
+ */
+int	tao__config_codecs(struct tao_config *, const struct tao_codec_set *,
+	    char *err, size_t errlen);
 /* Number of workers to run: cf_workers, or online CPUs for "auto". */
 int	tao__config_worker_count(const struct tao_config *);
 /*
@@ -74,6 +105,20 @@ int	tao__config_reload_check(const struct tao_config *running,
 	    const struct tao_config *next, char *err, size_t errlen);
 /* Bytes of one broadcast ring for cf_ring_size (the next power of 2). */
 size_t	tao__config_ring_bytes(const struct tao_config *);
+
+/*
+ * affinity.c.  Parse the words of worker_cpu_affinity ("off", "auto", or
+ * CPU numbers, each word one number or a comma-separated list); every
+ * CPU must be in the calling process's allowed set.  0, or -1 with a
+ * message.
+ */
+int	tao__config_affinity(struct tao_config *, char **words, int nwords,
+	    char *msg, size_t msglen);
+/* The CPU worker slot `slot` runs on, or -1 (off, or no allowed set). */
+int	tao__config_worker_cpu(const struct tao_config *, int slot);
+/* The directive's value as taod.conf(5) writes it, for taoctl config. */
+void	tao__config_affinity_text(const struct tao_config *, char *,
+	    size_t);
 
 struct tao_buf;
 /*

@@ -141,6 +141,17 @@ tao_server_register(struct tao_server *s, int32_t type, tao_decode_fn decode,
 	return tao__registry_add(&s->s_registry, type, decode, handler, arg);
 }
 
+int
+tao_server_codec(struct tao_server *s, const char *name,
+    const struct tao_codec *codec)
+{
+	int rc;
+
+	if ((rc = setup_check(s)) < 0)
+		return rc;
+	return tao__codec_set_add(&s->s_codecs, name, codec);
+}
+
 /* The on_* setters: fn NULL removes the callback. */
 #define SET_CALLBACK(s, field, fn, arg) do {				\
 	int rc_ = setup_check(s);					\
@@ -197,7 +208,9 @@ tao_server_run(struct tao_server *s)
 		return rc;
 	if (s->s_config_error)
 		return TAO_ECONFIG;
-	if (tao__config_finish(&s->s_config, err, sizeof(err)) == -1) {
+	if (tao__config_finish(&s->s_config, err, sizeof(err)) == -1 ||
+	    tao__config_codecs(&s->s_config, &s->s_codecs, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		return TAO_ECONFIG;
 	}

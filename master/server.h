@@ -9,6 +9,7 @@
 #include "master/config.h"
 #include "core/registry.h"
 #include "core/log.h"
+#include "proto/codec.h"
 
 #define TAO_SERVER_MAGIC	0x7a05e7e1u	/* catches a stray handle */
 
@@ -18,6 +19,7 @@ struct tao_server {
 	uint32_t		s_magic;	/* TAO_SERVER_MAGIC */
 	struct tao_config	s_config;
 	struct tao_registry	s_registry;
+	struct tao_codec_set	s_codecs;	/* tao_server_codec */
 	int			s_config_error;	/* a config call failed */
 	char			*s_config_path;	/* a copy, re-read on reload */
 	int			s_lines;	/* tao_server_config_line count */

@@ -7,6 +7,7 @@
 #ifndef TAO_PROTO_CODEC_H
 #define TAO_PROTO_CODEC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tao.h"
@@ -38,5 +39,37 @@ const struct tao_codec	*tao__codec_by_name(const char *name);
 #define TAO_CODEC_ID_LINE	1
 int			 tao__codec_id(const struct tao_codec *);
 const struct tao_codec	*tao__codec_by_id(uint32_t id);
+
+/*
+ * The codecs an embedding program (or a module) registered with
+ * tao_server_codec(): copies, named by the library's own copy of the
+ * name, in fixed storage (proto/ does not allocate).  Filled before the
+ * server runs; the workers inherit it, so a listener's codec pointer is
+ * valid in every process.  Such a codec has no codec id (see above).
+ */
+#define TAO_CODEC_USER_MAX	16
+#define TAO_CODEC_NAME_MAX	32	/* with the NUL */
+
+struct tao_codec_set {
+	struct tao_codec	 cs_codec[TAO_CODEC_USER_MAX];
+	char			 cs_name[TAO_CODEC_USER_MAX][TAO_CODEC_NAME_MAX];
+	int			 cs_n;
+};
+
+/*
+ * Add a copy of codec under name: 0; TAO_EINVAL for a name that is not
+ * 1..31 of [a-z0-9_-] or is "tls", a built-in codec's or NULL
+ * decode/encode; TAO_EEXIST for a name already in the set; TAO_ENOMEM
+ * when TAO_CODEC_USER_MAX are registered.
+ */
+int			 tao__codec_set_add(struct tao_codec_set *,
+			    const char *name, const struct tao_codec *);
+/* The built-in codec or the set's codec called name (set may be NULL),
+ * or NULL. */
+const struct tao_codec	*tao__codec_find(const struct tao_codec_set *,
+			    const char *name);
+/* "tlv, line, varint": every name known, for messages. */
+void			 tao__codec_names(const struct tao_codec_set *,
+			    char *buf, size_t size);
 
 #endif /* TAO_PROTO_CODEC_H */

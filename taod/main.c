@@ -119,6 +119,11 @@ check_only(struct tao_server *s, const struct options *o)
 {
 	char err[TAO_CONFIG_ERRLEN];
 
+	if (tao__config_codecs(&s->s_config, &s->s_codecs, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	if (tao__mtls_check(&s->s_config, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		return 1;

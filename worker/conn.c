@@ -64,19 +64,19 @@ conn_refuse(struct tao_worker *w, struct tao_conn *c,
  * Start serving fd: a new connection (netid 0: give it one) or one handed
  * over by the previous generation during a reload (its netid kept).
  */
-static void
-conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
+/* A connection object for fd, not yet registered anywhere; NULL (fd
+ * closed, counted) when out of memory. */
+static struct tao_conn *
+conn_new(struct tao_worker *w, struct tao_listener *l, int fd,
     const struct sockaddr *sa, uint64_t netid)
 {
-	const struct tao_registry *r = w->w_p.wp_registry;
 	struct tao_conn *c;
-	int one = 1;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("accept: connection");
 		close(fd);
 		TAO_STAT_ADD(w, ERRORS, 1);
-		return;
+		return NULL;
 	}
 	c->c_io.io_fd = fd;
 	c->c_worker = w;
@@ -90,7 +90,19 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	LIST_INIT(&c->c_timers);
 	if (netid != 0)
 		c->c_flags |= TAO_CONN_MIGRATING;
+	return c;
+}
 
+static void
+conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
+    const struct sockaddr *sa, uint64_t netid)
+{
+	const struct tao_registry *r = w->w_p.wp_registry;
+	struct tao_conn *c;
+	int one = 1;
+
+	if ((c = conn_new(w, l, fd, sa, netid)) == NULL)
+		return;
 	if (tao__wshm_conn_open(w, c, sa) == -1) {
 		conn_refuse(w, c, sa);	/* over max_connections */
 		return;
