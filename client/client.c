@@ -4,25 +4,23 @@
  * close and free.  The next attempt and the back-off are in reconnect.c,
  * the heartbeat timers in heartbeat.c.
  *
- * Every teardown goes through tao__client_conn_end(), which leaves no socket, no TLS
- * object and no connection timer behind, and then through
- * tao__client_after_end(), which decides what comes next (another attempt, or
- * CLOSED) *before* any callback runs: a callback then sees a consistent
- * client and may send, close or free it.  After each callback the code
- * checks whether the client was freed (ZOMBIE) before touching it again.
+ * Every teardown goes through tao__client_conn_end(), which leaves no
+ * socket, no TLS object and no connection timer behind, and then through
+ * tao__client_after_end() (reconnect.c), which decides what comes next
+ * (another attempt, or CLOSED) *before* any callback runs: a callback
+ * then sees a consistent client and may send, close or free it.  After
+ * each callback the code checks whether the client was freed (ZOMBIE)
+ * before touching it again.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "client/client.h"
 #include "proto/codec.h"
@@ -32,7 +30,6 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000
 #define DEFAULT_RECONNECT_MIN_MS	100
 #define DEFAULT_RECONNECT_MAX_MS	30000
-
 
 static int
 zombie(const struct tao_client *c)
@@ -58,7 +55,7 @@ void
 tao__client_timer_cancel(struct tao_client *c, int64_t *id)
 {
 	if (*id > 0)
-		(void)tao__timers_cancel(c->c_loop->l_timers, *id, c);
+		(void)tao__timers_cancel(c->c_loop->l_ev.el_timers, *id, c);
 	*id = -1;
 }
 
@@ -66,16 +63,16 @@ int64_t
 tao__client_timer_add(struct tao_client *c, uint64_t ms, uint64_t period,
     tao__timer_cb fn)
 {
-	return tao__timers_add(c->c_loop->l_timers, tao__loop_deadline(ms),
-	    period, fn, c, NULL, &c->c_timers);
+	return tao__timers_add(c->c_loop->l_ev.el_timers,
+	    tao__loop_deadline(ms), period, fn, c, NULL, &c->c_timers);
 }
 
 void
 tao__client_want(struct tao_client *c, uint32_t events)
 {
-	if (c->c_io.io_fd == -1)
+	if (c->c_w.lw_io.io_fd == -1)
 		return;
-	if (tao__loop_io_set(c->c_loop, &c->c_io, events) == -1)
+	if (tao__io_set(&c->c_loop->l_ev, &c->c_w.lw_io, events) == -1)
 		tao__client_fail(c, TAO_CLIENT_ERR_IO, "epoll_ctl %s: %s",
 		    c->c_addr, strerror(errno));
 }
@@ -83,10 +80,7 @@ tao__client_want(struct tao_client *c, uint32_t events)
 void
 tao__client_flush_add(struct tao_client *c)
 {
-	if (c->c_flags & TAO_CLIENT_IN_FLUSH)
-		return;
-	c->c_flags |= TAO_CLIENT_IN_FLUSH;
-	TAILQ_INSERT_TAIL(&c->c_loop->l_flush, c, c_flush_entry);
+	tao__evloop_flush_add(&c->c_loop->l_ev, &c->c_w.lw_pending);
 }
 
 static void
@@ -94,11 +88,11 @@ lists_leave(struct tao_client *c)
 {
 	struct tao_loop *l = c->c_loop;
 
-	if (c->c_flags & TAO_CLIENT_IN_FLUSH)
-		TAILQ_REMOVE(&l->l_flush, c, c_flush_entry);
+	/* Never for a client on the deferred-free list (core/loop.h). */
+	tao__evloop_flush_del(&l->l_ev, &c->c_w.lw_pending);
 	if (c->c_flags & TAO_CLIENT_IN_AGAIN)
 		TAILQ_REMOVE(&l->l_again, c, c_again_entry);
-	c->c_flags &= ~(TAO_CLIENT_IN_FLUSH | TAO_CLIENT_IN_AGAIN);
+	c->c_flags &= ~TAO_CLIENT_IN_AGAIN;
 }
 
 /*
@@ -111,7 +105,7 @@ tao__client_conn_end(struct tao_client *c, int clean)
 {
 	if (c->c_ssl != NULL)
 		tao__tls_end(c, clean);
-	tao__loop_io_close(c->c_loop, &c->c_io);
+	tao__io_close(&c->c_loop->l_ev, &c->c_w.lw_io);
 	lists_leave(c);
 	tao__client_timer_cancel(c, &c->c_deadline_timer);
 	tao__client_timer_cancel(c, &c->c_heartbeat_timer);
@@ -178,7 +172,7 @@ tao__client_established(struct tao_client *c)
 		tao__client_flush_add(c);
 }
 
-/* ---- flushing (step 2 and 6 of the loop) ------------------------------ */
+/* ---- flushing (steps 2 and 7 of the loop) ----------------------------- */
 
 static void
 finish_close(struct tao_client *c)
@@ -197,10 +191,7 @@ tao__client_flush(struct tao_client *c)
 	uint32_t want = 0;
 	int rc;
 
-	if (c->c_flags & TAO_CLIENT_IN_FLUSH) {
-		TAILQ_REMOVE(&c->c_loop->l_flush, c, c_flush_entry);
-		c->c_flags &= ~TAO_CLIENT_IN_FLUSH;
-	}
+	tao__evloop_flush_del(&c->c_loop->l_ev, &c->c_w.lw_pending);
 	if (c->c_state != TAO_CLIENT_OPEN && c->c_state != TAO_CLIENT_CLOSING)
 		return;
 	rc = tao__outq_flush(c, &want, err, sizeof(err));
@@ -260,8 +251,8 @@ tao_client_connect(const char *addr, const struct tao_client_opts *opts)
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	c->c_io.io_fd = -1;
-	c->c_io.io_cb = tao__client_io;
+	c->c_w.lw_io.io_fd = -1;
+	c->c_w.lw_io.io_kind = TAO_LOOP_IO_CLIENT;
 	c->c_attempt_timer = c->c_deadline_timer = -1;
 	c->c_heartbeat_timer = c->c_dead_timer = -1;
 	c->c_state = TAO_CLIENT_CLOSED;
@@ -357,8 +348,8 @@ tao_client_send(struct tao_client *c, int32_t type, const void *data,
 		return 0;
 	if (tao__frames_push(&c->c_frames, head_len + len + tail_len) == -1)
 		return TAO_ENOMEM;
-	if (tao__wq_append(&c->c_wq, &c->c_loop->l_pool, head, head_len, data,
-	    len, tail, tail_len) == -1) {
+	if (tao__wq_append(&c->c_wq, &c->c_loop->l_ev.el_pool, head, head_len,
+	    data, len, tail, tail_len) == -1) {
 		c->c_frames.f_count--;
 		return TAO_ENOMEM;
 	}
@@ -395,40 +386,47 @@ tao_client_close(struct tao_client *c)
 	}
 }
 
-void
-tao_client_free(struct tao_client *c)
-{
-	if (c == NULL || zombie(c))
-		return;
-	if (c->c_ssl != NULL)
-		tao__tls_end(c, 0);
-	tao__loop_io_close(c->c_loop, &c->c_io);
-	lists_leave(c);
-	tao__timers_cancel_owner(c->c_loop->l_timers, &c->c_timers);
-	c->c_state = TAO_CLIENT_CLOSED;
-	c->c_flags |= TAO_CLIENT_ZOMBIE;
-	/* Inside the loop the caller may be one of our own callbacks, with
-	 * io.c still holding c: the memory goes in the loop's last step. */
-	if (c->c_loop->l_running)
-		c->c_loop->l_zombies++;
-	else
-		tao__client_destroy(c);
-}
-
-void
-tao__client_destroy(struct tao_client *c)
+/* No socket, TLS object, timer or list left: nothing refers to c but
+ * l_clients (and the deferred-free list). */
+static void
+client_detach(struct tao_client *c)
 {
 	struct tao_loop *l = c->c_loop;
 
 	if (c->c_ssl != NULL)
 		tao__tls_end(c, 0);
-	tao__loop_io_close(l, &c->c_io);
+	tao__io_close(&l->l_ev, &c->c_w.lw_io);
 	lists_leave(c);
-	tao__timers_cancel_owner(l->l_timers, &c->c_timers);
+	tao__timers_cancel_owner(l->l_ev.el_timers, &c->c_timers);
+}
+
+void
+tao_client_free(struct tao_client *c)
+{
+	if (c == NULL || zombie(c))
+		return;
+	client_detach(c);
+	c->c_state = TAO_CLIENT_CLOSED;
+	c->c_flags |= TAO_CLIENT_ZOMBIE;
+	/* Inside the loop the caller may be one of our own callbacks, with
+	 * io.c still holding c: the memory goes in the loop's next
+	 * deferred-free step (core/loop.h). */
+	if (c->c_loop->l_running)
+		tao__evloop_defer_free(&c->c_loop->l_ev, &c->c_w.lw_pending);
+	else
+		tao__client_destroy(c);
+}
+
+/* Called off every list of the core (tao_loop_free, the deferred-free
+ * step, a failed tao_client_connect). */
+void
+tao__client_destroy(struct tao_client *c)
+{
+	client_detach(c);
 	tao__outq_clear(c);
 	tao__frames_free(&c->c_frames);
 	tao__tls_ctx_free(c);
-	TAILQ_REMOVE(&l->l_clients, c, c_entry);
+	TAILQ_REMOVE(&c->c_loop->l_clients, c, c_entry);
 	tao__framer_free(&c->c_in);
 	tao__registry_free(&c->c_registry);
 	free(c->c_addr);

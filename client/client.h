@@ -1,9 +1,10 @@
 /*
  * client.h - internal layout of struct tao_client, shared by the files of
  * client/: client.c (API, connection life), reconnect.c (attempts and
- * back-off), heartbeat.c (heartbeat timers), io.c (socket
- * events: connect, handshake, read, dispatch), outq.c (the output queue),
- * tls.c (OpenSSL) and addr.c (parsing and resolving "host:port").
+ * back-off), heartbeat.c (heartbeat timers), loop.c (struct tao_loop on
+ * the event-loop core), io.c (socket events: connect, handshake, read,
+ * dispatch), outq.c (the output queue), tls.c (OpenSSL) and addr.c
+ * (parsing and resolving "host:port").
  *
  * A client's life, one connection at a time:
  *
@@ -50,9 +51,9 @@ enum tao__client_state {
 };
 
 /* c_flags */
-#define TAO_CLIENT_IN_FLUSH	0x01	/* on the loop's l_flush */
 #define TAO_CLIENT_IN_AGAIN	0x02	/* on the loop's l_again */
-#define TAO_CLIENT_ZOMBIE	0x04	/* freed: memory goes in step 7 */
+#define TAO_CLIENT_ZOMBIE	0x04	/* freed: the memory goes in the
+					 * loop's next deferred-free step */
 
 /*
  * The lengths of the messages in the output queue, oldest first, so that
@@ -68,10 +69,11 @@ struct tao__frames {
 };
 
 struct tao_client {
-	struct tao__loop_io	 c_io;		/* first: epoll_data */
+	/* First: the socket's watcher (kind TAO_LOOP_IO_CLIENT) and the
+	 * node on the loop's flush or deferred-free list (client/loop.h). */
+	struct tao__loop_watcher c_w;
 	struct tao_loop		*c_loop;
 	TAILQ_ENTRY(tao_client)	 c_entry;	/* l_clients */
-	TAILQ_ENTRY(tao_client)	 c_flush_entry;	/* l_flush */
 	TAILQ_ENTRY(tao_client)	 c_again_entry;	/* l_again */
 	enum tao__client_state	 c_state;
 	int			 c_flags;
@@ -143,6 +145,8 @@ void	tao__client_established(struct tao_client *);
 void	tao__client_lost(struct tao_client *);
 void	tao__client_want(struct tao_client *, uint32_t events);
 int	tao__client_gone(const struct tao_client *, uint64_t generation);
+/* tao_client_free ran: the memory waits for the deferred-free step. */
+int	tao__client_is_zombie(const struct tao_client *);
 
 /* reconnect.c: after conn_end, the next attempt or CLOSED, then the
  * callbacks (on_error if kind != 0, on_close if was_open). */
@@ -153,9 +157,6 @@ void	tao__client_deadline_fire(void *owner, void *arg);
 
 /* heartbeat.c: arm the heartbeat timers of a connection just opened. */
 void	tao__client_heartbeat_start(struct tao_client *);
-
-/* io.c: the socket's event callback */
-void	tao__client_io(struct tao__loop_io *, uint32_t revents);
 
 /* outq.c */
 void	tao__frames_free(struct tao__frames *);

@@ -28,7 +28,7 @@ heartbeat_fire(void *owner, void *arg)
 	    &tail_len);
 	if (tao__frames_push(&c->c_frames, head_len + tail_len) == -1)
 		return;
-	if (tao__wq_append(&c->c_wq, &c->c_loop->l_pool, head, head_len,
+	if (tao__wq_append(&c->c_wq, &c->c_loop->l_ev.el_pool, head, head_len,
 	    NULL, 0, tail, tail_len) == -1) {
 		c->c_frames.f_count--;
 		return;
@@ -48,7 +48,8 @@ dead_fire(void *owner, void *arg)
 	(void)arg;
 	c->c_dead_timer = -1;
 	if (quiet < timeout) {
-		c->c_dead_timer = tao__client_timer_add(c, timeout - quiet, 0, dead_fire);
+		c->c_dead_timer = tao__client_timer_add(c, timeout - quiet,
+		    0, dead_fire);
 		return;
 	}
 	tao__client_fail(c, TAO_CLIENT_ERR_TIMEOUT, "no frame from %s for "

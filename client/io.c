@@ -32,7 +32,7 @@ connect_done(struct tao_client *c, uint32_t revents)
 	socklen_t len = sizeof(int);
 	int soerr = 0;
 
-	if (getsockopt(c->c_io.io_fd, SOL_SOCKET, SO_ERROR, &soerr,
+	if (getsockopt(c->c_w.lw_io.io_fd, SOL_SOCKET, SO_ERROR, &soerr,
 	    &len) == -1)
 		soerr = errno;
 	if (soerr == 0 && !(revents & EPOLLOUT))
@@ -180,7 +180,7 @@ read_some(struct tao_client *c, uint8_t *buf, size_t room)
 		return n;
 	}
 	for (;;) {
-		n = read(c->c_io.io_fd, buf, room);
+		n = read(c->c_w.lw_io.io_fd, buf, room);
 		if (n > 0)
 			return n;
 		if (n == 0) {
@@ -200,14 +200,15 @@ read_some(struct tao_client *c, uint8_t *buf, size_t room)
 static void
 client_read(struct tao_client *c)
 {
+	struct tao_evloop *l = &c->c_loop->l_ev;
 	uint64_t generation = c->c_generation;
 	uint8_t *buf;
 	size_t room;
 	ssize_t n;
 
 	for (int round = 0; round < READ_ROUNDS; round++) {
-		if (tao__framer_buffer(&c->c_in, c->c_loop->l_rbuf,
-		    TAO_LOOP_RBUF_SIZE, RBUF_MIN_ROOM, &buf, &room) == -1) {
+		if (tao__framer_buffer(&c->c_in, l->el_rbuf, l->el_rbuf_size,
+		    RBUF_MIN_ROOM, &buf, &room) == -1) {
 			tao__client_fail(c, TAO_CLIENT_ERR_IO, "out of memory "
 			    "for input from %s", c->c_addr);
 			return;
@@ -239,13 +240,12 @@ tao__client_read_again(struct tao_client *c)
 }
 
 void
-tao__client_io(struct tao__loop_io *io, uint32_t revents)
+tao__client_io(struct tao_client *c, uint32_t revents)
 {
-	struct tao_client *c = (struct tao_client *)io;
 	uint64_t generation = c->c_generation;
 
-	if (tao__client_is_zombie(c))
-		return;
+	/* A freed client's socket was closed: the core dropped its events
+	 * by generation, so c is alive here. */
 	switch (c->c_state) {
 	case TAO_CLIENT_CONNECTING:
 		connect_done(c, revents);

@@ -104,8 +104,8 @@ attempt_fire(void *owner, void *arg)
 	c->c_attempt_timer = -1;
 	c->c_addr_next = (i + 1) % c->c_naddrs;
 	c->c_state = TAO_CLIENT_CONNECTING;
-	c->c_deadline_timer = tao__client_timer_add(c, c->c_opts.connect_timeout_ms, 0,
-	    tao__client_deadline_fire);
+	c->c_deadline_timer = tao__client_timer_add(c,
+	    c->c_opts.connect_timeout_ms, 0, tao__client_deadline_fire);
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1) {
@@ -113,7 +113,7 @@ attempt_fire(void *owner, void *arg)
 		    strerror(errno));
 		return;
 	}
-	c->c_io.io_fd = fd;
+	c->c_w.lw_io.io_fd = fd;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, sa, c->c_addrlens[i]) == -1 && errno != EINPROGRESS) {
 		char where[64];
