@@ -312,16 +312,14 @@ supervise(pid_t *pids, int n)
 	return stop_children(pids, n, left) | rv;
 }
 
-int
-main(int argc, char **argv)
+/* -h HOST -p PORT -n PROCS into *sa and *procs; 0, or 2 (the exit
+ * status) when HOST does not resolve. */
+static int
+parse_args(int argc, char **argv, struct sockaddr_in *sa, int *procs,
+    const char **host, int *port)
 {
 	struct addrinfo hints, *ai;
-	struct sockaddr_in sa;
-	struct rlimit rl;
-	sigset_t mask;
-	pid_t pids[MAX_PROCS];
-	const char *host = "127.0.0.1";
-	int ch, i, port = 0, procs = 1, fds[MAX_PROCS];
+	int ch, i;
 
 	/* By hand: the libbsd overlay's getopt would need -lbsd, and this
 	 * program links nothing but libc. */
@@ -331,27 +329,36 @@ main(int argc, char **argv)
 			usage();
 		ch = argv[i][1];
 		if (ch == 'h')
-			host = argv[i + 1];
+			*host = argv[i + 1];
 		else if (ch == 'p')
-			port = number(argv[i + 1]);
+			*port = number(argv[i + 1]);
 		else if (ch == 'n')
-			procs = number(argv[i + 1]);
+			*procs = number(argv[i + 1]);
 		else
 			usage();
 	}
-	if (port < 1 || port > 65535 || procs < 1 || procs > MAX_PROCS)
+	if (*port < 1 || *port > 65535 || *procs < 1 || *procs > MAX_PROCS)
 		usage();
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_INET;
 	hints.ai_socktype = SOCK_STREAM;
-	if ((i = getaddrinfo(host, NULL, &hints, &ai)) != 0) {
-		fprintf(stderr, "baseline-echo: %s: %s\n", host,
+	if ((i = getaddrinfo(*host, NULL, &hints, &ai)) != 0) {
+		fprintf(stderr, "baseline-echo: %s: %s\n", *host,
 		    gai_strerror(i));
 		return 2;
 	}
-	memcpy(&sa, ai->ai_addr, sizeof(sa));
-	sa.sin_port = htons((uint16_t)port);
+	memcpy(sa, ai->ai_addr, sizeof(*sa));
+	sa->sin_port = htons((uint16_t)*port);
 	freeaddrinfo(ai);
+	return 0;
+}
+
+/* Descriptors raised, SIGPIPE ignored, the signals we wait for blocked. */
+static void
+set_up_process(void)
+{
+	struct rlimit rl;
+	sigset_t mask;
 
 	/* Thousands of idle connections need descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -365,7 +372,19 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+}
 
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in sa;
+	pid_t pids[MAX_PROCS];
+	const char *host = "127.0.0.1";
+	int i, port = 0, procs = 1, fds[MAX_PROCS];
+
+	if ((i = parse_args(argc, argv, &sa, &procs, &host, &port)) != 0)
+		return i;
+	set_up_process();
 	for (i = 0; i < procs; i++)
 		if ((fds[i] = listener(&sa, procs > 1)) == -1) {
 			fprintf(stderr, "baseline-echo: %s:%d: %s\n", host,

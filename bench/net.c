@@ -399,6 +399,28 @@ bench_pool_check(const struct bench_pool *p, const uint8_t *buf, size_t len,
 }
 
 /*
+ * One event of a connection being connected: 1 connected, -1 failed,
+ * 0 not done yet (or not an event of a pending connection).
+ */
+static int
+connect_event(struct bench_conn *c, int ep, const struct bench_opts *o)
+{
+	int rv;
+
+	if (c->c_fd == -1 || (c->c_events != EPOLLOUT && !c->c_handshake))
+		return 0;
+	/* --tls: connected only once the handshake is done. */
+	if (!c->c_handshake && bench_conn_check(c) == -1)
+		rv = -1;
+	else if (o->o_tls) {
+		if ((rv = bench_conn_handshake(c, ep, c)) == 0)
+			return 0;
+	} else
+		rv = bench_conn_events(c, ep, EPOLLIN, c) == 0 ? 1 : -1;
+	return rv;
+}
+
+/*
  * Connect n connections at once and wait until each is established or
  * has failed, at most o_timeout seconds.  The connections are the first
  * member of the mode's structs, `stride` bytes apart from `base` on.
@@ -435,18 +457,8 @@ bench_connect_all(void *base, size_t stride, int n, int ep,
 			break;
 		for (k = 0; k < nev; k++) {
 			c = evs[k].data.ptr;
-			if (c->c_fd == -1 ||
-			    (c->c_events != EPOLLOUT && !c->c_handshake))
+			if ((rv = connect_event(c, ep, o)) == 0)
 				continue;
-			/* --tls: connected only once the handshake is done. */
-			if (!c->c_handshake && bench_conn_check(c) == -1)
-				rv = -1;
-			else if (o->o_tls) {
-				if ((rv = bench_conn_handshake(c, ep, c)) == 0)
-					continue;
-			} else
-				rv = bench_conn_events(c, ep, EPOLLIN, c) == 0 ?
-				    1 : -1;
 			pending--;
 			if (rv == 1) {
 				connected++;

@@ -199,105 +199,86 @@ defaults(struct bench_opts *o)
 	}
 }
 
+/* The mode named by argv[1]: its runner, and o_mode, o_mode_name. */
 static bench_run_fn
-parse_args(int argc, char **argv, struct bench_opts *o)
+parse_mode(const char *name, struct bench_opts *o)
 {
-	static const struct option longs[] = {
-		{ "json",	no_argument,		NULL, 'J' },
-		{ "heartbeat",	required_argument,	NULL, 'H' },
-		{ "timeout",	required_argument,	NULL, 'T' },
-		{ "senders",	required_argument,	NULL, 'S' },
-		{ "rate",	required_argument,	NULL, 'R' },
-		{ "tls",	no_argument,		NULL, 'L' },
-		{ "ca",		required_argument,	NULL, 'A' },
-		{ "help",	no_argument,		NULL, '?' + 256 },
-		{ NULL,		0,			NULL, 0 }
-	};
 	bench_run_fn run = NULL;
-	const char *host = "127.0.0.1";
-	long port = -1;
 	size_t i;
-	int ch;
 
-	if (argc < 2)
-		usage(stderr, 2);
-	if (strcmp(argv[1], "--help") == 0)
-		usage(stdout, 0);
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-		if (strcmp(argv[1], modes[i].name) == 0) {
+		if (strcmp(name, modes[i].name) == 0) {
 			o->o_mode = modes[i].mode;
 			o->o_mode_name = modes[i].name;
 			run = modes[i].run;
 		}
 	if (run == NULL)
-		bad("mode", argv[1]);
-	/* getopt names its complaints after argv[0] of what it is given. */
-	argv[1] = (char *)"tao-bench";
-	o->o_conns = o->o_depth = -1;
-	o->o_payload = SIZE_MAX;
-	o->o_seconds = o->o_timeout = -1;
-	o->o_threads = 1;
-	o->o_senders = 10;
-	o->o_rate = 100;
-	while ((ch = getopt_long(argc - 1, argv + 1, "h:p:c:n:d:s:t:j:", longs,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			host = optarg;
-			break;
-		case 'p':
-			port = number("port", optarg, 1, 65535);
-			break;
-		case 'c':
-		case 'n':
-			o->o_conns = (int)number("count", optarg, 1, MAX_CONNS);
-			break;
-		case 'd':
-			o->o_depth = (int)number("depth", optarg, 1, 65536);
-			break;
-		case 's':
-			o->o_payload = (size_t)number("size", optarg, 0,
-			    MAX_PAYLOAD);
-			break;
-		case 't':
-			o->o_seconds = real("seconds", optarg, 0.001, 1e6);
-			break;
-		case 'j':
-			o->o_threads = (int)number("threads", optarg, 1,
-			    MAX_THREADS);
-			break;
-		case 'J':
-			o->o_json = 1;
-			break;
-		case 'H':
-			o->o_heartbeat_ms = (uint64_t)number("heartbeat",
-			    optarg, 1, 3600000);
-			break;
-		case 'T':
-			o->o_timeout = real("timeout", optarg, 0.001, 1e6);
-			break;
-		case 'S':
-			o->o_senders = (int)number("senders", optarg, 1,
-			    MAX_CONNS);
-			break;
-		case 'R':
-			o->o_rate = real("rate", optarg, 0.001, 1e7);
-			break;
-		case 'L':
-			o->o_tls = 1;
-			break;
-		case 'A':
-			o->o_ca_file = optarg;
-			break;
-		case '?' + 256:
-			usage(stdout, 0);
-			break;
-		default:
-			usage(stderr, 2);
-		}
+		bad("mode", name);
+	return run;
+}
+
+/* One option from getopt_long; *host and *port are kept apart because
+ * they are resolved only once all options are in. */
+static void
+parse_option(int ch, struct bench_opts *o, const char **host, long *port)
+{
+	switch (ch) {
+	case 'h':
+		*host = optarg;
+		break;
+	case 'p':
+		*port = number("port", optarg, 1, 65535);
+		break;
+	case 'c':
+	case 'n':
+		o->o_conns = (int)number("count", optarg, 1, MAX_CONNS);
+		break;
+	case 'd':
+		o->o_depth = (int)number("depth", optarg, 1, 65536);
+		break;
+	case 's':
+		o->o_payload = (size_t)number("size", optarg, 0, MAX_PAYLOAD);
+		break;
+	case 't':
+		o->o_seconds = real("seconds", optarg, 0.001, 1e6);
+		break;
+	case 'j':
+		o->o_threads = (int)number("threads", optarg, 1, MAX_THREADS);
+		break;
+	case 'J':
+		o->o_json = 1;
+		break;
+	case 'H':
+		o->o_heartbeat_ms = (uint64_t)number("heartbeat", optarg, 1,
+		    3600000);
+		break;
+	case 'T':
+		o->o_timeout = real("timeout", optarg, 0.001, 1e6);
+		break;
+	case 'S':
+		o->o_senders = (int)number("senders", optarg, 1, MAX_CONNS);
+		break;
+	case 'R':
+		o->o_rate = real("rate", optarg, 0.001, 1e7);
+		break;
+	case 'L':
+		o->o_tls = 1;
+		break;
+	case 'A':
+		o->o_ca_file = optarg;
+		break;
+	case '?' + 256:
+		usage(stdout, 0);
+		break;
+	default:
+		usage(stderr, 2);
 	}
-	if (optind != argc - 1)
-		bad("argument", argv[optind + 1]);
+}
+
+/* What the options say together: a port, --ca and --tls where they fit. */
+static void
+check_options(struct bench_opts *o, const char *host, long port)
+{
 	if (port == -1) {
 		fprintf(stderr, "tao-bench: -p PORT is required\n");
 		usage(stderr, 2);
@@ -314,6 +295,46 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		    "burst\n");
 		usage(stderr, 2);
 	}
+}
+
+static bench_run_fn
+parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	static const struct option longs[] = {
+		{ "json",	no_argument,		NULL, 'J' },
+		{ "heartbeat",	required_argument,	NULL, 'H' },
+		{ "timeout",	required_argument,	NULL, 'T' },
+		{ "senders",	required_argument,	NULL, 'S' },
+		{ "rate",	required_argument,	NULL, 'R' },
+		{ "tls",	no_argument,		NULL, 'L' },
+		{ "ca",		required_argument,	NULL, 'A' },
+		{ "help",	no_argument,		NULL, '?' + 256 },
+		{ NULL,		0,			NULL, 0 }
+	};
+	bench_run_fn run;
+	const char *host = "127.0.0.1";
+	long port = -1;
+	int ch;
+
+	if (argc < 2)
+		usage(stderr, 2);
+	if (strcmp(argv[1], "--help") == 0)
+		usage(stdout, 0);
+	run = parse_mode(argv[1], o);
+	/* getopt names its complaints after argv[0] of what it is given. */
+	argv[1] = (char *)"tao-bench";
+	o->o_conns = o->o_depth = -1;
+	o->o_payload = SIZE_MAX;
+	o->o_seconds = o->o_timeout = -1;
+	o->o_threads = 1;
+	o->o_senders = 10;
+	o->o_rate = 100;
+	while ((ch = getopt_long(argc - 1, argv + 1, "h:p:c:n:d:s:t:j:", longs,
+	    NULL)) != -1)
+		parse_option(ch, o, &host, &port);
+	if (optind != argc - 1)
+		bad("argument", argv[optind + 1]);
+	check_options(o, host, port);
 	defaults(o);
 	return run;
 }
@@ -495,6 +516,53 @@ print_text(const struct bench_opts *o, const struct bench_result *r,
 	    (unsigned long long)r->r_reordered);
 }
 
+/* Start o_threads threads, the connections shared out evenly. */
+static void
+start_threads(struct bench_opts *o, bench_run_fn run,
+    struct bench_thread *ts, struct thread_arg *args)
+{
+	int i, per, extra, first = 0;
+
+	per = o->o_conns / o->o_threads;
+	extra = o->o_conns % o->o_threads;
+	for (i = 0; i < o->o_threads; i++) {
+		ts[i].t_id = i;
+		ts[i].t_first = first;
+		ts[i].t_count = per + (i < extra);
+		ts[i].t_opts = o;
+		bench_hist_init(&ts[i].t_res.r_lat);
+		bench_hist_init(&ts[i].t_res.r_lat2);
+		first += ts[i].t_count;
+		args[i].t = &ts[i];
+		args[i].run = run;
+		if (pthread_create(&ts[i].t_tid, NULL, thread_main,
+		    &args[i]) != 0) {
+			/* The barrier counts every thread: cannot go on. */
+			perror("tao-bench: pthread_create");
+			exit(1);
+		}
+	}
+}
+
+/* Join the threads, merging their results into *total: 1 if one
+ * failed, else 0. */
+static int
+join_threads(const struct bench_opts *o, struct bench_thread *ts,
+    struct thread_arg *args, struct bench_result *total)
+{
+	int i, failed = 0;
+
+	bench_hist_init(&total->r_lat);
+	bench_hist_init(&total->r_lat2);
+	for (i = 0; i < o->o_threads; i++) {
+		pthread_join(ts[i].t_tid, NULL);
+		if (args[i].rv == -1)
+			failed = 1;
+		merge(total, &ts[i].t_res);
+	}
+	return failed;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -504,7 +572,7 @@ main(int argc, char **argv)
 	struct bench_result *total;
 	bench_run_fn run;
 	double secs;
-	int i, failed = 0, per, extra, first = 0;
+	int failed;
 
 	run = parse_args(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);
@@ -520,33 +588,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	pthread_barrier_init(&barrier, NULL, (unsigned)o.o_threads);
-	per = o.o_conns / o.o_threads;
-	extra = o.o_conns % o.o_threads;
-	for (i = 0; i < o.o_threads; i++) {
-		ts[i].t_id = i;
-		ts[i].t_first = first;
-		ts[i].t_count = per + (i < extra);
-		ts[i].t_opts = &o;
-		bench_hist_init(&ts[i].t_res.r_lat);
-		bench_hist_init(&ts[i].t_res.r_lat2);
-		first += ts[i].t_count;
-		args[i].t = &ts[i];
-		args[i].run = run;
-		if (pthread_create(&ts[i].t_tid, NULL, thread_main,
-		    &args[i]) != 0) {
-			/* The barrier counts every thread: cannot go on. */
-			perror("tao-bench: pthread_create");
-			exit(1);
-		}
-	}
-	bench_hist_init(&total->r_lat);
-	bench_hist_init(&total->r_lat2);
-	for (i = 0; i < o.o_threads; i++) {
-		pthread_join(ts[i].t_tid, NULL);
-		if (args[i].rv == -1)
-			failed = 1;
-		merge(total, &ts[i].t_res);
-	}
+	start_threads(&o, run, ts, args);
+	failed = join_threads(&o, ts, args, total);
 	secs = (double)(total->r_end - total->r_start) / 1e9;
 	if (secs <= 0)
 		secs = 1e-9;

@@ -1,27 +1,26 @@
 /*
  * client.c - tao_client: the public calls and the life of a connection
- * (the state diagram is in client.h): attempts, back-off, heartbeats,
- * close and free.
+ * (the state diagram is in client.h): teardown, establishment, flushing,
+ * close and free.  The next attempt and the back-off are in reconnect.c,
+ * the heartbeat timers in heartbeat.c.
  *
- * Every teardown goes through conn_end(), which leaves no socket, no TLS
- * object and no connection timer behind, and then through
- * after_conn_end(), which decides what comes next (another attempt, or
- * CLOSED) *before* any callback runs: a callback then sees a consistent
- * client and may send, close or free it.  After each callback the code
- * checks whether the client was freed (ZOMBIE) before touching it again.
+ * Every teardown goes through tao__client_conn_end(), which leaves no
+ * socket, no TLS object and no connection timer behind, and then through
+ * tao__client_after_end() (reconnect.c), which decides what comes next
+ * (another attempt, or CLOSED) *before* any callback runs: a callback
+ * then sees a consistent client and may send, close or free it.  After
+ * each callback the code checks whether the client was freed (ZOMBIE)
+ * before touching it again.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "client/client.h"
 #include "proto/codec.h"
@@ -31,12 +30,6 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000
 #define DEFAULT_RECONNECT_MIN_MS	100
 #define DEFAULT_RECONNECT_MAX_MS	30000
-/* A connection up this long, or on which a frame arrived, was healthy:
- * the back-off starts again from reconnect_min_ms after it. */
-#define HEALTHY_MS			5000
-
-static void	attempt_fire(void *owner, void *arg);
-static void	deadline_fire(void *owner, void *arg);
 
 static int
 zombie(const struct tao_client *c)
@@ -58,39 +51,36 @@ tao__client_gone(const struct tao_client *c, uint64_t generation)
 	    (c->c_state != TAO_CLIENT_OPEN && c->c_state != TAO_CLIENT_CLOSING);
 }
 
-static void
-timer_cancel(struct tao_client *c, int64_t *id)
+void
+tao__client_timer_cancel(struct tao_client *c, int64_t *id)
 {
 	if (*id > 0)
-		(void)tao__timers_cancel(c->c_loop->l_timers, *id, c);
+		(void)tao__timers_cancel(c->c_loop->l_ev.el_timers, *id, c);
 	*id = -1;
 }
 
-static int64_t
-timer_add(struct tao_client *c, uint64_t ms, uint64_t period,
+int64_t
+tao__client_timer_add(struct tao_client *c, uint64_t ms, uint64_t period,
     tao__timer_cb fn)
 {
-	return tao__timers_add(c->c_loop->l_timers, tao__loop_deadline(ms),
-	    period, fn, c, NULL, &c->c_timers);
+	return tao__timers_add(c->c_loop->l_ev.el_timers,
+	    tao__loop_deadline(ms), period, fn, c, NULL, &c->c_timers);
 }
 
 void
 tao__client_want(struct tao_client *c, uint32_t events)
 {
-	if (c->c_io.io_fd == -1)
+	if (c->c_w.lw_io.io_fd == -1)
 		return;
-	if (tao__loop_io_set(c->c_loop, &c->c_io, events) == -1)
+	if (tao__io_set(&c->c_loop->l_ev, &c->c_w.lw_io, events) == -1)
 		tao__client_fail(c, TAO_CLIENT_ERR_IO, "epoll_ctl %s: %s",
 		    c->c_addr, strerror(errno));
 }
 
-static void
-flush_list_add(struct tao_client *c)
+void
+tao__client_flush_add(struct tao_client *c)
 {
-	if (c->c_flags & TAO_CLIENT_IN_FLUSH)
-		return;
-	c->c_flags |= TAO_CLIENT_IN_FLUSH;
-	TAILQ_INSERT_TAIL(&c->c_loop->l_flush, c, c_flush_entry);
+	tao__evloop_flush_add(&c->c_loop->l_ev, &c->c_w.lw_pending);
 }
 
 static void
@@ -98,11 +88,11 @@ lists_leave(struct tao_client *c)
 {
 	struct tao_loop *l = c->c_loop;
 
-	if (c->c_flags & TAO_CLIENT_IN_FLUSH)
-		TAILQ_REMOVE(&l->l_flush, c, c_flush_entry);
+	/* Never for a client on the deferred-free list (core/loop.h). */
+	tao__evloop_flush_del(&l->l_ev, &c->c_w.lw_pending);
 	if (c->c_flags & TAO_CLIENT_IN_AGAIN)
 		TAILQ_REMOVE(&l->l_again, c, c_again_entry);
-	c->c_flags &= ~(TAO_CLIENT_IN_FLUSH | TAO_CLIENT_IN_AGAIN);
+	c->c_flags &= ~TAO_CLIENT_IN_AGAIN;
 }
 
 /*
@@ -110,89 +100,19 @@ lists_leave(struct tao_client *c)
  * was not a whole frame is discarded, and so is the rest of a message
  * that was half written.  clean: say goodbye to a TLS peer.
  */
-static void
-conn_end(struct tao_client *c, int clean)
+void
+tao__client_conn_end(struct tao_client *c, int clean)
 {
 	if (c->c_ssl != NULL)
 		tao__tls_end(c, clean);
-	tao__loop_io_close(c->c_loop, &c->c_io);
+	tao__io_close(&c->c_loop->l_ev, &c->c_w.lw_io);
 	lists_leave(c);
-	timer_cancel(c, &c->c_deadline_timer);
-	timer_cancel(c, &c->c_heartbeat_timer);
-	timer_cancel(c, &c->c_dead_timer);
+	tao__client_timer_cancel(c, &c->c_deadline_timer);
+	tao__client_timer_cancel(c, &c->c_heartbeat_timer);
+	tao__client_timer_cancel(c, &c->c_dead_timer);
 	tao__outq_cut_partial(c);
 	c->c_read_wants_write = c->c_write_wants_read = 0;
 	tao__framer_free(&c->c_in);	/* the next connection starts afresh */
-}
-
-/* Back-off before the next attempt, with jitter in [delay/2, delay]. */
-static uint64_t
-backoff_ms(struct tao_client *c)
-{
-	uint64_t delay = c->c_opts.reconnect_min_ms;
-	uint64_t max = c->c_opts.reconnect_max_ms;
-
-	for (uint64_t i = 0; i < c->c_failures && delay < max; i++)
-		delay *= 2;
-	if (delay > max)
-		delay = max;
-	if (delay > UINT32_MAX)
-		delay = UINT32_MAX;
-	c->c_failures++;
-	return delay / 2 + arc4random_uniform((uint32_t)(delay - delay / 2)
-	    + 1);
-}
-
-static void
-schedule_attempt(struct tao_client *c, uint64_t ms)
-{
-	c->c_state = TAO_CLIENT_WAITING;
-	c->c_attempt_timer = timer_add(c, ms, 0, attempt_fire);
-	if (c->c_attempt_timer == -1) {
-		/* Out of memory for one timer node: give up rather than
-		 * leave a client that will never try again. */
-		c->c_state = TAO_CLIENT_CLOSED;
-		tao__outq_clear(c);
-	}
-}
-
-/*
- * After conn_end: what next, then the callbacks.  An error (kind != 0)
- * goes to on_error; on_close runs if on_connect had run for this
- * connection.
- */
-static void
-after_conn_end(struct tao_client *c, int was_open, int kind,
-    const char *msg)
-{
-	int by_user = c->c_state == TAO_CLIENT_CLOSING ||
-	    c->c_state == TAO_CLIENT_CLOSED;
-
-	if (by_user || !c->c_opts.reconnect) {
-		c->c_state = TAO_CLIENT_CLOSED;
-		tao__outq_clear(c);
-	} else if (!was_open && c->c_round_left > 0) {
-		c->c_round_left--;	/* the lookup's next address, now */
-		schedule_attempt(c, 0);
-	} else {
-		/* A server that accepts and closes at once (full, or
-		 * refusing us) is a failure like a refused connect: only a
-		 * healthy connection resets the back-off, else clients
-		 * would storm an overloaded server. */
-		if (was_open && (c->c_healthy ||
-		    tao__now_ms() - c->c_open_ms >= HEALTHY_MS))
-			c->c_failures = 0;
-		c->c_round_left = c->c_naddrs - 1;
-		schedule_attempt(c, backoff_ms(c));
-	}
-	if (kind != 0 && c->c_on_error != NULL) {
-		c->c_on_error(c, (enum tao_client_error)kind, msg,
-		    c->c_on_error_arg);
-		if (zombie(c))
-			return;
-	}
-	if (was_open && c->c_on_close != NULL)
-		c->c_on_close(c, c->c_on_close_arg);
 }
 
 void
@@ -210,8 +130,8 @@ tao__client_fail(struct tao_client *c, enum tao_client_error kind,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	conn_end(c, 0);
-	after_conn_end(c, was_open, kind, msg);
+	tao__client_conn_end(c, 0);
+	tao__client_after_end(c, was_open, kind, msg);
 }
 
 /* The server closed an open connection between frames: no error. */
@@ -221,128 +141,17 @@ tao__client_lost(struct tao_client *c)
 	if (zombie(c) || (c->c_state != TAO_CLIENT_OPEN &&
 	    c->c_state != TAO_CLIENT_CLOSING))
 		return;
-	conn_end(c, 0);
-	after_conn_end(c, 1, 0, NULL);
+	tao__client_conn_end(c, 0);
+	tao__client_after_end(c, 1, 0, NULL);
 }
 
-/* ---- attempts --------------------------------------------------------- */
-
-static void
-attempt_fire(void *owner, void *arg)
-{
-	struct tao_client *c = owner;
-	int i = c->c_addr_next, fd, one = 1;
-	const struct sockaddr *sa = (struct sockaddr *)&c->c_addrs[i];
-
-	(void)arg;
-	c->c_attempt_timer = -1;
-	c->c_addr_next = (i + 1) % c->c_naddrs;
-	c->c_state = TAO_CLIENT_CONNECTING;
-	c->c_deadline_timer = timer_add(c, c->c_opts.connect_timeout_ms, 0,
-	    deadline_fire);
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1) {
-		tao__client_fail(c, TAO_CLIENT_ERR_CONNECT, "socket: %s",
-		    strerror(errno));
-		return;
-	}
-	c->c_io.io_fd = fd;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, sa, c->c_addrlens[i]) == -1 && errno != EINPROGRESS) {
-		char where[64];
-
-		tao__client_format_addr(sa, where, sizeof(where));
-		tao__client_fail(c, TAO_CLIENT_ERR_CONNECT,
-		    "connect to %s (%s): %s", c->c_addr, where,
-		    strerror(errno));
-		return;
-	}
-	/* Even a connect that completed at once is finished in io.c, on
-	 * the EPOLLOUT that follows. */
-	tao__client_want(c, EPOLLOUT);
-}
-
-static void
-deadline_fire(void *owner, void *arg)
-{
-	struct tao_client *c = owner;
-
-	(void)arg;
-	c->c_deadline_timer = -1;
-	switch (c->c_state) {
-	case TAO_CLIENT_CONNECTING:
-		tao__client_fail(c, TAO_CLIENT_ERR_CONNECT,
-		    "connect to %s: timed out after %llu ms", c->c_addr,
-		    (unsigned long long)c->c_opts.connect_timeout_ms);
-		break;
-	case TAO_CLIENT_HANDSHAKE:
-		tao__client_fail(c, TAO_CLIENT_ERR_TLS,
-		    "TLS handshake with %s: timed out after %llu ms",
-		    c->c_addr,
-		    (unsigned long long)c->c_opts.connect_timeout_ms);
-		break;
-	case TAO_CLIENT_CLOSING:
-		/* The server did not take our last messages in time. */
-		conn_end(c, 0);
-		after_conn_end(c, 1, 0, NULL);
-		break;
-	default:
-		break;
-	}
-}
-
-static void
-heartbeat_fire(void *owner, void *arg)
-{
-	struct tao_client *c = owner;
-	uint8_t head[TAO_CODEC_MAX_HEAD], tail[TAO_CODEC_MAX_TAIL];
-	size_t head_len, tail_len;
-
-	(void)arg;
-	/* Over the bound the queue is not moving: a heartbeat at its tail
-	 * would not help. */
-	if (c->c_state != TAO_CLIENT_OPEN ||
-	    c->c_wq.q_bytes >= c->c_opts.write_queue_max)
-		return;
-	c->c_opts.codec->encode(TAO_TYPE_HEARTBEAT, 0, head, &head_len, tail,
-	    &tail_len);
-	if (tao__frames_push(&c->c_frames, head_len + tail_len) == -1)
-		return;
-	if (tao__wq_append(&c->c_wq, &c->c_loop->l_pool, head, head_len,
-	    NULL, 0, tail, tail_len) == -1) {
-		c->c_frames.f_count--;
-		return;
-	}
-	flush_list_add(c);
-}
-
-/* heartbeat_timeout_ms: re-armed lazily from the last frame's time, so
- * receiving costs no timer operation. */
-static void
-dead_fire(void *owner, void *arg)
-{
-	struct tao_client *c = owner;
-	uint64_t timeout = c->c_opts.heartbeat_timeout_ms;
-	uint64_t quiet = tao__now_ms() - c->c_last_rx_ms;
-
-	(void)arg;
-	c->c_dead_timer = -1;
-	if (quiet < timeout) {
-		c->c_dead_timer = timer_add(c, timeout - quiet, 0, dead_fire);
-		return;
-	}
-	tao__client_fail(c, TAO_CLIENT_ERR_TIMEOUT, "no frame from %s for "
-	    "%llu ms: closing it as dead", c->c_addr,
-	    (unsigned long long)quiet);
-}
 
 void
 tao__client_established(struct tao_client *c)
 {
 	uint64_t generation;
 
-	timer_cancel(c, &c->c_deadline_timer);
+	tao__client_timer_cancel(c, &c->c_deadline_timer);
 	c->c_state = TAO_CLIENT_OPEN;
 	c->c_healthy = 0;	/* c_failures: see after_conn_end */
 	c->c_open_ms = tao__now_ms();
@@ -350,12 +159,7 @@ tao__client_established(struct tao_client *c)
 	c->c_addr_next = (c->c_addr_next + c->c_naddrs - 1) % c->c_naddrs;
 	generation = ++c->c_generation;
 	c->c_last_rx_ms = tao__now_ms();
-	if (c->c_opts.heartbeat_ms > 0 && c->c_opts.codec == &tao_codec_tlv)
-		c->c_heartbeat_timer = timer_add(c, c->c_opts.heartbeat_ms,
-		    c->c_opts.heartbeat_ms, heartbeat_fire);
-	if (c->c_opts.heartbeat_timeout_ms > 0)
-		c->c_dead_timer = timer_add(c, c->c_opts.heartbeat_timeout_ms,
-		    0, dead_fire);
+	tao__client_heartbeat_start(c);
 	tao__client_want(c, EPOLLIN);
 	if (tao__client_gone(c, generation))
 		return;
@@ -365,15 +169,15 @@ tao__client_established(struct tao_client *c)
 			return;
 	}
 	if (c->c_wq.q_bytes > 0)
-		flush_list_add(c);
+		tao__client_flush_add(c);
 }
 
-/* ---- flushing (step 2 and 6 of the loop) ------------------------------ */
+/* ---- flushing (steps 2 and 7 of the loop) ----------------------------- */
 
 static void
 finish_close(struct tao_client *c)
 {
-	conn_end(c, 1);
+	tao__client_conn_end(c, 1);
 	c->c_state = TAO_CLIENT_CLOSED;
 	tao__outq_clear(c);
 	if (c->c_on_close != NULL)
@@ -387,10 +191,7 @@ tao__client_flush(struct tao_client *c)
 	uint32_t want = 0;
 	int rc;
 
-	if (c->c_flags & TAO_CLIENT_IN_FLUSH) {
-		TAILQ_REMOVE(&c->c_loop->l_flush, c, c_flush_entry);
-		c->c_flags &= ~TAO_CLIENT_IN_FLUSH;
-	}
+	tao__evloop_flush_del(&c->c_loop->l_ev, &c->c_w.lw_pending);
 	if (c->c_state != TAO_CLIENT_OPEN && c->c_state != TAO_CLIENT_CLOSING)
 		return;
 	rc = tao__outq_flush(c, &want, err, sizeof(err));
@@ -450,8 +251,8 @@ tao_client_connect(const char *addr, const struct tao_client_opts *opts)
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	c->c_io.io_fd = -1;
-	c->c_io.io_cb = tao__client_io;
+	c->c_w.lw_io.io_fd = -1;
+	c->c_w.lw_io.io_kind = TAO_LOOP_IO_CLIENT;
 	c->c_attempt_timer = c->c_deadline_timer = -1;
 	c->c_heartbeat_timer = c->c_dead_timer = -1;
 	c->c_state = TAO_CLIENT_CLOSED;
@@ -473,7 +274,7 @@ tao_client_connect(const char *addr, const struct tao_client_opts *opts)
 	c->c_opts.tls_ca_file = NULL;
 	c->c_opts.tls_cert_file = c->c_opts.tls_key_file = NULL;
 	c->c_round_left = c->c_naddrs - 1;
-	schedule_attempt(c, 0);
+	tao__client_schedule(c, 0);
 	if (c->c_state == TAO_CLIENT_CLOSED) {
 		errno = ENOMEM;
 		goto fail;
@@ -486,42 +287,14 @@ fail:
 	return NULL;
 }
 
-static int
-handler_cmp(const void *key, const void *elem)
-{
-	int32_t type = *(const int32_t *)key;
-	const struct tao__client_handler *h = elem;
-
-	return type < h->h_type ? -1 : type > h->h_type;
-}
-
 int
 tao_client_register(struct tao_client *c, int32_t type, tao_decode_fn decode,
     tao_client_handler_fn fn, void *arg)
 {
-	struct tao__client_handler *h;
-	size_t i, cap;
-
-	if (c == NULL || fn == NULL)
+	if (c == NULL)
 		return TAO_EINVAL;
-	if (c->c_nhandlers > 0 && bsearch(&type, c->c_handlers,
-	    c->c_nhandlers, sizeof(*h), handler_cmp) != NULL)
-		return TAO_EEXIST;
-	if (c->c_nhandlers == c->c_handlers_cap) {
-		cap = c->c_handlers_cap ? c->c_handlers_cap * 2 : 8;
-		h = reallocarray(c->c_handlers, cap, sizeof(*h));
-		if (h == NULL)
-			return TAO_ENOMEM;
-		c->c_handlers = h;
-		c->c_handlers_cap = cap;
-	}
-	for (i = c->c_nhandlers; i > 0 && c->c_handlers[i - 1].h_type > type;
-	    i--)
-		c->c_handlers[i] = c->c_handlers[i - 1];
-	c->c_handlers[i] = (struct tao__client_handler){ type, decode, fn,
-	    arg };
-	c->c_nhandlers++;
-	return 0;
+	return tao__registry_add_client(&c->c_registry, type, decode, fn,
+	    arg);
 }
 
 void
@@ -575,13 +348,13 @@ tao_client_send(struct tao_client *c, int32_t type, const void *data,
 		return 0;
 	if (tao__frames_push(&c->c_frames, head_len + len + tail_len) == -1)
 		return TAO_ENOMEM;
-	if (tao__wq_append(&c->c_wq, &c->c_loop->l_pool, head, head_len, data,
-	    len, tail, tail_len) == -1) {
+	if (tao__wq_append(&c->c_wq, &c->c_loop->l_ev.el_pool, head, head_len,
+	    data, len, tail, tail_len) == -1) {
 		c->c_frames.f_count--;
 		return TAO_ENOMEM;
 	}
 	if (c->c_state == TAO_CLIENT_OPEN)
-		flush_list_add(c);
+		tao__client_flush_add(c);
 	return 0;
 }
 
@@ -594,17 +367,17 @@ tao_client_close(struct tao_client *c)
 	case TAO_CLIENT_OPEN:
 		/* Written (or given up on) at the loop's next flush. */
 		c->c_state = TAO_CLIENT_CLOSING;
-		timer_cancel(c, &c->c_heartbeat_timer);
-		timer_cancel(c, &c->c_dead_timer);
-		c->c_deadline_timer = timer_add(c,
-		    c->c_opts.connect_timeout_ms, 0, deadline_fire);
-		flush_list_add(c);
+		tao__client_timer_cancel(c, &c->c_heartbeat_timer);
+		tao__client_timer_cancel(c, &c->c_dead_timer);
+		c->c_deadline_timer = tao__client_timer_add(c,
+		    c->c_opts.connect_timeout_ms, 0, tao__client_deadline_fire);
+		tao__client_flush_add(c);
 		break;
 	case TAO_CLIENT_WAITING:
 	case TAO_CLIENT_CONNECTING:
 	case TAO_CLIENT_HANDSHAKE:
-		timer_cancel(c, &c->c_attempt_timer);
-		conn_end(c, 0);
+		tao__client_timer_cancel(c, &c->c_attempt_timer);
+		tao__client_conn_end(c, 0);
 		c->c_state = TAO_CLIENT_CLOSED;
 		tao__outq_clear(c);
 		break;
@@ -613,42 +386,49 @@ tao_client_close(struct tao_client *c)
 	}
 }
 
-void
-tao_client_free(struct tao_client *c)
-{
-	if (c == NULL || zombie(c))
-		return;
-	if (c->c_ssl != NULL)
-		tao__tls_end(c, 0);
-	tao__loop_io_close(c->c_loop, &c->c_io);
-	lists_leave(c);
-	tao__timers_cancel_owner(c->c_loop->l_timers, &c->c_timers);
-	c->c_state = TAO_CLIENT_CLOSED;
-	c->c_flags |= TAO_CLIENT_ZOMBIE;
-	/* Inside the loop the caller may be one of our own callbacks, with
-	 * io.c still holding c: the memory goes in the loop's last step. */
-	if (c->c_loop->l_running)
-		c->c_loop->l_zombies++;
-	else
-		tao__client_destroy(c);
-}
-
-void
-tao__client_destroy(struct tao_client *c)
+/* No socket, TLS object, timer or list left: nothing refers to c but
+ * l_clients (and the deferred-free list). */
+static void
+client_detach(struct tao_client *c)
 {
 	struct tao_loop *l = c->c_loop;
 
 	if (c->c_ssl != NULL)
 		tao__tls_end(c, 0);
-	tao__loop_io_close(l, &c->c_io);
+	tao__io_close(&l->l_ev, &c->c_w.lw_io);
 	lists_leave(c);
-	tao__timers_cancel_owner(l->l_timers, &c->c_timers);
+	tao__timers_cancel_owner(l->l_ev.el_timers, &c->c_timers);
+}
+
+void
+tao_client_free(struct tao_client *c)
+{
+	if (c == NULL || zombie(c))
+		return;
+	client_detach(c);
+	c->c_state = TAO_CLIENT_CLOSED;
+	c->c_flags |= TAO_CLIENT_ZOMBIE;
+	/* Inside the loop the caller may be one of our own callbacks, with
+	 * io.c still holding c: the memory goes in the loop's next
+	 * deferred-free step (core/loop.h). */
+	if (c->c_loop->l_running)
+		tao__evloop_defer_free(&c->c_loop->l_ev, &c->c_w.lw_pending);
+	else
+		tao__client_destroy(c);
+}
+
+/* Called off every list of the core (tao_loop_free, the deferred-free
+ * step, a failed tao_client_connect). */
+void
+tao__client_destroy(struct tao_client *c)
+{
+	client_detach(c);
 	tao__outq_clear(c);
 	tao__frames_free(&c->c_frames);
 	tao__tls_ctx_free(c);
-	TAILQ_REMOVE(&l->l_clients, c, c_entry);
+	TAILQ_REMOVE(&c->c_loop->l_clients, c, c_entry);
 	tao__framer_free(&c->c_in);
-	free(c->c_handlers);
+	tao__registry_free(&c->c_registry);
 	free(c->c_addr);
 	free(c->c_host);
 	free(c->c_server_name);

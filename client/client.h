@@ -1,8 +1,10 @@
 /*
  * client.h - internal layout of struct tao_client, shared by the files of
- * client/: client.c (API, connection life and reconnect), io.c (socket
- * events: connect, handshake, read, dispatch), outq.c (the output queue),
- * tls.c (OpenSSL) and addr.c (parsing and resolving "host:port").
+ * client/: client.c (API, connection life), reconnect.c (attempts and
+ * back-off), heartbeat.c (heartbeat timers), loop.c (struct tao_loop on
+ * the event-loop core), io.c (socket events: connect, handshake, read,
+ * dispatch), outq.c (the output queue), tls.c (OpenSSL) and addr.c
+ * (parsing and resolving "host:port").
  *
  * A client's life, one connection at a time:
  *
@@ -33,6 +35,7 @@
 #include "tao.h"
 #include "client/loop.h"
 #include "core/framer.h"
+#include "core/registry.h"
 #include "core/timer.h"
 #include "core/wqueue.h"
 
@@ -48,16 +51,9 @@ enum tao__client_state {
 };
 
 /* c_flags */
-#define TAO_CLIENT_IN_FLUSH	0x01	/* on the loop's l_flush */
 #define TAO_CLIENT_IN_AGAIN	0x02	/* on the loop's l_again */
-#define TAO_CLIENT_ZOMBIE	0x04	/* freed: memory goes in step 7 */
-
-struct tao__client_handler {
-	int32_t			 h_type;
-	tao_decode_fn		 h_decode;
-	tao_client_handler_fn	 h_fn;
-	void			*h_arg;
-};
+#define TAO_CLIENT_ZOMBIE	0x04	/* freed: the memory goes in the
+					 * loop's next deferred-free step */
 
 /*
  * The lengths of the messages in the output queue, oldest first, so that
@@ -73,10 +69,11 @@ struct tao__frames {
 };
 
 struct tao_client {
-	struct tao__loop_io	 c_io;		/* first: epoll_data */
+	/* First: the socket's watcher (kind TAO_LOOP_IO_CLIENT) and the
+	 * node on the loop's flush or deferred-free list (client/loop.h). */
+	struct tao__loop_watcher c_w;
 	struct tao_loop		*c_loop;
 	TAILQ_ENTRY(tao_client)	 c_entry;	/* l_clients */
-	TAILQ_ENTRY(tao_client)	 c_flush_entry;	/* l_flush */
 	TAILQ_ENTRY(tao_client)	 c_again_entry;	/* l_again */
 	enum tao__client_state	 c_state;
 	int			 c_flags;
@@ -93,10 +90,9 @@ struct tao_client {
 	int			 c_round_left;	/* addresses to try before
 						 * backing off */
 
-	/* Handlers, sorted by type. */
-	struct tao__client_handler *c_handlers;
-	size_t			 c_nhandlers;
-	size_t			 c_handlers_cap;
+	/* Handlers by type (core/registry.h, h_client), looked up through
+	 * tao__framer_lookup like the server's. */
+	struct tao_registry	 c_registry;
 	tao_client_handler_fn	 c_on_message;
 	void			*c_on_message_arg;
 	tao_client_connect_fn	 c_on_connect;
@@ -136,15 +132,31 @@ struct tao_client {
 };
 
 /* client.c: the life of a connection */
+int64_t	tao__client_timer_add(struct tao_client *, uint64_t ms,
+	    uint64_t period, tao__timer_cb);
+void	tao__client_timer_cancel(struct tao_client *, int64_t *id);
+void	tao__client_flush_add(struct tao_client *);
+/* Drop the socket, TLS object and connection timers (clean: say goodbye
+ * to a TLS peer); then tao__client_after_end decides what comes next. */
+void	tao__client_conn_end(struct tao_client *, int clean);
 void	tao__client_fail(struct tao_client *, enum tao_client_error,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void	tao__client_established(struct tao_client *);
 void	tao__client_lost(struct tao_client *);
 void	tao__client_want(struct tao_client *, uint32_t events);
 int	tao__client_gone(const struct tao_client *, uint64_t generation);
+/* tao_client_free ran: the memory waits for the deferred-free step. */
+int	tao__client_is_zombie(const struct tao_client *);
 
-/* io.c: the socket's event callback */
-void	tao__client_io(struct tao__loop_io *, uint32_t revents);
+/* reconnect.c: after conn_end, the next attempt or CLOSED, then the
+ * callbacks (on_error if kind != 0, on_close if was_open). */
+void	tao__client_after_end(struct tao_client *, int was_open, int kind,
+	    const char *msg);
+void	tao__client_schedule(struct tao_client *, uint64_t ms);
+void	tao__client_deadline_fire(void *owner, void *arg);
+
+/* heartbeat.c: arm the heartbeat timers of a connection just opened. */
+void	tao__client_heartbeat_start(struct tao_client *);
 
 /* outq.c */
 void	tao__frames_free(struct tao__frames *);

@@ -32,7 +32,7 @@ connect_done(struct tao_client *c, uint32_t revents)
 	socklen_t len = sizeof(int);
 	int soerr = 0;
 
-	if (getsockopt(c->c_io.io_fd, SOL_SOCKET, SO_ERROR, &soerr,
+	if (getsockopt(c->c_w.lw_io.io_fd, SOL_SOCKET, SO_ERROR, &soerr,
 	    &len) == -1)
 		soerr = errno;
 	if (soerr == 0 && !(revents & EPOLLOUT))
@@ -79,9 +79,9 @@ handshake_step(struct tao_client *c)
 static int
 dispatch(struct tao_client *c, const struct tao_frame *f)
 {
-	struct tao_message m = { f->type, f->payload, f->len, NULL };
-	const struct tao__client_handler *h = NULL;
-	size_t lo = 0, hi = c->c_nhandlers;
+	const struct tao_handler *h;
+	struct tao_message m;
+	int found;
 
 	if (c->c_opts.heartbeat_timeout_ms > 0)
 		c->c_last_rx_ms = tao__now_ms();
@@ -89,34 +89,21 @@ dispatch(struct tao_client *c, const struct tao_frame *f)
 		c->c_healthy = 1;
 		c->c_failures = 0;
 	}
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (c->c_handlers[mid].h_type == f->type) {
-			h = &c->c_handlers[mid];
-			break;
-		}
-		if (c->c_handlers[mid].h_type < f->type)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (h == NULL) {
-		if (f->type == TAO_TYPE_HEARTBEAT &&
-		    c->c_opts.codec == &tao_codec_tlv)
-			return 0;	/* the answer to our heartbeat */
-		if (c->c_on_message != NULL)
-			c->c_on_message(c, &m, c->c_on_message_arg);
-		return 0;
-	}
-	if (h->h_decode != NULL &&
-	    h->h_decode(m.data, m.len, &m.decoded, h->h_arg) < 0) {
+	found = tao__framer_lookup(&c->c_registry, f, &m, &h);
+	if (found == -1) {
 		tao__client_fail(c, TAO_CLIENT_ERR_PROTOCOL, "a frame of type "
 		    "%d from %s was refused by its decoder", (int)f->type,
 		    c->c_addr);
 		return -1;
 	}
-	h->h_fn(c, &m, h->h_arg);
+	if (found == 1) {
+		h->h_client(c, &m, h->h_arg);
+		return 0;
+	}
+	/* An unhandled heartbeat is the answer to ours. */
+	if ((f->type != TAO_TYPE_HEARTBEAT ||
+	    c->c_opts.codec != &tao_codec_tlv) && c->c_on_message != NULL)
+		c->c_on_message(c, &m, c->c_on_message_arg);
 	return 0;
 }
 
@@ -193,7 +180,7 @@ read_some(struct tao_client *c, uint8_t *buf, size_t room)
 		return n;
 	}
 	for (;;) {
-		n = read(c->c_io.io_fd, buf, room);
+		n = read(c->c_w.lw_io.io_fd, buf, room);
 		if (n > 0)
 			return n;
 		if (n == 0) {
@@ -213,14 +200,15 @@ read_some(struct tao_client *c, uint8_t *buf, size_t room)
 static void
 client_read(struct tao_client *c)
 {
+	struct tao_evloop *l = &c->c_loop->l_ev;
 	uint64_t generation = c->c_generation;
 	uint8_t *buf;
 	size_t room;
 	ssize_t n;
 
 	for (int round = 0; round < READ_ROUNDS; round++) {
-		if (tao__framer_buffer(&c->c_in, c->c_loop->l_rbuf,
-		    TAO_LOOP_RBUF_SIZE, RBUF_MIN_ROOM, &buf, &room) == -1) {
+		if (tao__framer_buffer(&c->c_in, l->el_rbuf, l->el_rbuf_size,
+		    RBUF_MIN_ROOM, &buf, &room) == -1) {
 			tao__client_fail(c, TAO_CLIENT_ERR_IO, "out of memory "
 			    "for input from %s", c->c_addr);
 			return;
@@ -252,13 +240,12 @@ tao__client_read_again(struct tao_client *c)
 }
 
 void
-tao__client_io(struct tao__loop_io *io, uint32_t revents)
+tao__client_io(struct tao_client *c, uint32_t revents)
 {
-	struct tao_client *c = (struct tao_client *)io;
 	uint64_t generation = c->c_generation;
 
-	if (tao__client_is_zombie(c))
-		return;
+	/* A freed client's socket was closed: the core dropped its events
+	 * by generation, so c is alive here. */
 	switch (c->c_state) {
 	case TAO_CLIENT_CONNECTING:
 		connect_done(c, revents);

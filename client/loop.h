@@ -1,82 +1,85 @@
 /*
  * loop.h - internal interface of the client's event loop (struct tao_loop,
- * public in tao.h): what client.c and io.c need from loop.c and the
+ * opaque in tao.h): what client.c and io.c need from loop.c and the
  * reverse.
  *
- * A loop is one epoll set, one timer heap (core/timer.h, which depends on
- * nothing else in worker/) and three lists of clients:
+ * A client loop is the event-loop core (core/loop.h: the epoll set of
+ * watchers with generations, the timer heap, the chunk pool, the shared
+ * read buffer, the one flush list and the one deferred-free list) plus
+ * what only a client loop has:
  *
  *	l_clients   every client made on this loop, freed by tao_loop_free
- *	l_flush     clients with output queued since their last write
  *	l_again     TLS clients whose SSL object holds decrypted input that
  *	            epoll cannot announce (the socket itself may be empty)
+ *	l_watches   the caller's descriptors (tao_loop_add_fd)
+ *	l_timers    the caller's timers (tao_loop_run_after/_every)
  *
- * Whatever sits in epoll_data is a struct tao__loop_io; its callback says
- * what it belongs to (a client's socket or a caller's watched fd).
+ * Every watcher of a client loop starts with a struct tao__loop_watcher,
+ * so that the core's deferred-free step can tell from the node alone
+ * whether a client or a watch is to be freed:
+ *
+ *	struct tao_client, struct tao__watch
+ *	+----------------------------+
+ *	| lw_io       (epoll_data)   |  io_kind: TAO_LOOP_IO_CLIENT, _WATCH
+ *	| lw_pending  (flush, free)  |  a client: on el_flush or el_closed;
+ *	+----------------------------+  a watch: on el_closed only
+ *	| the rest of the object     |
  */
 #ifndef TAO_CLIENT_LOOP_H
 #define TAO_CLIENT_LOOP_H
 
 #include <sys/queue.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tao.h"
+#include "core/loop.h"
 #include "core/timer.h"
 #include "core/wqueue.h"
 
-struct tao__loop_io;
-typedef void	(*tao__loop_io_cb)(struct tao__loop_io *, uint32_t revents);
-
-/*
- * One descriptor in the epoll set.  io_fd is -1 when there is none: an
- * event that was already collected for a descriptor closed by an earlier
- * callback of the same batch finds -1 and is dropped.  New sockets are
- * opened only from timer callbacks, never during the I/O phase, so a
- * stale event can never be taken for one on a new descriptor.
- */
-struct tao__loop_io {
-	int		 io_fd;
-	uint32_t	 io_events;	/* epoll mask registered, 0: none */
-	tao__loop_io_cb	 io_cb;
+/* The client loop's watcher kinds (io_kind, core/loop.h). */
+enum {
+	TAO_LOOP_IO_CLIENT,	/* a client's socket: io.c */
+	TAO_LOOP_IO_WATCH,	/* a caller's descriptor: loop.c */
 };
+
+struct tao__loop_watcher {
+	struct tao_io		 lw_io;		/* first: epoll_data */
+	struct tao_pending	 lw_pending;
+};
+
+static inline struct tao__loop_watcher *
+tao__loop_watcher_of(struct tao_pending *p)
+{
+	return (struct tao__loop_watcher *)(void *)((char *)p -
+	    offsetof(struct tao__loop_watcher, lw_pending));
+}
 
 #define TAO_LOOP_RBUF_SIZE	(64 * 1024)
 
 struct tao__watch;
+struct tao__loop_timer;
 TAILQ_HEAD(tao__clients, tao_client);
 
 struct tao_loop {
-	int			 l_epfd;
-	struct tao_timers	*l_timers;
-	struct tao_wq_pool	 l_pool;	/* output chunks, all clients */
-	uint8_t			*l_rbuf;	/* shared read buffer */
+	struct tao_evloop	 l_ev;		/* the core: see above */
 	struct tao__clients	 l_clients;
-	struct tao__clients	 l_flush;
 	struct tao__clients	 l_again;
 	LIST_HEAD(, tao__watch)	 l_watches;
-	unsigned		 l_nfds;	/* descriptors in epoll */
-	unsigned		 l_zombies;	/* freed, memory not yet */
+	LIST_HEAD(, tao__loop_timer) l_timers;
+	int			 l_timeout_ms;	/* this iteration's, -1: none */
 	int			 l_running;	/* inside tao_loop_run_once */
 	int			 l_stop;
 };
 
-/*
- * Add, change or remove (events 0) io in the epoll set; io->io_fd must
- * be set.  0, or -1 with errno.
- */
-int	tao__loop_io_set(struct tao_loop *, struct tao__loop_io *,
-	    uint32_t events);
-/* Remove io from the epoll set (if it is there) and close its fd. */
-void	tao__loop_io_close(struct tao_loop *, struct tao__loop_io *);
-
 /* CLOCK_MONOTONIC ms, rounded up: the base of relative deadlines. */
 uint64_t tao__loop_deadline(uint64_t ms_from_now);
 
-/* Hooks into client.c/io.c, called by loop.c at the points its phase
+/* Hooks into client.c and io.c, called by loop.c at the steps its phase
  * comment names. */
-void	tao__client_flush(struct tao_client *);
-void	tao__client_read_again(struct tao_client *);
-void	tao__client_destroy(struct tao_client *);
-int	tao__client_is_zombie(const struct tao_client *);
+void	tao__client_io(struct tao_client *, uint32_t revents);	/* 5 */
+void	tao__client_read_again(struct tao_client *);		/* 6 */
+void	tao__client_flush(struct tao_client *);			/* 2, 7 */
+void	tao__client_destroy(struct tao_client *);		/* 3, 8 */
 
 #endif /* TAO_CLIENT_LOOP_H */

@@ -81,7 +81,7 @@ static void
 consume(struct tao_client *c, size_t n)
 {
 	tao__frames_written(&c->c_frames, n);
-	tao__wq_consume(&c->c_wq, &c->c_loop->l_pool, n);
+	tao__wq_consume(&c->c_wq, &c->c_loop->l_ev.el_pool, n);
 }
 
 void
@@ -96,7 +96,7 @@ tao__outq_cut_partial(struct tao_client *c)
 void
 tao__outq_clear(struct tao_client *c)
 {
-	tao__wq_clear(&c->c_wq, &c->c_loop->l_pool);
+	tao__wq_clear(&c->c_wq, &c->c_loop->l_ev.el_pool);
 	c->c_frames.f_head = c->c_frames.f_count = c->c_frames.f_done = 0;
 }
 
@@ -121,7 +121,7 @@ flush_plain(struct tao_client *c, uint32_t *want, char *err, size_t errlen)
 			total += iov[msg.msg_iovlen++].iov_len;
 		}
 		msg.msg_iov = iov;
-		n = sendmsg(c->c_io.io_fd, &msg, MSG_NOSIGNAL);
+		n = sendmsg(c->c_w.lw_io.io_fd, &msg, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

@@ -199,7 +199,7 @@ tao__tls_start(struct tao_client *c, char *err, size_t errlen)
 	SSL_set_app_data(ssl, c);
 	if ((bio = BIO_new(nosig_method)) == NULL)
 		goto fail;
-	BIO_set_fd(bio, c->c_io.io_fd, BIO_NOCLOSE);
+	BIO_set_fd(bio, c->c_w.lw_io.io_fd, BIO_NOCLOSE);
 	SSL_set_bio(ssl, bio, bio);
 	if (c->c_server_name != NULL) {
 		if (!SSL_set_tlsext_host_name(ssl, c->c_server_name))

@@ -1,7 +1,8 @@
 /*
  * registry.h - message type -> (decode, handler) and the connection
  * life-cycle callbacks.  Filled before the server runs, read-only in the
- * workers (a forked worker has its own copy).
+ * workers (a forked worker has its own copy).  Each tao_client has one
+ * too, for its handlers only (its callbacks are the client's own).
  *
  * Types 0..TAO_REGISTRY_DIRECT-1 are looked up in a direct array (the
  * common case: small type numbers); others in a sorted array by binary
@@ -17,11 +18,20 @@
 
 #define TAO_REGISTRY_DIRECT	64
 
+/*
+ * One handler.  The server's and the client's handlers take different
+ * first arguments (struct tao_conn *, struct tao_client *): a registry
+ * holds one kind or the other, filled through tao__registry_add or
+ * tao__registry_add_client, and its user calls the member it filled.
+ */
 struct tao_handler {
 	int32_t		 h_type;
 	int		 h_used;
 	tao_decode_fn	 h_decode;
-	tao_handler_fn	 h_handler;
+	union {
+		tao_handler_fn		 h_handler;	/* server side */
+		tao_client_handler_fn	 h_client;	/* client side */
+	};
 	void		*h_arg;
 	int		 h_blocking;	/* runs on the worker's pool */
 };
@@ -45,10 +55,13 @@ struct tao_registry {
 	int			 r_nblocking;	/* handlers with h_blocking */
 };
 
-/* 0, TAO_EEXIST for a second registration of a type, TAO_ENOMEM.
- * blocking: the handler may block (worker/pool.h runs it). */
+/* 0, TAO_EINVAL for a NULL handler, TAO_EEXIST for a second registration
+ * of a type, TAO_ENOMEM.  blocking: the handler may block (worker/pool.h
+ * runs it). */
 int	tao__registry_add(struct tao_registry *, int32_t type, tao_decode_fn,
 	    tao_handler_fn, void *arg, int blocking);
+int	tao__registry_add_client(struct tao_registry *, int32_t type,
+	    tao_decode_fn, tao_client_handler_fn, void *arg);
 void	tao__registry_free(struct tao_registry *);
 
 static inline const struct tao_handler *

@@ -23,7 +23,8 @@
 #include "proto/codec.h"
 #include "core/log.h"
 
-#define MAX_WORDS	8
+/* worker_cpu_affinity takes one word per worker slot. */
+#define MAX_WORDS	(TAO_MAX_WORKERS + 2)
 
 /* Fuzzing turns name lookups off (numeric addresses only). */
 int tao__config_resolve_names = 1;
@@ -333,8 +334,41 @@ set_log_level(struct tao_config *cf, char **argv, int argc, char *msg,
 	return 0;
 }
 
+static int
+set_affinity(struct tao_config *cf, char **argv, int argc, char *msg,
+    size_t msglen)
+{
+	return tao__config_affinity(cf, argv + 1, argc - 1, msg, msglen);
+}
+
+/* "metrics HOST:PORT" or "metrics off". */
+static int
+set_metrics(struct tao_config *cf, char **argv, int argc, char *msg,
+    size_t msglen)
+{
+	char inner[TAO_CONFIG_ERRLEN - 128];
+
+	(void)argc;
+	if (strcmp(argv[1], "off") == 0) {
+		cf->cf_metrics[0] = '\0';
+		return 0;
+	}
+	if (strlcpy(cf->cf_metrics, argv[1], sizeof(cf->cf_metrics)) >=
+	    sizeof(cf->cf_metrics))
+		return complain(msg, msglen, "metrics: address too long");
+	if (parse_address(argv[1], &cf->cf_metrics_addr,
+	    &cf->cf_metrics_addrlen, inner, sizeof(inner)) == -1) {
+		cf->cf_metrics[0] = '\0';
+		/* parse_address words its errors for listen. */
+		return complain(msg, msglen, "metrics: %s",
+		    strncmp(inner, "listen: ", 8) == 0 ? inner + 8 : inner);
+	}
+	return 0;
+}
+
 static const struct directive directives[] = {
 	{ "workers",		1, 1, set_workers },
+	{ "worker_cpu_affinity", 1, MAX_WORDS - 1, set_affinity },
 	{ "listen",		1, 3, set_listen },
 	{ "app",		1, MAX_WORDS - 2, set_app },
 	{ "module_path",	1, 1, set_module_path },
@@ -359,6 +393,7 @@ static const struct directive directives[] = {
 	{ "tls_cert",		1, 1, set_tls_cert },
 	{ "tls_key",		1, 1, set_tls_key },
 	{ "tls_client_ca",	1, 1, set_tls_client_ca },
+	{ "metrics",		1, 1, set_metrics },
 };
 
 void
@@ -560,44 +595,4 @@ tao__config_ring_bytes(const struct tao_config *cf)
 	while (p < cf->cf_ring_size && p < ((size_t)1 << 30))
 		p <<= 1;
 	return p;
-}
-
-static int
-refuse(const struct tao_config *next, const char *what, char *err,
-    size_t errlen)
-{
-	snprintf(err, errlen, "%s: %s cannot change on reload; restart taod",
-	    next->cf_file[0] ? next->cf_file : "config", what);
-	return -1;
-}
-
-int
-tao__config_reload_check(const struct tao_config *running,
-    const struct tao_config *next, char *err, size_t errlen)
-{
-	if (strcmp(next->cf_app, running->cf_app) != 0 ||
-	    strcmp(next->cf_app_options, running->cf_app_options) != 0)
-		return refuse(next, "app", err, errlen);
-	/* Modules are loaded once, before the first fork. */
-	if (strcmp(next->cf_module_path, running->cf_module_path) != 0)
-		return refuse(next, "module_path", err, errlen);
-	/* The pidfile is written once, before the first fork; the control
-	 * socket moves on reload (master/control.c). */
-	if (strcmp(next->cf_pidfile, running->cf_pidfile) != 0)
-		return refuse(next, "pidfile", err, errlen);
-	/* Both size the shared memory segment, made once at start-up. */
-	if (next->cf_max_connections != running->cf_max_connections)
-		return refuse(next, "max_connections", err, errlen);
-	if (tao__config_ring_bytes(next) != tao__config_ring_bytes(running))
-		return refuse(next, "ring_size", err, errlen);
-	/* New workers switch to next's user: only root can. */
-	if (next->cf_user[0] != '\0' && strcmp(next->cf_user,
-	    running->cf_user) != 0 && geteuid() != 0) {
-		snprintf(err, errlen, "%s: user %s: taod runs as uid %ld, not "
-		    "root, and cannot switch its workers to another user; "
-		    "restart taod", next->cf_file[0] ? next->cf_file :
-		    "config", next->cf_user, (long)geteuid());
-		return -1;
-	}
-	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include <sys/socket.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdint.h>
 
 #include "tao.h"
@@ -53,6 +54,21 @@ struct tao_config {
 	char			 cf_tls_key[PATH_MAX];
 	char			 cf_tls_client_ca[PATH_MAX];
 	int			 cf_log_level;
+	/* metrics HOST:PORT (master/metrics.c); cf_metrics "" = off */
+	char			 cf_metrics[80];
+	struct sockaddr_storage	 cf_metrics_addr;
+	socklen_t		 cf_metrics_addrlen;
+	/* worker_cpu_affinity: off, auto, or cf_cpus[0..cf_ncpus) reused
+	 * cyclically by slot (affinity.c). */
+	int			 cf_cpu_affinity;	/* TAO_AFFINITY_* */
+	int			 cf_cpus[TAO_MAX_WORKERS];
+	int			 cf_ncpus;
+};
+
+enum {
+	TAO_AFFINITY_OFF = 0,	/* not pinned: the master's set */
+	TAO_AFFINITY_AUTO,	/* slot i: i-th allowed CPU, modulo */
+	TAO_AFFINITY_LIST,
 };
 
 extern int tao__config_resolve_names;	/* 0: numeric hosts only */
@@ -91,6 +107,20 @@ int	tao__config_reload_check(const struct tao_config *running,
 	    const struct tao_config *next, char *err, size_t errlen);
 /* Bytes of one broadcast ring for cf_ring_size (the next power of 2). */
 size_t	tao__config_ring_bytes(const struct tao_config *);
+
+/*
+ * affinity.c.  Parse the words of worker_cpu_affinity ("off", "auto", or
+ * CPU numbers, each word one number or a comma-separated list); every
+ * CPU must be in the calling process's allowed set.  0, or -1 with a
+ * message.
+ */
+int	tao__config_affinity(struct tao_config *, char **words, int nwords,
+	    char *msg, size_t msglen);
+/* The CPU worker slot `slot` runs on, or -1 (off, or no allowed set). */
+int	tao__config_worker_cpu(const struct tao_config *, int slot);
+/* The directive's value as taod.conf(5) writes it, for taoctl config. */
+void	tao__config_affinity_text(const struct tao_config *, char *,
+	    size_t);
 
 struct tao_buf;
 /*

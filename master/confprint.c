@@ -11,6 +11,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "master/buf.h"
 #include "master/config.h"
@@ -28,7 +29,8 @@ struct shown {
 
 /* Everything but listen, in taod.conf(5) order. */
 static int
-collect(const struct tao_config *cf, struct shown *v)
+collect(const struct tao_config *cf, struct shown *v, char *cpus,
+    size_t cpuslen)
 {
 	const struct tao_settings *st = &cf->cf_settings;
 	int lvl = cf->cf_log_level, n = 0;
@@ -36,6 +38,8 @@ collect(const struct tao_config *cf, struct shown *v)
 #define NUM(nm, x)	v[n++] = (struct shown){ nm, V_NUM, (uint64_t)(x), NULL }
 #define STR(nm, k, x)	v[n++] = (struct shown){ nm, k, 0, x }
 	NUM("workers", tao__config_worker_count(cf));
+	tao__config_affinity_text(cf, cpus, cpuslen);
+	STR("worker_cpu_affinity", V_STR, cpus);
 	STR("user", V_PATH, cf->cf_user);
 	STR("app", V_STR, cf->cf_app);
 	STR("module_path", V_PATH, cf->cf_module_path);
@@ -56,6 +60,7 @@ collect(const struct tao_config *cf, struct shown *v)
 	STR("control", V_PATH, cf->cf_control);
 	STR("pidfile", V_PATH, cf->cf_pidfile);
 	STR("log_level", V_STR, lvl >= 0 && lvl < 4 ? level_names[lvl] : "?");
+	STR("metrics", V_STR, cf->cf_metrics[0] ? cf->cf_metrics : "off");
 	STR("tls_cert", V_PATH, cf->cf_tls_cert);
 	STR("tls_key", V_PATH, cf->cf_tls_key);
 	STR("tls_client_ca", V_PATH, cf->cf_tls_client_ca);
@@ -69,7 +74,8 @@ print_text(const struct tao_config *cf, const struct shown *v, int n,
     struct tao_buf *b)
 {
 	for (int i = 0; i < n; i++) {
-		if (i == 2)	/* listen lines come before app, as in (5) */
+		/* listen lines come before app, as in (5) */
+		if (strcmp(v[i].name, "app") == 0)
 			for (int j = 0; j < cf->cf_nlistens; j++) {
 				const struct tao_listen_conf *lc =
 				    &cf->cf_listens[j];
@@ -136,7 +142,8 @@ void
 tao__config_print(const struct tao_config *cf, struct tao_buf *b, int json)
 {
 	struct shown v[32];
-	int n = collect(cf, v);
+	char cpus[TAO_MAX_WORKERS * 5];
+	int n = collect(cf, v, cpus, sizeof(cpus));
 
 	if (json)
 		print_json(cf, v, n, b);

@@ -210,8 +210,11 @@ static uint64_t
 next_deadline(struct tao_master *m)
 {
 	uint64_t next = tao__ctl_next_deadline(m), ready_to;
+	uint64_t metrics = tao__metrics_next_deadline(m);
 	struct tao_proc *p;
 
+	if (metrics < next)
+		next = metrics;
 	for (int i = 0; i < m->m_nworkers; i++)
 		if (m->m_slots[i].sl_respawn_at && m->m_slots[i].sl_respawn_at <
 		    next)
@@ -303,6 +306,7 @@ check_deadlines(struct tao_master *m, uint64_t now)
 		m->m_stop_deadline = now + 1000;
 	}
 	tao__ctl_expire(m, now);
+	tao__metrics_expire(m, now);
 	check_ready_notify(m);
 	tao__lset_gc(&m->m_lset, oldest_gen_alive(m));
 }
@@ -435,7 +439,8 @@ master_setup(struct tao_master *m)
 		return -1;
 	m->m_nworkers = tao__config_worker_count(&m->m_cf);
 	if (setup_listeners(m) == -1 || tao__mshm_create(m) == -1 ||
-	    setup_signals(m) == -1 || tao__ctl_listen(m) == -1)
+	    setup_signals(m) == -1 || tao__ctl_listen(m) == -1 ||
+	    tao__metrics_start(m) == -1)
 		return -1;
 	if (m->m_pidfh != NULL && pidfile_write(m->m_pidfh) == -1)
 		log_warn("pidfile %s", m->m_cf.cf_pidfile);
@@ -452,6 +457,7 @@ master_teardown(struct tao_master *m)
 	close(m->m_epfd);
 	tao__mshm_destroy(m);
 	tao__proc_free_tls(m);
+	tao__metrics_close_all(m);
 	/* Last: closing the control socket answers a waiting `taoctl stop`,
 	 * which must find the pidfile and the listeners gone. */
 	tao__ctl_close_all(m);

@@ -91,6 +91,7 @@ struct tao_proc {
 	int			 p_slot;
 	int			 p_islot;
 	uint32_t		 p_gen;
+	int			 p_cpu;		/* pinned to; -1 not */
 	int			 p_state;
 	int			 p_ready_killed; /* no READY in time */
 	uint64_t		 p_started_ms;
@@ -108,6 +109,7 @@ struct tao_slot {
 
 struct tao_ctl_client;
 struct tao_ctl_listener;
+struct tao_metrics;
 struct ssl_ctx_st;
 
 struct tao_reload {
@@ -158,6 +160,8 @@ struct tao_master {
 	int			 m_nislots;
 	uint8_t			*m_islot_used;
 	struct tao_stats_snapshot m_dead_totals[TAO_MAX_WORKERS];
+	struct tao_metrics	*m_metrics;	/* metrics.c; never NULL once
+						 * set up, even when off */
 	uint64_t		 m_now_ms;
 };
 
@@ -215,5 +219,26 @@ void	tao__master_status(struct tao_master *, struct tao_buf *);
 void	tao__master_stats(struct tao_master *, struct tao_buf *, int json);
 void	tao__master_conns(struct tao_master *, struct tao_buf *, int json);
 void	tao__master_collect_dead(struct tao_master *, struct tao_proc *);
+/* Worker slots the reports show (old ones that still have totals too),
+ * and one slot's counters: its dead workers' totals plus every live
+ * worker of the slot, of any generation. */
+int	tao__master_slots_shown(struct tao_master *);
+void	tao__master_slot_counters(struct tao_master *, int slot,
+	    struct tao_stats_snapshot *);
+
+/* prom.c: GET /metrics, the Prometheus text exposition format 0.0.4. */
+void	tao__master_prometheus(struct tao_master *, struct tao_buf *);
+
+/* metrics.c: the metrics HTTP listener (contract at the top of it). */
+int	tao__metrics_start(struct tao_master *);
+/* A reload: bind next's address if it moved (nothing changes yet); 0, or
+ * -1 with the reason in err. */
+int	tao__metrics_prepare(struct tao_master *, const struct tao_config *,
+	    char *err, size_t errlen);
+void	tao__metrics_commit(struct tao_master *);	/* switch to it */
+void	tao__metrics_unprepare(struct tao_master *);	/* drop it */
+uint64_t tao__metrics_next_deadline(struct tao_master *);
+void	tao__metrics_expire(struct tao_master *, uint64_t now);
+void	tao__metrics_close_all(struct tao_master *);
 
 #endif

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <libutil.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,22 @@ child_exit(int rc)
 	_exit(rc);
 }
 
+/* Pin the worker to its slot's CPU (worker_cpu_affinity); a failure
+ * (a CPU gone offline since the check, a cpuset of the cgroup) leaves it
+ * where it may run, which serves all the same. */
+static void
+child_pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) == -1)
+		log_warn("cannot pin to CPU %d", cpu);
+}
+
 static void __attribute__((noreturn))
 child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
     int slot, int islot, uint32_t gen, int chan)
@@ -199,6 +216,7 @@ child_main(struct tao_master *m, const struct tao_config *cf, int nworkers,
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGCHLD, SIG_DFL);
 	tao__set_title("taod: worker process %d", slot);
+	child_pin(tao__config_worker_cpu(cf, slot));
 	if (drop_privileges(cf->cf_user) == -1)
 		child_exit(EXIT_FATAL_CONFIG);
 	rc = tao__worker_run(&p);
@@ -256,6 +274,7 @@ tao__proc_spawn(struct tao_master *m, const struct tao_config *cf,
 	p->p_slot = slot;
 	p->p_islot = islot;
 	p->p_gen = gen;
+	p->p_cpu = tao__config_worker_cpu(cf, slot);	/* as the child's */
 	p->p_state = TAO_PROC_STARTING;
 	p->p_started_ms = tao__now_ms();
 	proc_register(m, p, sv[0]);

@@ -82,6 +82,7 @@ reload_commit(struct tao_master *m)
 	if (rl->rl_ctl != NULL)
 		tao__ctl_switch(m, rl->rl_ctl);
 	rl->rl_ctl = NULL;
+	tao__metrics_commit(m);
 	m->m_nworkers = tao__config_worker_count(&m->m_cf);
 	tao__log_set_level(m->m_cf.cf_log_level);
 	reload_finish(m, 1, "reloaded");
@@ -98,6 +99,7 @@ reload_unprepare(struct tao_master *m)
 	if (rl->rl_ctl != NULL)
 		tao__ctl_unbind(m, rl->rl_ctl);
 	rl->rl_ctl = NULL;
+	tao__metrics_unprepare(m);
 }
 
 void
@@ -191,6 +193,10 @@ reload_prepare(struct tao_master *m, char *err, size_t errlen)
 	if (strcmp(next->cf_control, m->m_cf.cf_control) != 0 &&
 	    (rl->rl_ctl = tao__ctl_bind(next->cf_control, err, errlen)) ==
 	    NULL) {
+		reload_unprepare(m);
+		return -1;
+	}
+	if (tao__metrics_prepare(m, next, err, errlen) == -1) {
 		reload_unprepare(m);
 		return -1;
 	}

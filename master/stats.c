@@ -53,8 +53,8 @@ tao__master_collect_dead(struct tao_master *m, struct tao_proc *p)
 	tao__stats_accumulate(&m->m_dead_totals[p->p_slot], &snap);
 }
 
-static int
-slots_shown(struct tao_master *m)
+int
+tao__master_slots_shown(struct tao_master *m)
 {
 	int n = m->m_nworkers;
 	struct tao_proc *p;
@@ -69,8 +69,9 @@ slots_shown(struct tao_master *m)
 	return n;
 }
 
-static void
-slot_counters(struct tao_master *m, int slot, struct tao_stats_snapshot *out)
+void
+tao__master_slot_counters(struct tao_master *m, int slot,
+    struct tao_stats_snapshot *out)
 {
 	struct tao_stats_snapshot snap;
 	struct tao_proc *p;
@@ -88,12 +89,12 @@ void
 tao__master_stats(struct tao_master *m, struct tao_buf *b, int json)
 {
 	struct tao_stats_snapshot per[TAO_MAX_WORKERS], total;
-	int n = slots_shown(m);
+	int n = tao__master_slots_shown(m);
 	unsigned restarts = 0;
 
 	memset(&total, 0, sizeof(total));
 	for (int i = 0; i < n; i++) {
-		slot_counters(m, i, &per[i]);
+		tao__master_slot_counters(m, i, &per[i]);
 		tao__stats_accumulate(&total, &per[i]);
 		restarts += m->m_slots[i].sl_restarts;
 	}
@@ -169,23 +170,28 @@ tao__master_status(struct tao_master *m, struct tao_buf *b)
 	    m->m_gen, m->m_nworkers,
 	    (unsigned long long)tao__shm_conn_count(m->m_shm));
 	status_instances(m, b);
-	tao__buf_printf(b, "%-6s %-8s %-10s %-10s %11s %9s\n", "slot", "pid",
-	    "generation", "state", "connections", "restarts");
-	for (int i = 0; i < slots_shown(m); i++) {
+	tao__buf_printf(b, "%-6s %-8s %-10s %-10s %11s %9s %4s\n", "slot",
+	    "pid", "generation", "state", "connections", "restarts", "cpu");
+	for (int i = 0; i < tao__master_slots_shown(m); i++) {
 		LIST_FOREACH(p, &m->m_procs, p_entry) {
 			if (p->p_slot != i)
 				continue;
 			tao__stats_read(m->m_shm, (unsigned)p->p_islot, &snap);
 			tao__buf_printf(b, "%-6d %-8ld %-10u %-10s %11" PRIu64
-			    " %9u\n", i, (long)p->p_pid, p->p_gen,
+			    " %9u ", i, (long)p->p_pid, p->p_gen,
 			    proc_state_name(p->p_state),
 			    snap.ss_counter[TAO_STAT_CONNECTIONS],
 			    m->m_slots[i].sl_restarts);
+			if (p->p_cpu >= 0)
+				tao__buf_printf(b, "%4d\n", p->p_cpu);
+			else
+				tao__buf_printf(b, "%4s\n", "-");
 		}
 		if (m->m_slots[i].sl_current == NULL && i < m->m_nworkers)
-			tao__buf_printf(b, "%-6d %-8s %-10s %-10s %11s %9u\n",
-			    i, "-", "-", m->m_slots[i].sl_fatal ? "failed" :
-			    "restarting", "0", m->m_slots[i].sl_restarts);
+			tao__buf_printf(b, "%-6d %-8s %-10s %-10s %11s %9u "
+			    "%4s\n", i, "-", "-", m->m_slots[i].sl_fatal ?
+			    "failed" : "restarting", "0",
+			    m->m_slots[i].sl_restarts, "-");
 	}
 }
 

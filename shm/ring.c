@@ -424,16 +424,14 @@ tao__ring_consume(const struct tao_shm *shm, unsigned producer,
 	uint64_t size = shm->sh_ring_size;
 	struct batch b;
 	unsigned n = 0, resyncs = 0, steps = 0;
-	uint32_t gen;
 	int stop = 0, reload = 1, r;
 
 	if (producer >= shm->sh_nislots)
 		return 0;
 	ctl = tao__shm_ringctl(shm, producer);
 	data = tao__shm_ringdata(shm, producer);
-	gen = atomic_load_explicit(&ctl->rg_gen, memory_order_acquire);
-	if (gen != cur->rc_gen)		/* positions carry on across reclaim */
-		cur->rc_gen = gen;
+	/* positions carry on across reclaim: only the generation moves */
+	cur->rc_gen = atomic_load_explicit(&ctl->rg_gen, memory_order_acquire);
 
 	/* Every pass delivers or skips at least one record or PAD, or
 	 * resynchronises, and each of those is bounded per call: a ring
@@ -450,9 +448,7 @@ tao__ring_consume(const struct tao_shm *shm, unsigned producer,
 		}
 		if (head == pos)
 			break;
-		b.buf = stackbuf;
-		b.cap = STACK_WORDS;
-		b.used = b.n = 0;
+		b = (struct batch){ .buf = stackbuf, .cap = STACK_WORDS };
 		r = GATHER_BAD;
 		if (head - pos <= size && pos % 8 == 0)
 			r = gather(data, size, pos, head, max_records - n,

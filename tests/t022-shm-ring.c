@@ -184,6 +184,9 @@ collect_fn(void *arg, const struct tao_ring_rec_hdr *h, const void *payload)
 	return c->stop_after != 0 && c->n >= c->stop_after;
 }
 
+static void basic_stop_and_limits(struct tao_shm *,
+    struct tao_ring_cursor *, struct tao_ring_rec_hdr *);
+
 static void
 test_basic(void)
 {
@@ -229,16 +232,28 @@ test_basic(void)
 	ok(rc == 1 && c.h[2].rh_payload_len == 11 && c.h[2].rh_len == ((HDR + 11 + 7) & ~7) &&
 	    memcmp(c.p[2], "12345678abc", 11) == 0 && cur.rc_drops == 0,
 	    "the third, padded to 8 bytes; no drops");
+	basic_stop_and_limits(shm, &cur, &h);
+	tao__shm_destroy(shm);
+}
+
+/* A callback that stops a consume, max_records 0, the publish limits. */
+static void
+basic_stop_and_limits(struct tao_shm *shm, struct tao_ring_cursor *cur,
+    struct tao_ring_rec_hdr *hp)
+{
+	struct tao_ring_rec_hdr h = *hp;
+	struct collect c;
+	unsigned i;
 
 	for (i = 0; i < 3; i++)
 		tao__ring_publish(shm, 1, &h, "x", 1, NULL);
 	memset(&c, 0, sizeof(c));
 	c.stop_after = 1;
-	is_int(tao__ring_consume(shm, 1, &cur, collect_fn, &c, 10), 1,
+	is_int(tao__ring_consume(shm, 1, cur, collect_fn, &c, 10), 1,
 	    "a callback returning non-zero stops after its record");
-	is_int(tao__ring_consume(shm, 1, &cur, collect_fn, &c, 10), 1,
+	is_int(tao__ring_consume(shm, 1, cur, collect_fn, &c, 10), 1,
 	    "the next consume goes on from there");
-	is_int(tao__ring_consume(shm, 1, &cur, collect_fn, &c, 0), 0,
+	is_int(tao__ring_consume(shm, 1, cur, collect_fn, &c, 0), 0,
 	    "max_records 0 delivers nothing");
 
 	is_int(tao__ring_max_payload(shm), 2048 - HDR,
@@ -252,7 +267,6 @@ test_basic(void)
 	h.rh_kind = TAO_RING_BROADCAST;
 	ok(tao__ring_publish(shm, 2, &h, "x", 1, NULL) == -1 &&
 	    errno == EINVAL, "islot out of range: EINVAL");
-	tao__shm_destroy(shm);
 }
 
 static void
@@ -362,6 +376,9 @@ fake_death(struct tao_shm *shm, unsigned islot, uint64_t claim_delta)
 		    0x0000000100000018ull ^ pos);
 }
 
+static void torn_scribbled(struct tao_shm *, struct tao_ring_cursor *,
+    struct stream *, uint64_t);
+
 static void
 test_reclaim_torn(void)
 {
@@ -405,27 +422,37 @@ test_reclaim_torn(void)
 	tao__ring_consume(shm, 1, &cur, stream_fn, &s, 1000);
 	ok(s.got == k && s.bad == 0 && cur.rc_drops == 0 && cur.rc_gen == 2,
 	    "death across the end of a lap: repaired, nothing torn or lost");
+	torn_scribbled(shm, &cur, &s, k);
+	tao__shm_destroy(shm);
+}
 
-	/* a scribbled header: claim behind head */
+/* A scribbled header: claim behind head. */
+static void
+torn_scribbled(struct tao_shm *shm, struct tao_ring_cursor *cur,
+    struct stream *sp, uint64_t k)
+{
+	struct tao_ring_ctl *ctl = tao__shm_ringctl(shm, 1);
+	struct stream s = *sp;
+
 	publish_k(shm, 1, 0, k++, 50, NULL);
 	publish_k(shm, 1, 0, k++, 50, NULL);
 	atomic_store(&ctl->rg_claim, atomic_load(&ctl->rg_head) - 8);
 	tao__shm_islot_reclaim(shm, 1);
-	is_int(tao__ring_consume(shm, 1, &cur, stream_fn, &s, 1000), 0,
+	is_int(tao__ring_consume(shm, 1, cur, stream_fn, &s, 1000), 0,
 	    "insane header: positions jump past every cursor");
-	ok(cur.rc_drops == 2 && cur.rc_gen == 3 && cur.rc_pos ==
-	    atomic_load(&ctl->rg_head) && cur.rc_pos % 4096 == 0,
+	ok(cur->rc_drops == 2 && cur->rc_gen == 3 && cur->rc_pos ==
+	    atomic_load(&ctl->rg_head) && cur->rc_pos % 4096 == 0,
 	    "the consumer resynchronised; the 2 unread records counted lost");
 	s.strict = 0;			/* 2 records are missing now */
 	publish_k(shm, 1, 0, k++, 50, NULL);
-	tao__ring_consume(shm, 1, &cur, stream_fn, &s, 1000);
-	if (!ok(s.got == k - 2 && cur.rc_drops == 2 && s.bad == 0 &&
+	tao__ring_consume(shm, 1, cur, stream_fn, &s, 1000);
+	if (!ok(s.got == k - 2 && cur->rc_drops == 2 && s.bad == 0 &&
 	    s.next_k == k, "and follows the new producer from there"))
 		diag("got %llu k %llu drops %llu bad %llu next %llu",
 		    (unsigned long long)s.got, (unsigned long long)k,
-		    (unsigned long long)cur.rc_drops, (unsigned long long)s.bad,
+		    (unsigned long long)cur->rc_drops, (unsigned long long)s.bad,
 		    (unsigned long long)s.next_k);
-	tao__shm_destroy(shm);
+	*sp = s;
 }
 
 /* ---- many producers, many consumers, exact delivery ---- */

@@ -351,12 +351,52 @@ model_count(void)
 	return n;
 }
 
+/* Cancel a recent timer, now and then as the wrong owner. */
+static int
+random_cancel(void)
+{
+	struct rec *r;
+	int k, owner, want, got, wrong;
+
+	k = recent_rec();
+	r = &m.recs[k];
+	wrong = rng_below(8) == 0;
+	want = r->alive && !wrong ? 0 : -1;
+	owner = wrong ? (r->owner == 0 ? 1 : 0) : r->owner;
+	got = tao__timers_cancel(m.ts, r->id, owner_ptr(owner));
+	if (got != want) {
+		diag("cancel %d (alive %d, wrong owner %d): got %d",
+		    k, r->alive, wrong, got);
+		return -1;
+	}
+	if (got == 0)
+		r->alive = 0;
+	return 0;
+}
+
+/* Advance the clock and run what is due, as the model says. */
+static int
+random_run(void)
+{
+	int got;
+
+	m.now += rng_below(30);
+	model_run(m.now);
+	m.pos = 0;
+	got = tao__timers_run(m.ts, m.now);
+	if (m.mismatch || got != m.nexpect || m.pos != m.nexpect) {
+		diag("run at %llu: ran %d, model %d",
+		    (unsigned long long)m.now, got, m.nexpect);
+		return -1;
+	}
+	return 0;
+}
+
 /* One random operation; returns -1 on the first disagreement. */
 static int
 random_op(void)
 {
-	struct rec *r;
-	int k, owner, want, got, wrong;
+	int k, owner, got;
 	uint32_t dice = rng_below(100);
 
 	if (dice < 45 || m.nrecs == 0) {
@@ -368,19 +408,8 @@ random_op(void)
 			return -1;
 		}
 	} else if (dice < 65) {
-		k = recent_rec();
-		r = &m.recs[k];
-		wrong = rng_below(8) == 0;
-		want = r->alive && !wrong ? 0 : -1;
-		owner = wrong ? (r->owner == 0 ? 1 : 0) : r->owner;
-		got = tao__timers_cancel(m.ts, r->id, owner_ptr(owner));
-		if (got != want) {
-			diag("cancel %d (alive %d, wrong owner %d): got %d",
-			    k, r->alive, wrong, got);
+		if (random_cancel() == -1)
 			return -1;
-		}
-		if (got == 0)
-			r->alive = 0;
 	} else if (dice < 68) {
 		owner = (int)rng_below(NOWNERS);
 		for (k = 0; k < m.nlive; k++)
@@ -396,17 +425,8 @@ random_op(void)
 			diag("cancel of a made-up id succeeded");
 			return -1;
 		}
-	} else {
-		m.now += rng_below(30);
-		model_run(m.now);
-		m.pos = 0;
-		got = tao__timers_run(m.ts, m.now);
-		if (m.mismatch || got != m.nexpect || m.pos != m.nexpect) {
-			diag("run at %llu: ran %d, model %d",
-			    (unsigned long long)m.now, got, m.nexpect);
-			return -1;
-		}
-	}
+	} else if (random_run() == -1)
+		return -1;
 	if (tao__timers_timeout(m.ts, m.now) != model_timeout(m.now) ||
 	    tao__timers_count(m.ts) != model_count()) {
 		diag("timeout %d/%d count %zu/%zu",
@@ -558,20 +578,12 @@ dead_ids_refused(struct tao_timers *ts, struct owner *owners)
 	return refused;
 }
 
+/* All of them, in order. */
 static void
-test_big(void)
+big_all(void)
 {
-	struct owner owners[64];
 	struct tao_timers *ts;
-	int i, once, none, n, k;
-	size_t expect;
 
-	b.t = calloc(BIG, sizeof(*b.t));
-	b.order = calloc(BIG, sizeof(*b.order));
-	if (b.t == NULL || b.order == NULL)
-		bail("calloc");
-
-	/* All of them, in order. */
 	ts = big_fill(NULL, 0);
 	is_int(tao__timers_count(ts), BIG, "%d timers added", BIG);
 	ok(tao__timers_check(ts) == 0, "heap invariant holds after %d adds",
@@ -583,8 +595,15 @@ test_big(void)
 	is_int(dead_ids_refused(ts, NULL), BIG, "fired ids refuse cancel");
 	is_int(tao__timers_count(ts), 0, "count back to 0");
 	tao__timers_free(ts);
+}
 
-	/* Cancel half at random; the rest fire exactly once. */
+/* Cancel half at random; the rest fire exactly once. */
+static void
+big_cancel_half(void)
+{
+	struct tao_timers *ts;
+	int i, once, none, n, k;
+
 	ts = big_fill(NULL, 0);
 	for (n = 0; n < BIG / 2; ) {
 		k = (int)rng_below(BIG);
@@ -611,8 +630,19 @@ test_big(void)
 	is_int(dead_ids_refused(ts, NULL), BIG,
 	    "cancelled and fired ids refuse cancel");
 	tao__timers_free(ts);
+}
 
-	/* Owner lists: cancel the timers of half the owners. */
+static void big_owners_fire(struct tao_timers *, struct owner *);
+
+/* Owner lists: cancel the timers of half the owners. */
+static void
+big_owners(void)
+{
+	struct owner owners[64];
+	struct tao_timers *ts;
+	int i, n;
+	size_t expect;
+
 	memset(owners, 0, sizeof(owners));
 	ts = big_fill(owners, 64);
 	expect = BIG;
@@ -629,7 +659,15 @@ test_big(void)
 	for (i = 0; i < 64; i++)
 		n += (i % 2 == 0) != !LIST_EMPTY(&owners[i].list);
 	is_int(n, 64, "cancelled owners' lists are empty, others are not");
-	/* An owner cannot cancel another owner's timer. */
+	big_owners_fire(ts, owners);
+}
+
+/* An owner cannot cancel another owner's timer; the others' fire. */
+static void
+big_owners_fire(struct tao_timers *ts, struct owner *owners)
+{
+	int i, once, none, n, k;
+
 	for (i = 0, n = 0, k = 0; i < BIG && k < 500; i++)
 		if (!b.t[i].cancelled) {
 			k++;
@@ -652,7 +690,18 @@ test_big(void)
 	is_int(n, 64, "fired one-shots leave their owner lists");
 	is_int(dead_ids_refused(ts, owners), BIG, "all ids refuse cancel now");
 	tao__timers_free(ts);
+}
 
+static void
+test_big(void)
+{
+	b.t = calloc(BIG, sizeof(*b.t));
+	b.order = calloc(BIG, sizeof(*b.order));
+	if (b.t == NULL || b.order == NULL)
+		bail("calloc");
+	big_all();
+	big_cancel_half();
+	big_owners();
 	free(b.t);
 	free(b.order);
 }
@@ -722,17 +771,13 @@ nested_cb(void *owner, void *arg)
 	p->nested_errno = errno;
 }
 
+/* Empty set, a NULL callback, never early, timeout arithmetic. */
 static void
-test_semantics(void)
+semantics_basics(struct tao_timers *ts)
 {
-	struct probe p = { 0 }, q = { 0 };
-	struct tao_timers *ts = tao__timers_new();
-	struct tao__timer_list list = { 0 };
-	int64_t id, prev;
-	int i, distinct;
+	struct probe p = { .ts = ts };
+	int64_t id;
 
-	p.ts = q.ts = ts;
-	ok(ts != NULL, "tao__timers_new");
 	is_int(tao__timers_timeout(ts, 0), -1, "no timer: timeout -1");
 	is_int(tao__timers_run(ts, 100), 0, "no timer: run 0");
 	is_int(tao__timers_add(ts, 1, 0, NULL, NULL, NULL, NULL), -1,
@@ -754,6 +799,14 @@ test_semantics(void)
 	is_int(tao__timers_timeout(ts, UINT64_MAX), 0, "late deadline: 0");
 	is_int(tao__timers_cancel(ts, id, NULL), 0, "cancel");
 	is_int(tao__timers_cancel(ts, id, NULL), -1, "second cancel refused");
+}
+
+/* Callbacks that cancel themselves, a later timer or add a due one. */
+static void
+semantics_callbacks(struct tao_timers *ts)
+{
+	struct probe p, q;
+	struct tao__timer_list list = { 0 };
 
 	/* A periodic timer cancels itself in its callback. */
 	p = (struct probe){ .ts = ts };
@@ -788,6 +841,15 @@ test_semantics(void)
 	    "callback adds a due timer: 1 run");
 	is_int(tao__timers_timeout(ts, 4000), 0, "  the new one is due");
 	is_int(tao__timers_run(ts, 4000), 1, "  and runs on the next pass");
+}
+
+/* A late periodic timer, a nested run, ids on a reused slot. */
+static void
+semantics_late_nested_reuse(struct tao_timers *ts)
+{
+	struct probe p;
+	int64_t id, prev;
+	int i, distinct;
 
 	/* Falling behind: no burst, same phase. */
 	p = (struct probe){ .ts = ts };
@@ -822,6 +884,17 @@ test_semantics(void)
 	    "ones refused");
 	is_int(tao__timers_count(ts), 0, "count 0");
 	ok(tao__timers_check(ts) == 0, "invariants hold");
+}
+
+static void
+test_semantics(void)
+{
+	struct tao_timers *ts = tao__timers_new();
+
+	ok(ts != NULL, "tao__timers_new");
+	semantics_basics(ts);
+	semantics_callbacks(ts);
+	semantics_late_nested_reuse(ts);
 	tao__timers_free(ts);
 	tao__timers_free(NULL);
 }

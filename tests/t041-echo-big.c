@@ -57,31 +57,13 @@ closed_after(int port, const void *bytes, size_t len)
 	return rc;
 }
 
+/* max_frame, max_frame + 1, half a frame, HTTP, garbage; then a new
+ * connection still echoes.  buf holds TH_HEADER + 65537 bytes. */
 static void
-test_limits(void)
+limits_bad_frames(struct th_daemon *d, uint8_t *buf)
 {
 	static const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-	struct th_load_opts o = {
-		.conns = 50, .depth = 2, .max_size = 16 * 1024,
-		.seed = th_rand(),
-	};
-	struct th_load_totals t;
-	struct th_daemon *d;
-	struct th_load *l;
-	uint8_t *buf = malloc(65536 + 1 + TH_HEADER);
-	long long before;
 	int fd;
-
-	d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\nworkers 2\n"
-	    "max_frame 64k\n");
-	if (d == NULL || buf == NULL)
-		bail("taod did not start");
-	o.port = d->port[0];
-	if ((l = th_load_start(&o)) == NULL)
-		bail("th_load_start");
-	ok(th_load_wait_replies(l, 500, th_ms(10000)) == 0,
-	    "50 connections echo");
-	before = th_load_replies(l);
 
 	fd = th_connect(d->port[0]);
 	ok(fd != -1 && th_echo_once(fd, 1, 65536, 3) == 0,
@@ -115,6 +97,33 @@ test_limits(void)
 	    "a new connection echoes after all that");
 	if (fd != -1)
 		close(fd);
+}
+
+static void
+test_limits(void)
+{
+	struct th_load_opts o = {
+		.conns = 50, .depth = 2, .max_size = 16 * 1024,
+		.seed = th_rand(),
+	};
+	struct th_load_totals t;
+	struct th_daemon *d;
+	struct th_load *l;
+	uint8_t *buf = malloc(65536 + 1 + TH_HEADER);
+	long long before;
+
+	d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\nworkers 2\n"
+	    "max_frame 64k\n");
+	if (d == NULL || buf == NULL)
+		bail("taod did not start");
+	o.port = d->port[0];
+	if ((l = th_load_start(&o)) == NULL)
+		bail("th_load_start");
+	ok(th_load_wait_replies(l, 500, th_ms(10000)) == 0,
+	    "50 connections echo");
+	before = th_load_replies(l);
+
+	limits_bad_frames(d, buf);
 	/* Bounded: the check below says whether they did. */
 	(void)th_load_wait_replies(l, before + 50, th_ms(5000));
 	th_load_stop(l, &t);

@@ -84,17 +84,19 @@ pump_in(struct stream *s)
 	}
 }
 
-int
-main(void)
+/* taod's memory over the test. */
+struct meter {
+	long rss0, max_rss;
+	double t0;		/* when the stream began */
+};
+
+/* taod with a 4 MiB write queue, warmed up by one big echo. */
+static struct th_daemon *
+start_taod(void)
 {
 	struct th_daemon *d;
-	struct stream *s = calloc(1, sizeof(*s));
-	long rss0, rss, max_rss;
-	double t0, end, last;
 	int fd;
 
-	th_init("t042-echo-backpressure", 60);
-	plan(0);
 	/* ASan keeps freed memory in quarantine (256 MiB by default), which
 	 * would show as RSS growth; a small one keeps the bound meaningful.
 	 * Appended: the last setting of an option wins. */
@@ -108,22 +110,25 @@ main(void)
 	}
 	d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\nworkers 1\n"
 	    "write_queue_max 4m\n");
-	if (d == NULL || s == NULL)
+	if (d == NULL)
 		bail("taod did not start");
 	/* Warm up: the worker's first big frame allocates its buffers. */
 	if ((fd = th_connect(d->port[0])) == -1 ||
 	    th_echo_once(fd, 1, FRAME, 1) != 0)
 		bail("warm-up echo failed");
 	close(fd);
-	rss0 = th_tree_rss_kb(d->pid);
-	diag("taod RSS before: %ld KiB", rss0);
+	return d;
+}
 
-	if ((s->fd = th_connect(d->port[0])) == -1)
-		bail("connect");
-	s->seed = th_rand();
-	/* Phase 1: send without reading until the sends stall for 500 ms. */
-	t0 = th_now_ms();
-	max_rss = rss0;
+/* Phase 1: send without reading until the sends stall for 500 ms. */
+static void
+phase_stall(struct th_daemon *d, struct stream *s, struct meter *m)
+{
+	double last;
+	long rss;
+
+	m->t0 = th_now_ms();
+	m->max_rss = m->rss0;
 	for (last = th_now_ms(); th_now_ms() - last < th_ms(500);) {
 		size_t before = s->sent;
 		struct pollfd pfd = { s->fd, POLLOUT, 0 };
@@ -133,19 +138,25 @@ main(void)
 		if (s->sent != before)
 			last = th_now_ms();
 		(void)poll(&pfd, 1, 50);
-		if ((rss = th_tree_rss_kb(d->pid)) > max_rss)
-			max_rss = rss;
+		if ((rss = th_tree_rss_kb(d->pid)) > m->max_rss)
+			m->max_rss = rss;
 	}
 	rss = th_tree_rss_kb(d->pid);
 	diag("stalled after %zu KiB in %.0f ms; taod RSS %ld KiB (+%ld)",
-	    s->sent / 1024, th_now_ms() - t0, rss, rss - rss0);
+	    s->sent / 1024, th_now_ms() - m->t0, rss, rss - m->rss0);
 	ok(s->sent < TOTAL / 2, "sends stall long before 64 MiB (at %zu KiB)",
 	    s->sent / 1024);
-	ok(rss - rss0 < RSS_BOUND_KB, "server RSS grew by %ld KiB "
-	    "(< %d KiB)", rss - rss0, RSS_BOUND_KB);
+	ok(rss - m->rss0 < RSS_BOUND_KB, "server RSS grew by %ld KiB "
+	    "(< %d KiB)", rss - m->rss0, RSS_BOUND_KB);
+}
 
-	/* Phase 2: read and write until every frame has come back. */
-	end = th_now_ms() + th_ms(30000);
+/* Phase 2: read and write until every frame has come back. */
+static void
+phase_drain(struct th_daemon *d, struct stream *s, struct meter *m)
+{
+	double end = th_now_ms() + th_ms(30000);
+	long rss;
+
 	while (s->got < TOTAL && th_now_ms() < end) {
 		struct pollfd pfd = { s->fd, POLLIN, 0 };
 
@@ -156,16 +167,39 @@ main(void)
 			diag("connection failed: %s", strerror(errno));
 			break;
 		}
-		if ((rss = th_tree_rss_kb(d->pid)) > max_rss)
-			max_rss = rss;
+		if ((rss = th_tree_rss_kb(d->pid)) > m->max_rss)
+			m->max_rss = rss;
 	}
 	diag("all read back after %.0f ms; highest taod RSS %ld KiB (+%ld)",
-	    th_now_ms() - t0, max_rss, max_rss - rss0);
+	    th_now_ms() - m->t0, m->max_rss, m->max_rss - m->rss0);
 	ok(s->sent == TOTAL, "all 64 MiB were sent");
 	ok(s->got == TOTAL, "all 64 MiB came back (%zu KiB)", s->got / 1024);
 	is_int(s->bad, 0, "every frame intact and in order");
-	ok(max_rss - rss0 < RSS_BOUND_KB, "server RSS never grew by "
-	    "%d KiB or more (at most +%ld)", RSS_BOUND_KB, max_rss - rss0);
+	ok(m->max_rss - m->rss0 < RSS_BOUND_KB, "server RSS never grew by "
+	    "%d KiB or more (at most +%ld)", RSS_BOUND_KB,
+	    m->max_rss - m->rss0);
+}
+
+int
+main(void)
+{
+	struct th_daemon *d;
+	struct stream *s = calloc(1, sizeof(*s));
+	struct meter m;
+
+	th_init("t042-echo-backpressure", 60);
+	plan(0);
+	if (s == NULL)
+		bail("taod did not start");
+	d = start_taod();
+	m.rss0 = th_tree_rss_kb(d->pid);
+	diag("taod RSS before: %ld KiB", m.rss0);
+
+	if ((s->fd = th_connect(d->port[0])) == -1)
+		bail("connect");
+	s->seed = th_rand();
+	phase_stall(d, s, &m);
+	phase_drain(d, s, &m);
 	close(s->fd);
 	is_int(th_stat(d, -1, "errors"), 0, "taod counted no errors");
 	is_int(th_daemon_stop(d), 0, "taod stops with exit 0");

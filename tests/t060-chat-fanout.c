@@ -93,22 +93,12 @@ drain(int timeout_ms)
 	return total;
 }
 
-int
-main(void)
+/* NCLIENTS clients, each welcomed with its netid and worker. */
+static void
+open_clients(struct th_daemon *d)
 {
-	struct th_daemon *d;
 	struct th_frame f;
-	int per_worker[NWORKERS] = { 0 }, welcomed = 0, sent = 0;
-	int complete = 0, dups = 0, reorders = 0, foreign = 0, unexpected = 0;
-	long want = (long)NCLIENTS * NCLIENTS * NMSGS, total = 0;
-	uint64_t deadline;
-	double t0;
-
-	plan(11);
-	th_init("t060-chat-fanout", 60);
-	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
-	    "workers 2\n")) == NULL)
-		bail("taod did not start");
+	int per_worker[NWORKERS] = { 0 }, welcomed = 0;
 
 	for (int i = 0; i < NCLIENTS; i++) {
 		uint64_t netid;
@@ -128,6 +118,16 @@ main(void)
 	is_int(welcomed, NCLIENTS, "every client got a welcome frame");
 	diag("clients per worker: %d + %d", per_worker[0], per_worker[1]);
 	ok(per_worker[0] > 0 && per_worker[1] > 0, "both workers hold clients");
+}
+
+/* Every client broadcasts NMSGS; returns the deliveries counted. */
+static long
+fan_out(long want)
+{
+	long total = 0;
+	uint64_t deadline;
+	double t0;
+	int sent = 0;
 
 	t0 = (th_now_ms() / 1e3);
 	for (int k = 0; k < NMSGS; k++) {
@@ -147,7 +147,14 @@ main(void)
 		total = drain(100);
 	diag("%ld of %ld deliveries in %.2f s", total, want, (th_now_ms() / 1e3) - t0);
 	/* Anything still in flight would be a duplicate or a stray. */
-	total = drain(200);
+	return drain(200);
+}
+
+/* Each receiver got every message once, in order, and nothing else. */
+static void
+check_tallies(long total, long want)
+{
+	int complete = 0, dups = 0, reorders = 0, foreign = 0, unexpected = 0;
 
 	for (int i = 0; i < NCLIENTS; i++) {
 		complete += tallies[i].got == NCLIENTS * NMSGS;
@@ -162,6 +169,22 @@ main(void)
 	is_int(reorders, 0, "per-sender order kept (no gaps or reordering)");
 	is_int(foreign, 0, "every message carries its sender's netid");
 	is_int(unexpected, 0, "no unexpected frames");
+}
+
+int
+main(void)
+{
+	struct th_daemon *d;
+	long want = (long)NCLIENTS * NCLIENTS * NMSGS, total;
+
+	plan(11);
+	th_init("t060-chat-fanout", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
+	    "workers 2\n")) == NULL)
+		bail("taod did not start");
+	open_clients(d);
+	total = fan_out(want);
+	check_tallies(total, want);
 	diag("server: msgs_in %lld ring_drops %lld dropped %lld",
 	    th_stat(d, -1, "msgs_in"), th_stat(d, -1, "ring_drops"),
 	    th_stat(d, -1, "dropped"));

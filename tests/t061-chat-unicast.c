@@ -174,92 +174,121 @@ row_gone(struct th_daemon *d, uint64_t netid, int timeout_ms)
 	return 0;
 }
 
-int
-main(void)
-{
+/* The room: A and B (TLV) on different workers, L (line). */
+struct room {
 	struct th_daemon *d;
-	struct th_client a, b, c, l;
+	struct th_client a, b, l;
+	int ms, quiet;
+};
+
+/* Private messages: TLV to TLV across workers, and line <-> TLV. */
+static void
+test_privates(struct room *r)
+{
 	char want[256];
-	int ms = th_ms(3000), quiet = 300;
-	uint64_t gone;
-
-	plan(20);
-	th_init("t061-chat-unicast", 60);
-	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\n"
-	    "listen 127.0.0.1:0 line\napp chat notices\nworkers 2\n")) == NULL)
-		bail("taod did not start");
-	if (d->nports != 2)
-		bail("taod did not log two ports");
-
-	if (open_on(&a, d->port[0], 0, 0) == -1 ||
-	    open_on(&b, d->port[0], 0, 1) == -1 ||
-	    open_on(&l, d->port[1], 1, 1) == -1)
-		bail("could not place clients on both workers");
-	diag("A netid %" PRIu64 " worker %d, B %" PRIu64 " worker %d, "
-	    "L (line) %" PRIu64 " worker %d", a.netid, a.tag, b.netid, b.tag,
-	    l.netid, l.tag);
-	ok(a.tag != b.tag, "A and B are on different workers");
 
 	/* Cross-worker private messages, TLV to TLV, both ways. */
-	send_private(&a, b.netid, "psst from A");
-	ok(expect_tlv(&b, 2, a.netid, "psst from A", ms),
+	send_private(&r->a, r->b.netid, "psst from A");
+	ok(expect_tlv(&r->b, 2, r->a.netid, "psst from A", r->ms),
 	    "B (other worker) gets A's private message as type 2");
-	send_private(&b, a.netid, "psst from B");
-	ok(expect_tlv(&a, 2, b.netid, "psst from B", ms),
+	send_private(&r->b, r->a.netid, "psst from B");
+	ok(expect_tlv(&r->a, 2, r->b.netid, "psst from B", r->ms),
 	    "A gets B's private message back");
-	is_int(privates_within(&l, 1, quiet), 0,
+	is_int(privates_within(&r->l, 1, r->quiet), 0,
 	    "the line client saw neither private message");
 
 	/* Line <-> TLV private messages across workers. */
-	send_line(&l, "/to %" PRIu64 " hi from the line", a.netid);
-	ok(expect_tlv(&a, 2, l.netid, "hi from the line", ms),
+	send_line(&r->l, "/to %" PRIu64 " hi from the line", r->a.netid);
+	ok(expect_tlv(&r->a, 2, r->l.netid, "hi from the line", r->ms),
 	    "TLV client gets a line client's /to as type 2");
-	send_private(&a, l.netid, "hi line");
+	send_private(&r->a, r->l.netid, "hi line");
 	snprintf(want, sizeof(want), "%" PRIu64 " (private): hi line",
-	    a.netid);
-	ok(expect_line(&l, want, ms), "line client gets '%s'", want);
-	is_int(privates_within(&b, 0, quiet), 0,
+	    r->a.netid);
+	ok(expect_line(&r->l, want, r->ms), "line client gets '%s'", want);
+	is_int(privates_within(&r->b, 0, r->quiet), 0,
 	    "B saw none of the private messages between A and L");
+}
 
-	/* Broadcasts between line and TLV clients. */
-	send_line(&l, "hello from the line");
-	ok(expect_tlv(&a, 1, l.netid, "hello from the line", ms),
+/* Broadcasts between line and TLV clients. */
+static void
+test_broadcasts(struct room *r)
+{
+	char want[256];
+
+	send_line(&r->l, "hello from the line");
+	ok(expect_tlv(&r->a, 1, r->l.netid, "hello from the line", r->ms),
 	    "A gets the line client's message as type 1");
-	ok(expect_tlv(&b, 1, l.netid, "hello from the line", ms),
+	ok(expect_tlv(&r->b, 1, r->l.netid, "hello from the line", r->ms),
 	    "B gets the line client's message as type 1");
-	th_client_send(&b, 1, "hello from B", 12);
-	snprintf(want, sizeof(want), "%" PRIu64 ": hello from B", b.netid);
-	ok(expect_line(&l, want, ms), "line client gets '%s'", want);
-	ok(expect_tlv(&a, 1, b.netid, "hello from B", ms),
+	th_client_send(&r->b, 1, "hello from B", 12);
+	snprintf(want, sizeof(want), "%" PRIu64 ": hello from B",
+	    r->b.netid);
+	ok(expect_line(&r->l, want, r->ms), "line client gets '%s'", want);
+	ok(expect_tlv(&r->a, 1, r->b.netid, "hello from B", r->ms),
 	    "A gets B's broadcast too");
+}
 
-	/* A client that has left: nothing reaches anyone. */
-	if (open_on(&c, d->port[0], 0, ~a.tag) == -1)
+/* A client that has left: nothing reaches anyone. */
+static void
+test_left(struct room *r)
+{
+	struct th_client c;
+	uint64_t gone;
+	int ms = r->ms, quiet = r->quiet;
+
+	if (open_on(&c, r->d->port[0], 0, ~r->a.tag) == -1)
 		bail("could not open C");
 	gone = c.netid;
-	ok(expect_tlv(&a, 4, gone, "joined", ms), "A sees C join");
+	ok(expect_tlv(&r->a, 4, gone, "joined", ms), "A sees C join");
 	th_client_close(&c);
-	ok(expect_tlv(&a, 4, gone, "left", ms), "A sees C leave");
-	ok(row_gone(d, gone, ms), "C's row left the connection table");
-	send_private(&a, gone, "to nobody");
-	send_line(&l, "/to %" PRIu64 " to nobody either", gone);
-	ok(expect_line(&l, "* no such user", ms),
+	ok(expect_tlv(&r->a, 4, gone, "left", ms), "A sees C leave");
+	ok(row_gone(r->d, gone, ms), "C's row left the connection table");
+	send_private(&r->a, gone, "to nobody");
+	send_line(&r->l, "/to %" PRIu64 " to nobody either", gone);
+	ok(expect_line(&r->l, "* no such user", ms),
 	    "line client is told '* no such user' for the closed netid");
-	send_line(&l, "/to 999999999 to nobody at all");
-	ok(expect_line(&l, "* no such user", ms),
+	send_line(&r->l, "/to 999999999 to nobody at all");
+	ok(expect_line(&r->l, "* no such user", ms),
 	    "and for a netid never given out");
-	is_int(privates_within(&a, 0, quiet) + privates_within(&b, 0, quiet),
-	    0, "no private message reached A or B");
-	is_int(privates_within(&l, 1, quiet), 0,
+	is_int(privates_within(&r->a, 0, quiet) +
+	    privates_within(&r->b, 0, quiet), 0,
+	    "no private message reached A or B");
+	is_int(privates_within(&r->l, 1, quiet), 0,
 	    "no private message reached the line client");
 	/* The room still works after the failed unicasts. */
-	send_private(&b, a.netid, "still here");
-	ok(expect_tlv(&a, 2, b.netid, "still here", ms),
+	send_private(&r->b, r->a.netid, "still here");
+	ok(expect_tlv(&r->a, 2, r->b.netid, "still here", ms),
 	    "private messages still flow afterwards");
+}
 
-	th_client_close(&a);
-	th_client_close(&b);
-	th_client_close(&l);
-	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+int
+main(void)
+{
+	struct room r = { .ms = th_ms(3000), .quiet = 300 };
+
+	plan(20);
+	th_init("t061-chat-unicast", 60);
+	if ((r.d = th_daemon_start("listen 127.0.0.1:0 tlv\n"
+	    "listen 127.0.0.1:0 line\napp chat notices\nworkers 2\n")) == NULL)
+		bail("taod did not start");
+	if (r.d->nports != 2)
+		bail("taod did not log two ports");
+
+	if (open_on(&r.a, r.d->port[0], 0, 0) == -1 ||
+	    open_on(&r.b, r.d->port[0], 0, 1) == -1 ||
+	    open_on(&r.l, r.d->port[1], 1, 1) == -1)
+		bail("could not place clients on both workers");
+	diag("A netid %" PRIu64 " worker %d, B %" PRIu64 " worker %d, "
+	    "L (line) %" PRIu64 " worker %d", r.a.netid, r.a.tag, r.b.netid,
+	    r.b.tag, r.l.netid, r.l.tag);
+	ok(r.a.tag != r.b.tag, "A and B are on different workers");
+	test_privates(&r);
+	test_broadcasts(&r);
+	test_left(&r);
+
+	th_client_close(&r.a);
+	th_client_close(&r.b);
+	th_client_close(&r.l);
+	is_int(th_daemon_stop_clean(r.d), 0, "taod stops cleanly");
 	return th_exit(done_testing());
 }

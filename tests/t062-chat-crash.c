@@ -183,29 +183,12 @@ expect_msg(struct th_client *c, uint64_t from, const char *text, int ms)
 	return 0;
 }
 
-int
-main(void)
+/* A storm, kill -9 of worker VICTIM in it: the survivors lose nothing. */
+static void
+test_kill_in_storm(pid_t pids[2], int ms)
 {
-	struct th_daemon *d;
-	struct th_client fresh, fresh2;
-	struct th_conn_info conns[NCLIENTS + 4];
-	char text[64];
-	pid_t pids[2] = { 0, 0 }, newpid;
 	uint64_t until, deadline;
-	int ms = th_ms(3000), missing, rows, survivors, ordered;
-
-	plan(14);
-	th_init("t062-chat-crash", 60);
-	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
-	    "workers 2\n")) == NULL)
-		bail("taod did not start");
-	for (int i = 0; i < NCLIENTS; i++)
-		if (open_on(&cl[i], d->port[0], i / PER_WORKER) == -1)
-			bail("could not place 4 clients on each worker");
-	pids[0] = th_worker_pid(d, 0);
-	pids[1] = th_worker_pid(d, 1);
-	ok(pids[0] > 0 && pids[1] > 0, "worker pids %d and %d",
-	    (int)pids[0], (int)pids[1]);
+	int missing, rows, survivors, ordered;
 
 	until = th_now_ms() + BEFORE_MS;
 	while (th_now_ms() < until)
@@ -239,16 +222,33 @@ main(void)
 			ordered = 0;
 	ok(ordered, "no surviving client was disconnected");
 	ok(victims_closed(ms), "clients of the killed worker were closed");
+}
 
-	newpid = th_wait_respawn(d, VICTIM, pids[VICTIM], ms);
+/* The slot respawns and the table forgets the dead worker. */
+static void
+test_respawn(struct th_daemon *d, pid_t dead, int ms)
+{
+	struct th_conn_info conns[NCLIENTS + 4];
+	pid_t newpid;
+	int rows;
+
+	newpid = th_wait_respawn(d, VICTIM, dead, ms);
 	ok(newpid > 0, "slot %d respawned (pid %d)", VICTIM, (int)newpid);
 	rows = th_conns(d, conns, NCLIENTS + 4);
-	is_int(rows_of_pid(conns, rows, pids[VICTIM]), 0,
+	is_int(rows_of_pid(conns, rows, dead), 0,
 	    "no connection row of the dead worker's pid after respawn");
 	is_int(rows, PER_WORKER, "the table holds just the survivors");
 	is_int(th_stat(d, -1, "restarts"), 1, "restarts counts 1");
+}
 
-	/* The respawned slot's ring and cursors work in both directions. */
+/* The respawned slot's ring and cursors work in both directions. */
+static void
+test_respawned_ring(struct th_daemon *d, int ms)
+{
+	struct th_client fresh, fresh2;
+	char text[64];
+	int ordered;
+
 	if (open_on(&fresh, d->port[0], VICTIM) == -1 ||
 	    open_on(&fresh2, d->port[0], VICTIM) == -1)
 		bail("no connection landed on the respawned worker");
@@ -275,6 +275,30 @@ main(void)
 		th_client_close(&cl[i]);
 	th_client_close(&fresh);
 	th_client_close(&fresh2);
+}
+
+int
+main(void)
+{
+	struct th_daemon *d;
+	pid_t pids[2] = { 0, 0 };
+	int ms = th_ms(3000);
+
+	plan(14);
+	th_init("t062-chat-crash", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
+	    "workers 2\n")) == NULL)
+		bail("taod did not start");
+	for (int i = 0; i < NCLIENTS; i++)
+		if (open_on(&cl[i], d->port[0], i / PER_WORKER) == -1)
+			bail("could not place 4 clients on each worker");
+	pids[0] = th_worker_pid(d, 0);
+	pids[1] = th_worker_pid(d, 1);
+	ok(pids[0] > 0 && pids[1] > 0, "worker pids %d and %d",
+	    (int)pids[0], (int)pids[1]);
+	test_kill_in_storm(pids, ms);
+	test_respawn(d, pids[VICTIM], ms);
+	test_respawned_ring(d, ms);
 	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
 	return th_exit(done_testing());
 }

@@ -84,18 +84,12 @@ presences_within(struct th_client *c, int ms)
 	return n;
 }
 
-int
-main(void)
+/* Connections over the limit are closed at once and never announced. */
+static void
+test_over_limit(struct th_daemon *d, int ms)
 {
-	struct th_daemon *d;
-	int ms = th_ms(2000), ok_count = 0, extra = 0, all_closed = 1;
+	int ok_count = 0, extra = 0, all_closed = 1;
 	long long r0 = 0, r1 = 0;
-
-	plan(15);
-	th_init("t063-chat-max-connections", 60);
-	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
-	    "workers 2\nmax_connections 50\n")) == NULL)
-		bail("taod did not start");
 
 	for (int i = 0; i < LIMIT; i++) {
 		if (th_client_open(&cl[i], d->port[0]) == -1)
@@ -124,6 +118,13 @@ main(void)
 	    "still 50 connections");
 	is_int(presences_within(&cl[0], 200), 0,
 	    "refused connections were never announced");
+}
+
+/* The 50 still chat, and 5 leaving make room for 5. */
+static void
+test_room_again(struct th_daemon *d, int ms)
+{
+	int ok_count = 0;
 
 	/* The 50 still work: one broadcast reaches another client. */
 	th_client_send(&cl[0], 1, "still alive", 11);
@@ -138,7 +139,6 @@ main(void)
 	for (int i = 0; i < 5; i++)
 		th_client_close(&cl[i]);
 	ok(connections_become(d, LIMIT - 5, ms), "5 closed: 45 remain");
-	ok_count = 0;
 	for (int i = 0; i < 5; i++) {
 		if (th_client_open(&cl[i], d->port[0]) == -1)
 			bail("connect failed");
@@ -146,36 +146,52 @@ main(void)
 	}
 	is_int(ok_count, 5, "5 new connections are welcomed again");
 	ok(refused(d->port[0], ms), "and the 51st is refused again");
+}
 
-	/* A crash gives back exactly the places its connections held. */
-	{
-		pid_t pids[2] = { 0, 0 };
-		int lost = 0, back = 0;
+/* A crash gives back exactly the places its connections held. */
+static void
+test_crash_frees(struct th_daemon *d, int ms)
+{
+	pid_t pids[2] = { 0, 0 };
+	int lost = 0, back = 0;
 
-		pids[0] = th_worker_pid(d, 0);
-		pids[1] = th_worker_pid(d, 1);
-		if (pids[0] <= 0 || pids[1] <= 0)
-			bail("no worker pids");
-		for (int i = 0; i < LIMIT; i++)
-			lost += cl[i].tag == 0;
-		kill(pids[0], SIGKILL);
-		ok(th_wait_respawn(d, 0, pids[0], ms) > 0 &&
-		    connections_become(d, LIMIT - lost, ms),
-		    "worker 0 killed and respawned: %d connections remain",
-		    LIMIT - lost);
-		for (int i = 0; i < LIMIT; i++) {
-			if (cl[i].tag != 0)
-				continue;
-			th_client_close(&cl[i]);
-			if (th_client_open(&cl[i], d->port[0]) == -1)
-				bail("connect failed");
-			back += welcomed(&cl[i], ms);
-		}
-		is_int(back, lost, "the %d places it held are free again",
-		    lost);
-		ok(refused(d->port[0], ms), "and no more than those");
+	pids[0] = th_worker_pid(d, 0);
+	pids[1] = th_worker_pid(d, 1);
+	if (pids[0] <= 0 || pids[1] <= 0)
+		bail("no worker pids");
+	for (int i = 0; i < LIMIT; i++)
+		lost += cl[i].tag == 0;
+	kill(pids[0], SIGKILL);
+	ok(th_wait_respawn(d, 0, pids[0], ms) > 0 &&
+	    connections_become(d, LIMIT - lost, ms),
+	    "worker 0 killed and respawned: %d connections remain",
+	    LIMIT - lost);
+	for (int i = 0; i < LIMIT; i++) {
+		if (cl[i].tag != 0)
+			continue;
+		th_client_close(&cl[i]);
+		if (th_client_open(&cl[i], d->port[0]) == -1)
+			bail("connect failed");
+		back += welcomed(&cl[i], ms);
 	}
+	is_int(back, lost, "the %d places it held are free again", lost);
+	ok(refused(d->port[0], ms), "and no more than those");
+}
 
+int
+main(void)
+{
+	struct th_daemon *d;
+	int ms = th_ms(2000);
+
+	plan(15);
+	th_init("t063-chat-max-connections", 60);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
+	    "workers 2\nmax_connections 50\n")) == NULL)
+		bail("taod did not start");
+	test_over_limit(d, ms);
+	test_room_again(d, ms);
+	test_crash_frees(d, ms);
 	for (int i = 0; i < LIMIT; i++)
 		th_client_close(&cl[i]);
 	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");

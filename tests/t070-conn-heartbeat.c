@@ -127,16 +127,88 @@ drip_case(void)
 	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
 }
 
+/* What the clients did and saw over RUN_MS. */
+struct hb_run {
+	uint64_t t0, closed_at, last_hb;
+	int hb_sent, replies, other, e_sent, e_back;
+	int lost_h, lost_e;
+	long long timeouts_mid;	/* the counter while H and E were busy */
+};
+
+/* S stays silent, H sends heartbeats, E other frames, for RUN_MS. */
+static void
+hb_run(struct th_daemon *d, struct th_client *c, struct hb_run *r)
+{
+	uint64_t end, next_hb, next_e;
+
+	r->t0 = next_hb = next_e = th_now_ms();
+	end = r->t0 + RUN_MS;
+	while (th_now_ms() < end) {
+		uint64_t now = th_now_ms(), wake;
+		struct th_frame f;
+
+		if (now >= next_hb && !c[H].eof) {
+			if (th_client_send(&c[H], 0, NULL, 0) == 0) {
+				r->hb_sent++;
+				r->last_hb = th_now_ms();
+			}
+			next_hb += 100;
+		}
+		if (now >= next_e && !c[E].eof) {
+			if (th_client_send(&c[E], 1, "ping", 4) == 0)
+				r->e_sent++;
+			next_e += 150;
+		}
+		wake = next_hb < next_e ? next_hb : next_e;
+		now = th_now_ms();
+		(void)th_clients_poll(c, N,
+		    wake > now ? (int)(wake - now) : 0);
+		if (c[S].eof && r->closed_at == 0)
+			r->closed_at = th_now_ms();
+		r->replies += count_replies(&c[H], &r->other);
+		while (th_client_frame(&c[E], &f))
+			r->e_back += f.type == 1 && f.len == 4;
+		r->lost_h |= c[H].eof;
+		r->lost_e |= c[E].eof;
+		/* Once, while H and E are still busy: only S timed out. */
+		if (r->timeouts_mid < 0 && th_now_ms() >= r->t0 + RUN_MS - 500)
+			r->timeouts_mid = th_stat(d, -1, "timeouts");
+	}
+	/* The last replies may still be on their way. */
+	(void)th_clients_poll(c, N, 50);
+	r->replies += count_replies(&c[H], &r->other);
+}
+
+/* Only the silent client was closed, on time; the others were served. */
+static void
+hb_check(const struct th_client *c, const struct hb_run *r)
+{
+	long elapsed = r->closed_at ? (long)(r->closed_at - r->t0) : -1;
+
+	diag("silent client closed after %ld ms", elapsed);
+	ok(r->closed_at != 0, "the silent client was closed");
+	ok(elapsed >= 350, "not before 350 ms");
+	ok(elapsed <= th_ms(1000), "within 1 s");
+	ok(c[S].len == 0, "the silent client was sent nothing");
+	ok(!r->lost_h && !c[H].eof, "the heartbeating client is open after "
+	    "2 s");
+	ok(!r->lost_e && !c[E].eof, "a client sending other frames is open "
+	    "too");
+	ok(r->hb_sent >= 15, "%d heartbeats sent", r->hb_sent);
+	is_int(r->replies, r->hb_sent, "one empty type-0 reply per heartbeat");
+	is_int(r->other, 0, "and nothing else");
+	is_int(r->e_back, r->e_sent, "the other frames were echoed");
+	is_int(r->timeouts_mid, 1, "timeouts counted the silent client");
+}
+
 int
 main(void)
 {
+	struct hb_run r = { .timeouts_mid = -1 };
 	struct th_daemon *d;
 	struct th_client c[N];
-	uint64_t t0, end, next_hb, next_e, closed_at = 0, last_hb = 0;
-	int hb_sent = 0, replies = 0, other = 0, e_sent = 0, e_back = 0;
-	int lost_h = 0, lost_e = 0, closed;
-	long long timeouts_mid = -1;
 	long elapsed;
+	int closed;
 
 	plan(19);
 	th_init("t070-conn-heartbeat", 40);
@@ -147,60 +219,12 @@ main(void)
 	for (int i = 0; i < N; i++)
 		if (th_client_open(&c[i], d->port[0]) == -1)
 			bail("connect failed");
-	t0 = next_hb = next_e = th_now_ms();
-	end = t0 + RUN_MS;
-	while (th_now_ms() < end) {
-		uint64_t now = th_now_ms(), wake;
-		struct th_frame f;
-
-		if (now >= next_hb && !c[H].eof) {
-			if (th_client_send(&c[H], 0, NULL, 0) == 0) {
-				hb_sent++;
-				last_hb = th_now_ms();
-			}
-			next_hb += 100;
-		}
-		if (now >= next_e && !c[E].eof) {
-			if (th_client_send(&c[E], 1, "ping", 4) == 0)
-				e_sent++;
-			next_e += 150;
-		}
-		wake = next_hb < next_e ? next_hb : next_e;
-		now = th_now_ms();
-		(void)th_clients_poll(c, N,
-		    wake > now ? (int)(wake - now) : 0);
-		if (c[S].eof && closed_at == 0)
-			closed_at = th_now_ms();
-		replies += count_replies(&c[H], &other);
-		while (th_client_frame(&c[E], &f))
-			e_back += f.type == 1 && f.len == 4;
-		lost_h |= c[H].eof;
-		lost_e |= c[E].eof;
-		/* Once, while H and E are still busy: only S timed out. */
-		if (timeouts_mid < 0 && th_now_ms() >= t0 + RUN_MS - 500)
-			timeouts_mid = th_stat(d, -1, "timeouts");
-	}
-	/* The last replies may still be on their way. */
-	(void)th_clients_poll(c, N, 50);
-	replies += count_replies(&c[H], &other);
-
-	elapsed = closed_at ? (long)(closed_at - t0) : -1;
-	diag("silent client closed after %ld ms", elapsed);
-	ok(closed_at != 0, "the silent client was closed");
-	ok(elapsed >= 350, "not before 350 ms");
-	ok(elapsed <= th_ms(1000), "within 1 s");
-	ok(c[S].len == 0, "the silent client was sent nothing");
-	ok(!lost_h && !c[H].eof, "the heartbeating client is open after 2 s");
-	ok(!lost_e && !c[E].eof, "a client sending other frames is open too");
-	ok(hb_sent >= 15, "%d heartbeats sent", hb_sent);
-	is_int(replies, hb_sent, "one empty type-0 reply per heartbeat");
-	is_int(other, 0, "and nothing else");
-	is_int(e_back, e_sent, "the other frames were echoed");
-	is_int(timeouts_mid, 1, "timeouts counted the silent client");
+	hb_run(d, c, &r);
+	hb_check(c, &r);
 
 	/* H and E fall silent: both are closed about 400 ms later. */
 	closed = th_client_wait_closed(&c[H], th_ms(1500));
-	elapsed = (long)(th_now_ms() - last_hb);
+	elapsed = (long)(th_now_ms() - r.last_hb);
 	ok(closed && elapsed >= 350, "the heartbeating client is closed "
 	    "%ld ms after its last heartbeat", elapsed);
 	ok(poll_timeouts(d, 3, th_ms(1500)), "timeouts counts 3");

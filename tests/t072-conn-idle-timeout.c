@@ -71,13 +71,54 @@ receive_only_case(void)
 	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
 }
 
+/* What the two clients saw over RUN_MS. */
+struct idle_run {
+	uint64_t t0, idle_closed, last_rx;
+	int sent, back, bad;
+};
+
+/* c[0] stays idle while c[1] sends a frame every 100 ms for RUN_MS. */
+static void
+idle_run(struct th_client *c, struct idle_run *r)
+{
+	uint64_t end, next, now;
+
+	r->t0 = next = th_now_ms();
+	end = r->t0 + RUN_MS;
+	while ((now = th_now_ms()) < end) {
+		struct th_frame f;
+		char text[16];
+		int n;
+
+		if (now >= next) {
+			n = snprintf(text, sizeof(text), "tick %d", r->sent);
+			if (th_client_send(&c[1], 1, text, (size_t)n) == 0)
+				r->sent++;
+			next += 100;
+		}
+		now = th_now_ms();
+		(void)th_clients_poll(c, 2,
+		    next > now ? (int)(next - now) : 0);
+		if (c[0].eof && r->idle_closed == 0)
+			r->idle_closed = th_now_ms();
+		while (th_client_frame(&c[1], &f)) {
+			n = snprintf(text, sizeof(text), "tick %d", r->back);
+			if (f.type != 1 || f.len != (uint32_t)n ||
+			    memcmp(f.data, text, (size_t)n) != 0)
+				r->bad++;
+			r->back++;
+			r->last_rx = th_now_ms();
+		}
+	}
+}
+
 int
 main(void)
 {
+	struct idle_run r = { 0 };
 	struct th_daemon *d;
 	struct th_client c[2];	/* 0: idle, 1: active */
-	uint64_t t0, end, next, idle_closed = 0, last_rx = 0, now;
-	int sent = 0, back = 0, bad = 0, closed;
+	int closed;
 	long elapsed;
 
 	plan(15);
@@ -88,48 +129,21 @@ main(void)
 	for (int i = 0; i < 2; i++)
 		if (th_client_open(&c[i], d->port[0]) == -1)
 			bail("connect failed");
-
-	t0 = next = th_now_ms();
-	end = t0 + RUN_MS;
-	while ((now = th_now_ms()) < end) {
-		struct th_frame f;
-		char text[16];
-		int n;
-
-		if (now >= next) {
-			n = snprintf(text, sizeof(text), "tick %d", sent);
-			if (th_client_send(&c[1], 1, text, (size_t)n) == 0)
-				sent++;
-			next += 100;
-		}
-		now = th_now_ms();
-		(void)th_clients_poll(c, 2,
-		    next > now ? (int)(next - now) : 0);
-		if (c[0].eof && idle_closed == 0)
-			idle_closed = th_now_ms();
-		while (th_client_frame(&c[1], &f)) {
-			n = snprintf(text, sizeof(text), "tick %d", back);
-			if (f.type != 1 || f.len != (uint32_t)n ||
-			    memcmp(f.data, text, (size_t)n) != 0)
-				bad++;
-			back++;
-			last_rx = th_now_ms();
-		}
-	}
-	elapsed = idle_closed ? (long)(idle_closed - t0) : -1;
+	idle_run(c, &r);
+	elapsed = r.idle_closed ? (long)(r.idle_closed - r.t0) : -1;
 	diag("idle client closed after %ld ms", elapsed);
-	ok(idle_closed != 0, "the idle client was closed");
+	ok(r.idle_closed != 0, "the idle client was closed");
 	ok(elapsed >= IDLE_MS - 10, "not before 300 ms");
 	ok(elapsed <= th_ms(1000), "within 1 s");
 	ok(c[0].len == 0, "the idle client was sent nothing");
 	ok(!c[1].eof, "the active client is open after 1.5 s");
-	ok(sent >= 14, "%d messages sent by the active client", sent);
-	is_int(back, sent, "all echoed");
-	is_int(bad, 0, "intact and in order");
+	ok(r.sent >= 14, "%d messages sent by the active client", r.sent);
+	is_int(r.back, r.sent, "all echoed");
+	is_int(r.bad, 0, "intact and in order");
 	ok(poll_timeouts(d, 1, th_ms(1000)), "timeouts counts 1");
 
 	closed = th_client_wait_closed(&c[1], th_ms(1500));
-	elapsed = (long)(th_now_ms() - last_rx);
+	elapsed = (long)(th_now_ms() - r.last_rx);
 	ok(closed && elapsed >= IDLE_MS - 10, "the active client is closed "
 	    "%ld ms after falling quiet", elapsed);
 	ok(poll_timeouts(d, 2, th_ms(1000)), "timeouts counts 2");

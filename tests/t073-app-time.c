@@ -48,37 +48,26 @@ wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int
-main(void)
+/* What the clients received: when, and the time each frame said. */
+struct readings {
+	double t0[NCLIENTS];			/* when each connected */
+	double at[NCLIENTS][NFRAMES];		/* arrival, from t0 */
+	double stamp[NCLIENTS][NFRAMES];	/* the frame's time */
+	int count[NCLIENTS];
+	int other, badfmt, skew;
+};
+
+/* Read frames until each client has NFRAMES of them, or for 5 s. */
+static void
+collect(struct th_client *c, struct readings *r)
 {
-	struct th_daemon *d;
-	struct th_client c[NCLIENTS];
-	double t0[NCLIENTS], at[NCLIENTS][NFRAMES], stamp[NCLIENTS][NFRAMES];
-	int count[NCLIENTS] = { 0 }, other = 0, badfmt = 0, skew = 0;
-	int monotonic = 1, spacing = 1, all = 1, timely = 1;
-	uint64_t deadline;
-	long long out0, out1;
-	double span;
+	uint64_t deadline = th_now_ms() + (uint64_t)th_ms(5000);
 
-	plan(11);
-	th_init("t073-app-time", 30);
-	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp time\n"
-	    "workers 2\n")) == NULL)
-		bail("taod did not start");
-	for (int i = 0; i < NCLIENTS; i++) {
-		if (th_client_open(&c[i], d->port[0]) == -1)
-			bail("connect failed");
-		t0[i] = (th_now_ms() / 1e3);
-		if (i + 1 < NCLIENTS)
-			th_sleep_ms(300);	/* scenario: a moment apart */
-	}
-
-	deadline = th_now_ms() + (uint64_t)th_ms(5000);
 	while (th_now_ms() < deadline) {
 		int done = 1;
 
 		for (int i = 0; i < NCLIENTS; i++)
-			done &= count[i] >= NFRAMES;
+			done &= r->count[i] >= NFRAMES;
 		if (done)
 			break;
 		(void)th_clients_poll(c, NCLIENTS, 50);
@@ -89,44 +78,80 @@ main(void)
 				double t = parse_time(&f);
 
 				if (f.type != 1) {
-					other++;
+					r->other++;
 					continue;
 				}
 				if (t < 0) {
-					badfmt++;
+					r->badfmt++;
 					continue;
 				}
-				if (count[i] >= NFRAMES)
+				if (r->count[i] >= NFRAMES)
 					continue;
 				if (t < wall_now() - 2 || t > wall_now() + 0.1)
-					skew++;
-				at[i][count[i]] = (th_now_ms() / 1e3) - t0[i];
-				stamp[i][count[i]++] = t;
+					r->skew++;
+				r->at[i][r->count[i]] = (th_now_ms() / 1e3) -
+				    r->t0[i];
+				r->stamp[i][r->count[i]++] = t;
 			}
 		}
 	}
+}
+
+/* Three frames each, on time, increasing, a second apart. */
+static void
+check_readings(const struct th_client *c, const struct readings *r)
+{
+	int monotonic = 1, spacing = 1, all = 1, timely = 1;
+	double span;
+
 	for (int i = 0; i < NCLIENTS; i++) {
-		all &= count[i] == NFRAMES;
-		if (count[i] != NFRAMES)
+		all &= r->count[i] == NFRAMES;
+		if (r->count[i] != NFRAMES)
 			continue;
-		diag("client %d: frames at %.3f %.3f %.3f s", i, at[i][0],
-		    at[i][1], at[i][2]);
-		timely &= at[i][2] >= 2.5 && at[i][2] <= th_ms(3600) / 1e3;
+		diag("client %d: frames at %.3f %.3f %.3f s", i, r->at[i][0],
+		    r->at[i][1], r->at[i][2]);
+		timely &= r->at[i][2] >= 2.5 &&
+		    r->at[i][2] <= th_ms(3600) / 1e3;
 		for (int k = 1; k < NFRAMES; k++)
-			monotonic &= stamp[i][k] > stamp[i][k - 1];
+			monotonic &= r->stamp[i][k] > r->stamp[i][k - 1];
 		/* run_every keeps its schedule, so one late tick does not
 		 * shift the next: the span of two periods stays near 2 s. */
-		span = stamp[i][NFRAMES - 1] - stamp[i][0];
+		span = r->stamp[i][NFRAMES - 1] - r->stamp[i][0];
 		spacing &= span >= 1.8 && span <= 2.25;
 	}
 	ok(all, "each client got 3 time frames");
 	ok(timely, "the third 2.5-3.6 s after connecting");
-	is_int(badfmt, 0, "every frame is an ISO 8601 UTC time with ms");
+	is_int(r->badfmt, 0, "every frame is an ISO 8601 UTC time with ms");
 	ok(monotonic, "the times increase");
 	ok(spacing, "a second apart: first to third stamp 1.8-2.25 s");
-	is_int(skew, 0, "each close to our clock (within 2 s)");
-	is_int(other, 0, "no other frames");
+	is_int(r->skew, 0, "each close to our clock (within 2 s)");
+	is_int(r->other, 0, "no other frames");
 	ok(!c[0].eof && !c[1].eof, "the connections stay open");
+}
+
+int
+main(void)
+{
+	static struct readings r;
+	struct th_daemon *d;
+	struct th_client c[NCLIENTS];
+	uint64_t deadline;
+	long long out0, out1;
+
+	plan(11);
+	th_init("t073-app-time", 30);
+	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\napp time\n"
+	    "workers 2\n")) == NULL)
+		bail("taod did not start");
+	for (int i = 0; i < NCLIENTS; i++) {
+		if (th_client_open(&c[i], d->port[0]) == -1)
+			bail("connect failed");
+		r.t0[i] = (th_now_ms() / 1e3);
+		if (i + 1 < NCLIENTS)
+			th_sleep_ms(300);	/* scenario: a moment apart */
+	}
+	collect(c, &r);
+	check_readings(c, &r);
 
 	for (int i = 0; i < NCLIENTS; i++)
 		th_client_close(&c[i]);

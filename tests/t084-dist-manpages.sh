@@ -33,10 +33,10 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP
 
 # Every directive of taod.conf(5): the parser's table in master/config.c.
-directives="workers listen app module_path max_frame write_queue_max max_connections
+directives="workers worker_cpu_affinity listen app module_path max_frame write_queue_max max_connections
 ring_size heartbeat_ms heartbeat_reply idle_timeout_ms frame_timeout_ms
 drain_timeout_ms send_timeout_ms reload_timeout_ms max_old_generations blocking_threads blocking_queue_max control pidfile user
-log_level tls_cert tls_key tls_client_ca"
+log_level metrics tls_cert tls_key tls_client_ca"
 pages="tao.3 taod.conf.5 taod.8 taoctl.8"
 
 for page in $pages; do
@@ -112,7 +112,7 @@ check $? "it listens on 127.0.0.1 only"
 # Switch on every commented default ("#name value") but the TLS files and
 # extra listeners, which need files and addresses of their own: the
 # defaults as written must be valid values.
-sed -E -e 's/^#((workers|app|max_frame|write_queue_max|max_connections|ring_size|heartbeat_ms|heartbeat_reply|idle_timeout_ms|frame_timeout_ms|drain_timeout_ms|reload_timeout_ms|max_old_generations|log_level) )/\1/' \
+sed -E -e 's/^#((workers|worker_cpu_affinity|app|max_frame|write_queue_max|max_connections|ring_size|heartbeat_ms|heartbeat_reply|idle_timeout_ms|frame_timeout_ms|drain_timeout_ms|reload_timeout_ms|max_old_generations|log_level|metrics) )/\1/' \
     "$tmp/taod.conf" >"$tmp/all.conf"
 "$build/taod" -t -c "$tmp/all.conf" >"$tmp/out" 2>&1
 rc=$?

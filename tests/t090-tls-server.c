@@ -625,21 +625,16 @@ test_resumption(struct th_daemon *d, SSL_CTX *ctx, const char *proto)
 
 /* ---- 4. reload ---------------------------------------------------------- */
 
+/* ---- 4. reload ---------------------------------------------------------- */
+
 static void
-test_reload(struct th_daemon *d, SSL_CTX *ctx)
+test_reload_bad_key(struct th_daemon *d, SSL_CTX *ctx,
+    const unsigned char *want1)
 {
-	unsigned char want1[EVP_MAX_MD_SIZE], want2[EVP_MAX_MD_SIZE];
 	unsigned char got[EVP_MAX_MD_SIZE];
 	char out[4096], want[512];
 	struct th_status st;
-	uint8_t frame[TH_HEADER + 3000], reply[TH_HEADER + 3000];
-	struct tc t, mid;
-	long long bytes_in;
-	int plain = -1, rc;
-
-	if (file_fingerprint(f("srv.pem"), want1) == -1 ||
-	    file_fingerprint(f("srv2.pem"), want2) == -1)
-		bail("fingerprints");
+	struct tc t;
 
 	/* A key that cannot be read: nothing changes. */
 	if (th_daemon_config(d, server_conf(f("srv2.pem"),
@@ -657,18 +652,22 @@ test_reload(struct th_daemon *d, SSL_CTX *ctx)
 	    got) == 0 && memcmp(got, want1, 32) == 0 && tc_echo(&t, 2, 10, 2)
 	    == 0, "... with the old certificate");
 	tc_close(&t);
+}
 
-	/* A new certificate. */
-	if (tc_open(&mid, ctx, d->port[0], NULL) == -1)
-		bail("%s", mid.err);
-	if ((plain = th_connect(d->port[2])) == -1)
-		bail("connect before the reload");
-	ok(th_echo_once(plain, 3, 100, 3) == 0, "a plaintext connection "
-	    "echoes before the reload");
-	th_put_header(frame, 4, 3000);
-	th_fill(frame + TH_HEADER, 3000, 4);
+/* A new certificate, reloaded while a TLS client is in mid-frame; the
+ * frame is finished after the reload by finish_frame(). */
+static void
+test_reload_new_cert(struct th_daemon *d, SSL_CTX *ctx, struct tc *mid,
+    const uint8_t *frame, const unsigned char *want2)
+{
+	unsigned char got[EVP_MAX_MD_SIZE];
+	char out[4096];
+	struct tc t;
+	long long bytes_in;
+	int rc;
+
 	bytes_in = th_stat(d, -1, "bytes_in");
-	ok(tc_write(&mid, frame, 1000) == 0, "a TLS client sends the first "
+	ok(tc_write(mid, frame, 1000) == 0, "a TLS client sends the first "
 	    "1000 bytes of a frame");
 	/* The worker must hold them as a partial frame when the reload
 	 * comes (bytes_in counts decrypted bytes). */
@@ -686,22 +685,61 @@ test_reload(struct th_daemon *d, SSL_CTX *ctx)
 	    "the new certificate");
 	ok(tc_echo(&t, 5, 5000, 5) == 0, "... and echoes");
 	tc_close(&t);
-	rc = tc_write(&mid, frame + 1000, sizeof(frame) - 1000);
+}
+
+/* The connection from before the reload ends its frame on its old
+ * session, then the old worker closes it. */
+static void
+finish_frame(struct tc *mid, const uint8_t *frame, size_t len,
+    const unsigned char *want1)
+{
+	unsigned char got[EVP_MAX_MD_SIZE];
+	uint8_t reply[TH_HEADER + 3000];
+	int rc;
+
+	rc = tc_write(mid, frame + 1000, len - 1000);
 	if (rc == 0)
-		rc = tc_read(&mid, reply, sizeof(reply));
-	is_blob(reply, rc == 0 ? sizeof(reply) : 0, frame, sizeof(frame),
+		rc = tc_read(mid, reply, sizeof(reply));
+	is_blob(reply, rc == 0 ? sizeof(reply) : 0, frame, len,
 	    "the TLS "
 	    "connection from before the reload finishes its frame and gets "
 	    "the echo");
 	if (rc != 0)
-		diag("rc %d: %s", rc, mid.err);
-	ok(peer_fingerprint(mid.ssl, got) == 0 && memcmp(got, want1, 32) ==
+		diag("rc %d: %s", rc, mid->err);
+	ok(peer_fingerprint(mid->ssl, got) == 0 && memcmp(got, want1, 32) ==
 	    0, "... over its old session");
-	rc = tc_read(&mid, reply, 1);
+	rc = tc_read(mid, reply, 1);
 	ok(rc == 1, "... then the old worker closes it cleanly (close_notify)");
 	if (rc != 1)
-		diag("%s", mid.err);
-	tc_close(&mid);
+		diag("%s", mid->err);
+	tc_close(mid);
+}
+
+static void
+test_reload(struct th_daemon *d, SSL_CTX *ctx)
+{
+	unsigned char want1[EVP_MAX_MD_SIZE], want2[EVP_MAX_MD_SIZE];
+	struct th_status st;
+	uint8_t frame[TH_HEADER + 3000];
+	struct tc mid;
+	int plain = -1;
+
+	if (file_fingerprint(f("srv.pem"), want1) == -1 ||
+	    file_fingerprint(f("srv2.pem"), want2) == -1)
+		bail("fingerprints");
+	test_reload_bad_key(d, ctx, want1);
+
+	/* A new certificate. */
+	if (tc_open(&mid, ctx, d->port[0], NULL) == -1)
+		bail("%s", mid.err);
+	if ((plain = th_connect(d->port[2])) == -1)
+		bail("connect before the reload");
+	ok(th_echo_once(plain, 3, 100, 3) == 0, "a plaintext connection "
+	    "echoes before the reload");
+	th_put_header(frame, 4, 3000);
+	th_fill(frame + TH_HEADER, 3000, 4);
+	test_reload_new_cert(d, ctx, &mid, frame, want2);
+	finish_frame(&mid, frame, sizeof(frame), want1);
 	ok(th_echo_once(plain, 6, 100, 6) == 0, "the plaintext connection "
 	    "keeps echoing in the new generation");
 	close(plain);

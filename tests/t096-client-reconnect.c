@@ -485,85 +485,113 @@ command(struct restart *r, char cmd)
 		bail("command pipe");
 }
 
+/* A reconnecting client of taod at addr, run by a loop thread. */
 static void
-test_restart(void)
+restart_client_start(struct restart *r, const char *addr, pthread_t *tid)
 {
-	static struct restart r;
 	struct tao_client_opts o = { .reconnect = 1, .reconnect_min_ms = 50,
 	    .reconnect_max_ms = 400 };
-	struct th_daemon *d1, *d2;
-	char conf[128], addr[32], out[256];
-	double ready, latency;
-	pthread_t tid;
-	int port = free_port(), base, errors0, n;
 
-	snprintf(conf, sizeof(conf), "listen 127.0.0.1:%d tlv\napp echo\n"
-	    "workers 1\n", port);
-	if ((d1 = th_daemon_start(conf)) == NULL)
-		bail("taod did not start");
-	pthread_mutex_init(&r.mu, NULL);
-	if (pipe(r.cmd) == -1 || (r.loop = tao_loop_new()) == NULL)
+	pthread_mutex_init(&r->mu, NULL);
+	if (pipe(r->cmd) == -1 || (r->loop = tao_loop_new()) == NULL)
 		bail("pipe or loop");
-	o.loop = r.loop;
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-	if ((r.c = tao_client_connect(addr, &o)) == NULL)
+	o.loop = r->loop;
+	if ((r->c = tao_client_connect(addr, &o)) == NULL)
 		bail("tao_client_connect");
-	tao_client_on_connect(r.c, r_connect, &r);
-	tao_client_on_close(r.c, r_close, &r);
-	tao_client_on_error(r.c, r_error, &r);
-	tao_client_on_message(r.c, r_message, &r);
-	if (tao_loop_add_fd(r.loop, r.cmd[0], TAO_LOOP_READ, r_command,
-	    &r) != 0)
+	tao_client_on_connect(r->c, r_connect, r);
+	tao_client_on_close(r->c, r_close, r);
+	tao_client_on_error(r->c, r_error, r);
+	tao_client_on_message(r->c, r_message, r);
+	if (tao_loop_add_fd(r->loop, r->cmd[0], TAO_LOOP_READ, r_command,
+	    r) != 0)
 		bail("tao_loop_add_fd");
-	(void)tao_client_send(r.c, 1, "first", 5);
+	(void)tao_client_send(r->c, 1, "first", 5);
 	/* From here on only the loop thread touches the client. */
-	if (pthread_create(&tid, NULL, loop_thread, &r) != 0)
+	if (pthread_create(tid, NULL, loop_thread, r) != 0)
 		bail("pthread_create");
+}
 
-	ok(wait_for(&r, &r.first, 1, th_ms(5000)) == 0, "connected, and the "
+/* taod stops: the client queues and retries at the back-off's pace.
+ * Returns the connections made before taod was gone. */
+static int
+restart_while_down(struct restart *r, struct th_daemon *d1)
+{
+	char out[256];
+	int base, errors0, n;
+
+	ok(wait_for(r, &r->first, 1, th_ms(5000)) == 0, "connected, and the "
 	    "first message echoed");
 	is_int(th_ctl(d1, out, sizeof(out), "stop", NULL), 0, "taoctl stop");
 	ok(th_daemon_wait(d1, th_ms(10000)) == 0, "taod is gone");
-	ok(wait_for(&r, &r.closes, 1, th_ms(5000)) == 0, "on_close ran");
+	ok(wait_for(r, &r->closes, 1, th_ms(5000)) == 0, "on_close ran");
 	/*
 	 * While taod drains it may still accept (and then close) a
 	 * connection: a quick reconnect can land there.  Count from now,
 	 * when taod is certainly gone.
 	 */
-	pthread_mutex_lock(&r.mu);
-	base = r.connects;
-	errors0 = r.errors;
-	pthread_mutex_unlock(&r.mu);
+	pthread_mutex_lock(&r->mu);
+	base = r->connects;
+	errors0 = r->errors;
+	pthread_mutex_unlock(&r->mu);
 	diag("%d connection(s) before taod was gone", base);
-	command(&r, 'q');
-	ok(wait_for(&r, &r.queued_done, 1, th_ms(5000)) == 0 &&
-	    get(&r, &r.queued_rc) == 0, "a send while down is queued");
+	command(r, 'q');
+	ok(wait_for(r, &r->queued_done, 1, th_ms(5000)) == 0 &&
+	    get(r, &r->queued_rc) == 0, "a send while down is queued");
 	th_sleep_ms(300);	/* the measurement window of the back-off */
-	n = get(&r, &r.errors) - errors0;
+	n = get(r, &r->errors) - errors0;
 	ok(n >= 1 && n <= 10, "attempts failed meanwhile, at the back-off's "
 	    "pace (%d in 300 ms)", n);
+	return base;
+}
+
+/* taod is back: the client reconnects soon and sends its queue once. */
+static struct th_daemon *
+restart_back(struct restart *r, const char *conf, int base)
+{
+	struct th_daemon *d2;
+	double ready, latency;
 
 	if ((d2 = th_daemon_start(conf)) == NULL)
 		bail("taod did not start again on the same port");
 	ready = th_now_ms();
-	ok(wait_for(&r, &r.connects, base + 1, th_ms(3000)) == 0,
+	ok(wait_for(r, &r->connects, base + 1, th_ms(3000)) == 0,
 	    "reconnected");
-	pthread_mutex_lock(&r.mu);
-	latency = r.connect_at[base < 8 ? base : 7] - ready;
-	pthread_mutex_unlock(&r.mu);
+	pthread_mutex_lock(&r->mu);
+	latency = r->connect_at[base < 8 ? base : 7] - ready;
+	pthread_mutex_unlock(&r->mu);
 	diag("reconnected %.0f ms after taod said it was serving", latency);
 	ok(latency <= 400 + th_ms(200), "within the back-off window "
 	    "(reconnect_max_ms 400)");
-	ok(wait_for(&r, &r.queued, 1, th_ms(5000)) == 0, "the queued message "
+	ok(wait_for(r, &r->queued, 1, th_ms(5000)) == 0, "the queued message "
 	    "arrived");
-	command(&r, 'a');
-	ok(wait_for(&r, &r.after, 1, th_ms(5000)) == 0, "a message sent after "
+	command(r, 'a');
+	ok(wait_for(r, &r->after, 1, th_ms(5000)) == 0, "a message sent after "
 	    "the reconnect echoes too");
 	/* Echoes come back in order: a second copy of "queued" would have
 	 * arrived before "after". */
-	is_int(get(&r, &r.queued), 1, "the queued message arrived once");
-	is_int(get(&r, &r.first), 1, "the first one was not sent again");
-	is_int(get(&r, &r.other), 0, "nothing else arrived");
+	is_int(get(r, &r->queued), 1, "the queued message arrived once");
+	is_int(get(r, &r->first), 1, "the first one was not sent again");
+	is_int(get(r, &r->other), 0, "nothing else arrived");
+	return d2;
+}
+
+static void
+test_restart(void)
+{
+	static struct restart r;
+	struct th_daemon *d1, *d2;
+	char conf[128], addr[32];
+	pthread_t tid;
+	int port = free_port(), base;
+
+	snprintf(conf, sizeof(conf), "listen 127.0.0.1:%d tlv\napp echo\n"
+	    "workers 1\n", port);
+	if ((d1 = th_daemon_start(conf)) == NULL)
+		bail("taod did not start");
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	restart_client_start(&r, addr, &tid);
+	base = restart_while_down(&r, d1);
+	d2 = restart_back(&r, conf, base);
 	command(&r, 'x');
 	pthread_join(tid, NULL);
 	is_int(r.connects, base + 1, "one connection to the new taod");

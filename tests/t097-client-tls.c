@@ -446,82 +446,75 @@ taod_tls(struct tao_loop *l)
 	return NULL;
 }
 
-int
-main(void)
+/* The test's servers, each with one kind of certificate. */
+struct servers {
+	struct mini good, expired, wrong, plain, needs_cert;
+};
+
+/* Verification: accepted when it should be, refused with the reason. */
+static void
+test_verify(struct tao_loop *l, const struct servers *s)
 {
 	struct tao_client_opts o;
-	struct tao_loop *l;
-	struct th_daemon *d;
-	struct mini good, expired, wrong, plain, needs_cert;
 	struct result r;
-
-	th_init("t097-client-tls", 120);
-	plan(0);
-	make_certs();
-	if ((l = tao_loop_new()) == NULL)
-		bail("tao_loop_new");
-	good = mini_start(MINI_ECHO, good_pem, NULL);
-	expired = mini_start(MINI_ECHO, expired_pem, NULL);
-	wrong = mini_start(MINI_ECHO, wrong_pem, NULL);
-	plain = mini_start(MINI_PLAINTEXT, good_pem, NULL);
-	needs_cert = mini_start(MINI_ECHO, good_pem, ca_pem);
-
-	if ((d = taod_tls(l)) != NULL) {
-		test_echo(l, d->port[0], "taod");
-		is_int(th_daemon_stop(d), 0, "taod stops with exit 0");
-	} else {
-		diag("using the test's own TLS echo server");
-		test_echo(l, good.port, "test server");
-	}
 
 	memset(&o, 0, sizeof(o));
 	o.tls_ca_file = ca_pem;
 	o.tls_server_name = "localhost";
-	attempt(l, good.port, &o, &r);
+	attempt(l, s->good.port, &o, &r);
 	ok(r.connects == 1 && r.echoes == 1, "tls_server_name localhost: "
 	    "SNI, name verified, echo");
 
 	memset(&o, 0, sizeof(o));
 	o.tls_ca_file = ca_pem;
-	refused(l, expired.port, &o, "certificate verify failed: certificate "
-	    "has expired", "expired certificate");
+	refused(l, s->expired.port, &o, "certificate verify failed: "
+	    "certificate has expired", "expired certificate");
 
 	memset(&o, 0, sizeof(o));
 	o.tls_ca_file = ca_pem;
 	o.tls_server_name = "localhost";
-	refused(l, wrong.port, &o, "hostname mismatch", "certificate for "
+	refused(l, s->wrong.port, &o, "hostname mismatch", "certificate for "
 	    "another name");
 
 	memset(&o, 0, sizeof(o));
 	o.tls_ca_file = ca_pem;
-	refused(l, wrong.port, &o, "IP address mismatch", "certificate "
+	refused(l, s->wrong.port, &o, "IP address mismatch", "certificate "
 	    "without our IP address");
 
 	memset(&o, 0, sizeof(o));	/* the system's CAs, not ours */
-	refused(l, good.port, &o, "unable to get local issuer certificate",
-	    "unknown CA");
+	refused(l, s->good.port, &o, "unable to get local issuer "
+	    "certificate", "unknown CA");
 
 	memset(&o, 0, sizeof(o));
 	o.tls_ca_file = ca_pem;
-	refused(l, plain.port, &o, NULL, "a server that does not speak TLS");
+	refused(l, s->plain.port, &o, NULL, "a server that does not speak "
+	    "TLS");
 
 	memset(&o, 0, sizeof(o));
 	o.tls_no_verify = 1;
-	attempt(l, expired.port, &o, &r);
+	attempt(l, s->expired.port, &o, &r);
 	ok(r.connects == 1 && r.echoes == 1, "tls_no_verify: the expired "
 	    "certificate is accepted");
+}
+
+/* Client certificates, and a CA file that cannot be read. */
+static void
+test_client_cert(struct tao_loop *l, const struct servers *s)
+{
+	struct tao_client_opts o;
+	struct result r;
 
 	memset(&o, 0, sizeof(o));
 	o.tls_ca_file = ca_pem;
 	o.tls_cert_file = cli_pem;
 	o.tls_key_file = cli_key;
-	attempt(l, needs_cert.port, &o, &r);
+	attempt(l, s->needs_cert.port, &o, &r);
 	ok(r.connects == 1 && r.echoes == 1, "client certificate: accepted "
 	    "by a server that requires one");
 
 	memset(&o, 0, sizeof(o));
 	o.tls_ca_file = ca_pem;
-	attempt(l, needs_cert.port, &o, &r);
+	attempt(l, s->needs_cert.port, &o, &r);
 	diag("without a client certificate: %s", r.msg);
 	ok(r.echoes == 0 && r.errors == 1, "no client certificate: refused "
 	    "by the server");
@@ -540,12 +533,41 @@ main(void)
 	errno = 0;
 	ok(tao_client_connect("127.0.0.1:1", &o) == NULL && errno == EPROTO,
 	    "an unreadable CA file fails tao_client_connect (EPROTO)");
+}
 
-	mini_stop(&good);
-	mini_stop(&expired);
-	mini_stop(&wrong);
-	mini_stop(&plain);
-	mini_stop(&needs_cert);
+int
+main(void)
+{
+	struct tao_loop *l;
+	struct th_daemon *d;
+	struct servers s;
+
+	th_init("t097-client-tls", 120);
+	plan(0);
+	make_certs();
+	if ((l = tao_loop_new()) == NULL)
+		bail("tao_loop_new");
+	s.good = mini_start(MINI_ECHO, good_pem, NULL);
+	s.expired = mini_start(MINI_ECHO, expired_pem, NULL);
+	s.wrong = mini_start(MINI_ECHO, wrong_pem, NULL);
+	s.plain = mini_start(MINI_PLAINTEXT, good_pem, NULL);
+	s.needs_cert = mini_start(MINI_ECHO, good_pem, ca_pem);
+
+	if ((d = taod_tls(l)) != NULL) {
+		test_echo(l, d->port[0], "taod");
+		is_int(th_daemon_stop(d), 0, "taod stops with exit 0");
+	} else {
+		diag("using the test's own TLS echo server");
+		test_echo(l, s.good.port, "test server");
+	}
+	test_verify(l, &s);
+	test_client_cert(l, &s);
+
+	mini_stop(&s.good);
+	mini_stop(&s.expired);
+	mini_stop(&s.wrong);
+	mini_stop(&s.plain);
+	mini_stop(&s.needs_cert);
 	tao_loop_free(l);
 	return th_exit(done_testing());
 }

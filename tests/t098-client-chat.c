@@ -196,6 +196,35 @@ chat_wait_exit(struct chat *ch, int ms)
 	return -1;
 }
 
+/* tao-chat joins, sees a raw client join, both ways of messages. */
+static void
+chat_talk(struct chat *ch, int port)
+{
+	const char *line;
+	char want[64];
+	long long me = -1, raw_id;
+	int raw;
+
+	line = wait_output(ch, "* netid=", th_ms(5000));
+	if (line != NULL && sscanf(line, "* netid=%lld", &me) != 1)
+		me = -1;
+	ok(me > 0, "tao-chat prints its welcome (netid %lld)", me);
+	raw = raw_join(port, &raw_id);
+	snprintf(want, sizeof(want), "* %lld joined", raw_id);
+	ok(wait_output(ch, want, th_ms(5000)) != NULL, "presence: \"%s\"",
+	    want);
+
+	type_line(ch, "hello from tao-chat\n");
+	is_int(raw_wait_message(raw, "hello from tao-chat"), me,
+	    "a typed line reaches the room with tao-chat's netid");
+	if (th_send_frame(raw, 1, "hello from raw", 14) != 0)
+		bail("raw send");
+	snprintf(want, sizeof(want), "%lld: hello from raw", raw_id);
+	ok(wait_output(ch, want, th_ms(5000)) != NULL, "a received message "
+	    "is printed as \"%s\"", want);
+	close(raw);
+}
+
 int
 main(void)
 {
@@ -203,8 +232,8 @@ main(void)
 	struct chat ch;
 	const char *line;
 	char conf[128], want[64], out[256], errlog[300];
-	long long me = -1, raw_id, me2 = -1, raw2_id;
-	int port, raw, raw2;
+	long long me2 = -1, raw2_id;
+	int port, raw2;
 
 	th_init("t098-client-chat", 60);
 	plan(0);
@@ -214,25 +243,7 @@ main(void)
 	if ((d1 = th_daemon_start(conf)) == NULL)
 		bail("taod did not start");
 	chat_start(&ch, port);
-
-	line = wait_output(&ch, "* netid=", th_ms(5000));
-	if (line != NULL && sscanf(line, "* netid=%lld", &me) != 1)
-		me = -1;
-	ok(me > 0, "tao-chat prints its welcome (netid %lld)", me);
-	raw = raw_join(port, &raw_id);
-	snprintf(want, sizeof(want), "* %lld joined", raw_id);
-	ok(wait_output(&ch, want, th_ms(5000)) != NULL, "presence: \"%s\"",
-	    want);
-
-	type_line(&ch, "hello from tao-chat\n");
-	is_int(raw_wait_message(raw, "hello from tao-chat"), me,
-	    "a typed line reaches the room with tao-chat's netid");
-	if (th_send_frame(raw, 1, "hello from raw", 14) != 0)
-		bail("raw send");
-	snprintf(want, sizeof(want), "%lld: hello from raw", raw_id);
-	ok(wait_output(&ch, want, th_ms(5000)) != NULL, "a received message "
-	    "is printed as \"%s\"", want);
-	close(raw);
+	chat_talk(&ch, port);
 
 	/* taod goes away and comes back on the same port. */
 	is_int(th_ctl(d1, out, sizeof(out), "stop", NULL), 0, "taoctl stop");

@@ -96,7 +96,9 @@ kill_one(struct th_daemon *d, int k0, int k1, int slot, pid_t *victim)
 
 	if (serving(d, pid) == -1)
 		bail("the workers do not come back");
-	for (int tries = 0; tries < 100; tries++) {
+	/* Reconnected clients show up in `taoctl conns` once their worker has
+	 * accepted them; a loaded machine can take a few seconds. */
+	for (int tries = 0; tries < 300; tries++) {
 		if ((n = th_conns(d, ci, MAXROWS)) < 0)
 			bail("taoctl conns");
 		unplaced = 0;
@@ -193,8 +195,9 @@ books(struct th_daemon *d, const char *name, int held)
 	ok(per_slot && c.nslots == 2, "%s: per slot too", name);
 }
 
-int
-main(void)
+/* Two taods, echo and chat, each with its loads busy. */
+static void
+start_loads(struct th_daemon *d[2])
 {
 	struct th_load_opts ob = { .conns = BIG, .depth = 1,
 	    .max_size = 1 << 20, .reconnect = 1 };
@@ -202,15 +205,7 @@ main(void)
 	    .max_size = 4096, .reconnect = 1 };
 	struct th_chat_opts oc = { .conns = CHATS, .interval_ms = 20,
 	    .size = 64, .reconnect = 1 };
-	struct th_load_totals tb, ts;
-	struct th_chat_totals tc;
-	struct th_daemon *d[2];
-	int nkills, kills[2] = { 0, 0 }, unknown = 0, bad, open, got, first;
-	char needle[64];
-	pid_t victim;
 
-	th_init("t100-fault-kill", 60);
-	plan(0);
 	d[ECHO] = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\n"
 	    "workers 2\n");
 	d[CHAT] = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
@@ -229,6 +224,14 @@ main(void)
 	    th_load_wait_replies(small, 10 * SMALL, th_ms(10000)) == 0 &&
 	    th_chat_wait_ready(chat, th_ms(10000)) == 0,
 	    "echo (1 MiB and 4 KiB frames) and chat clients are busy");
+}
+
+/* 5 to 10 kills, alternating between the taods; kills[] counts them. */
+static void
+kill_workers(struct th_daemon *d[2], int kills[2])
+{
+	int nkills, first;
+	pid_t victim;
 
 	nkills = 5 + (int)(th_rand() % 6);
 	first = (int)(th_rand() % 2);
@@ -249,6 +252,16 @@ main(void)
 		    "%d kills (%d echo, %d chat): every slot serves again",
 		    nkills, kills[ECHO], kills[CHAT]);
 	}
+}
+
+/* The loads stop; only the killed workers' clients broke. */
+static void
+check_loads(struct th_daemon *d[2])
+{
+	struct th_load_totals tb, ts;
+	struct th_chat_totals tc;
+	int unknown = 0, bad, open, got;
+
 	th_sleep_ms(500);	/* the survivors and the new workers go on */
 	th_load_stop(big, &tb);
 	th_load_stop(small, &ts);
@@ -278,7 +291,20 @@ main(void)
 	got = th_chat_probe(chat, &open, th_ms(3000));
 	is_int(got, open, "a new broadcast reaches every connected chat "
 	    "client (%d)", open);
+}
 
+int
+main(void)
+{
+	struct th_daemon *d[2];
+	int kills[2] = { 0, 0 };
+	char needle[64];
+
+	th_init("t100-fault-kill", 60);
+	plan(0);
+	start_loads(d);
+	kill_workers(d, kills);
+	check_loads(d);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i == ECHO ? "echo" : "chat";
 

@@ -98,49 +98,58 @@ heard_from(int fd, int ms, int *from0, int *from1)
 	return n;
 }
 
-int
-main(void)
+/* What the steps of the scenario share. */
+struct sigstop {
+	struct th_daemon *d;
+	struct th_chat *ch;
+	pid_t w0, w1;
+	long long drops0;	/* worker 1's ring drops before the stop */
+};
+
+/* taod with 2 workers and a chat storm spread over both. */
+static void
+sigstop_start(struct sigstop *t)
 {
 	struct th_chat_opts oc = { .conns = CLIENTS, .interval_ms = 5,
 	    .size = 64, .reconnect = 0 };
-	struct th_chat_totals tc;
 	struct th_status st;
-	struct rates before, during;
-	struct th_daemon *d;
-	struct th_chat *ch;
-	pid_t w1 = -1, w0 = -1;
-	long long drops0, drops1 = 0, rx1;
-	double t_stop, t_cont;
-	int on[2] = { 0, 0 }, fd, from0, from1;
+	int on[2] = { 0, 0 };
 
-	th_init("t101-fault-sigstop", 60);
-	plan(0);
-	d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\nworkers 2\n"
-	    "ring_size 64k\n");
-	if (d == NULL)
+	t->d = th_daemon_start("listen 127.0.0.1:0 tlv\napp chat notices\n"
+	    "workers 2\nring_size 64k\n");
+	if (t->d == NULL)
 		bail("taod did not start");
-	if (th_status(d, &st) == -1 || th_status_serving(&st, 0, &w0) != 1 ||
-	    th_status_serving(&st, 1, &w1) != 1)
+	if (th_status(t->d, &st) == -1 ||
+	    th_status_serving(&st, 0, &t->w0) != 1 ||
+	    th_status_serving(&st, 1, &t->w1) != 1)
 		bail("2 workers do not serve");
-	oc.port = d->port[0];
-	if ((ch = th_chat_start(&oc)) == NULL)
+	oc.port = t->d->port[0];
+	if ((t->ch = th_chat_start(&oc)) == NULL)
 		bail("th_chat_start");
-	if (th_chat_wait_ready(ch, th_ms(10000)) == -1)
+	if (th_chat_wait_ready(t->ch, th_ms(10000)) == -1)
 		bail("the chat clients were not welcomed");
 	for (int i = 0; i < CLIENTS; i++) {
-		int s = th_chat_conn(ch, i)->slot;
+		int s = th_chat_conn(t->ch, i)->slot;
 		if (s == 0 || s == 1)
 			on[s]++;
 	}
 	diag("%d clients on worker 0 (pid %d), %d on worker 1 (pid %d)",
-	    on[0], (int)w0, on[1], (int)w1);
+	    on[0], (int)t->w0, on[1], (int)t->w1);
 	if (on[0] < 2 || on[1] < 2)
 		bail("the clients did not spread over both workers (%d + %d)",
 		    on[0], on[1]);
-	drops0 = th_stat(d, 1, "ring_drops");
+	t->drops0 = th_stat(t->d, 1, "ring_drops");
 	th_sleep_ms(300);		/* warm up */
+}
 
-	window(d, ch, 1000, &before);
+/* Worker 1 stopped for STOP_MS does not slow worker 0 down. */
+static void
+sigstop_stop(struct sigstop *t)
+{
+	struct rates before, during;
+	double t_stop, t_cont;
+
+	window(t->d, t->ch, 1000, &before);
 	diag("before: worker 0 publishes %.0f/s, delivers %.0f/s of them "
 	    "to its clients; worker 1's clients get %.0f/s", before.publish,
 	    before.delivery, before.to1);
@@ -148,9 +157,9 @@ main(void)
 	    "running");
 
 	t_stop = th_now_ms();
-	ok(kill(w1, SIGSTOP) == 0, "SIGSTOP worker 1");
+	ok(kill(t->w1, SIGSTOP) == 0, "SIGSTOP worker 1");
 	th_sleep_ms(400);		/* worker 1's clients stop sending */
-	window(d, ch, 1000, &during);
+	window(t->d, t->ch, 1000, &during);
 	diag("during the stop: worker 0 publishes %.0f/s (%.0f %%), "
 	    "delivers %.0f/s (%.0f %%); worker 1's clients get %.0f/s",
 	    during.publish, 100 * during.publish / before.publish,
@@ -165,27 +174,39 @@ main(void)
 	if (th_now_ms() - t_stop < STOP_MS)
 		th_sleep_ms(STOP_MS - (int)(th_now_ms() - t_stop));
 	t_cont = th_now_ms();
-	ok(kill(w1, SIGCONT) == 0, "SIGCONT after %.0f ms", t_cont - t_stop);
+	ok(kill(t->w1, SIGCONT) == 0, "SIGCONT after %.0f ms",
+	    t_cont - t_stop);
+}
+
+/* Worker 1 resumes: it reports its drops and delivers again. */
+static void
+sigstop_resumed(struct sigstop *t)
+{
+	struct th_status st;
+	long long drops1 = 0, rx1;
+	pid_t w;
+	int fd, from0, from1;
 
 	{
 		double end = th_now_ms() + th_ms(3000);
 		while (th_now_ms() < end &&
-		    (drops1 = th_stat(d, 1, "ring_drops")) <= drops0)
+		    (drops1 = th_stat(t->d, 1, "ring_drops")) <= t->drops0)
 			th_sleep_ms(20);
 	}
 	diag("worker 1: ring_drops %lld (was %lld), worker 0: %lld", drops1,
-	    drops0, th_stat(d, 0, "ring_drops"));
-	ok(drops1 > drops0, "worker 1 reports the ring drops of its stop");
+	    t->drops0, th_stat(t->d, 0, "ring_drops"));
+	ok(drops1 > t->drops0, "worker 1 reports the ring drops of its stop");
 
-	rx1 = th_chat_received(ch, 1, 0);
+	rx1 = th_chat_received(t->ch, 1, 0);
 	{
 		double end = th_now_ms() + th_ms(3000);
-		while (th_chat_received(ch, 1, 0) <= rx1 && th_now_ms() < end)
+		while (th_chat_received(t->ch, 1, 0) <= rx1 &&
+		    th_now_ms() < end)
 			th_sleep_ms(10);
 	}
-	ok(th_chat_received(ch, 1, 0) > rx1, "worker 1's clients get worker "
-	    "0's broadcasts again");
-	fd = client_on(d->port[0], 1);
+	ok(th_chat_received(t->ch, 1, 0) > rx1, "worker 1's clients get "
+	    "worker 0's broadcasts again");
+	fd = client_on(t->d->port[0], 1);
 	ok(fd != -1, "a new client lands on worker 1");
 	if (fd != -1) {
 		int n = heard_from(fd, th_ms(3000), &from0, &from1);
@@ -195,15 +216,27 @@ main(void)
 		    "both workers");
 		close(fd);
 	}
-	ok(th_status(d, &st) == 0 && th_status_serving(&st, 1, &w0) == 1 &&
-	    w0 == w1, "worker 1 was not replaced (pid %d)", (int)w1);
+	ok(th_status(t->d, &st) == 0 && th_status_serving(&st, 1, &w) == 1 &&
+	    w == t->w1, "worker 1 was not replaced (pid %d)", (int)t->w1);
+}
 
-	th_chat_stop(ch, &tc);
+int
+main(void)
+{
+	struct sigstop t = { .w0 = -1, .w1 = -1 };
+	struct th_chat_totals tc;
+
+	th_init("t101-fault-sigstop", 60);
+	plan(0);
+	sigstop_start(&t);
+	sigstop_stop(&t);
+	sigstop_resumed(&t);
+	th_chat_stop(t.ch, &tc);
 	th_chat_diag("chat", &tc);
 	is_int(tc.closed + tc.reset + tc.bad + tc.connect_failed, 0,
 	    "no chat client broke");
-	th_chat_free(ch);
-	is_int(th_daemon_stop(d), 0, "taod stops with exit 0");
-	is_int(th_sanitizer_reports(d), 0, "no sanitizer report in the log");
+	th_chat_free(t.ch);
+	is_int(th_daemon_stop(t.d), 0, "taod stops with exit 0");
+	is_int(th_sanitizer_reports(t.d), 0, "no sanitizer report in the log");
 	return th_exit(done_testing());
 }

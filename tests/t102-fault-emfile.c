@@ -43,19 +43,22 @@ echo_within(int fd, int ms, uint32_t seed)
 	    0 : -1;
 }
 
-int
-main(void)
+/* What the steps of the scenario share. */
+struct emfile {
+	struct th_daemon *d;
+	pid_t w;
+	int old, fresh;
+	int base_fd;
+	double t_first;		/* when taod first said it is pausing */
+};
+
+/* taod starts under a low descriptor limit, which its worker inherits. */
+static void
+emfile_start(struct emfile *e)
 {
 	struct rlimit saved, low;
 	struct th_status st;
-	struct th_daemon *d;
-	pid_t w = -1;
-	long cpu0, cpu1;
-	double t_first, t_end, t0;
-	int old, fresh, n = 0, lines, base_fd, fds, echoes = 0;
 
-	th_init("t102-fault-emfile", 60);
-	plan(0);
 	/* The soft limit is inherited through posix_spawn and fork; taod
 	 * does not raise it.  Ours goes back up at once. */
 	if (getrlimit(RLIMIT_NOFILE, &saved) == -1)
@@ -64,48 +67,67 @@ main(void)
 	low.rlim_cur = LIMIT;
 	if (setrlimit(RLIMIT_NOFILE, &low) == -1)
 		bail("setrlimit");
-	d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\nworkers 1\n");
+	e->d = th_daemon_start("listen 127.0.0.1:0 tlv\napp echo\nworkers 1\n");
 	if (setrlimit(RLIMIT_NOFILE, &saved) == -1)
 		bail("setrlimit back");
-	if (d == NULL)
+	if (e->d == NULL)
 		bail("taod did not start");
-	if (th_status(d, &st) == -1 || th_status_serving(&st, 0, &w) != 1)
+	if (th_status(e->d, &st) == -1 ||
+	    th_status_serving(&st, 0, &e->w) != 1)
 		bail("no worker serves");
 	{
 		char path[64], line[256];
 		FILE *fp;
-		snprintf(path, sizeof(path), "/proc/%d/limits", (int)w);
+		snprintf(path, sizeof(path), "/proc/%d/limits", (int)e->w);
 		if ((fp = fopen(path, "re")) != NULL) {
 			while (fgets(line, sizeof(line), fp) != NULL)
 				if (strncmp(line, "Max open files", 14) == 0)
-					diag("worker %d: %.*s", (int)w,
+					diag("worker %d: %.*s", (int)e->w,
 					    (int)strcspn(line, "\n"), line);
 			fclose(fp);
 		}
 	}
-	old = th_connect(d->port[0]);
-	ok(old != -1 && echo_within(old, th_ms(2000), 1) == 0, "a client "
-	    "echoes before the flood");
-	base_fd = th_fd_count(w);
+}
+
+/* The flood: more connections than the worker may hold. */
+static void
+emfile_flood(struct emfile *e)
+{
+	int n = 0;
+
+	e->old = th_connect(e->d->port[0]);
+	ok(e->old != -1 && echo_within(e->old, th_ms(2000), 1) == 0, "a "
+	    "client echoes before the flood");
+	e->base_fd = th_fd_count(e->w);
 
 	for (int i = 0; i < FLOOD; i++)
-		if ((flood[i] = th_connect(d->port[0])) != -1)
+		if ((flood[i] = th_connect(e->d->port[0])) != -1)
 			n++;
 	is_int(n, FLOOD, "%d connections opened (the kernel's backlog holds "
 	    "what the worker cannot take)", FLOOD);
-	ok(th_daemon_wait_log(d, NEEDLE, 1, th_ms(3000)) == 0, "accept "
+	ok(th_daemon_wait_log(e->d, NEEDLE, 1, th_ms(3000)) == 0, "accept "
 	    "fails and taod says it is pausing");
-	t_first = th_now_ms();
+	e->t_first = th_now_ms();
 	diag("worker descriptors: %d before, %d in the flood (limit %d)",
-	    base_fd, th_fd_count(w), LIMIT);
+	    e->base_fd, th_fd_count(e->w), LIMIT);
+}
 
-	cpu0 = th_cpu_ticks(w);
+/* While paused the worker does not spin, logs rarely and still echoes. */
+static void
+emfile_paused(struct emfile *e)
+{
+	long cpu0, cpu1;
+	double t_end, t0;
+	int lines, echoes = 0;
+
+	cpu0 = th_cpu_ticks(e->w);
 	t0 = th_now_ms();
 	while (th_now_ms() - t0 < 1000) {
-		echoes += echo_within(old, th_ms(1000), (uint32_t)echoes) == 0;
+		echoes += echo_within(e->old, th_ms(1000),
+		    (uint32_t)echoes) == 0;
 		th_sleep_ms(100);	/* pacing of the old client's echoes */
 	}
-	cpu1 = th_cpu_ticks(w);
+	cpu1 = th_cpu_ticks(e->w);
 	diag("worker CPU while paused: %ld ticks in %.0f ms", cpu1 - cpu0,
 	    th_now_ms() - t0);
 	ok(cpu1 - cpu0 < 30, "the paused worker does not spin");
@@ -113,30 +135,39 @@ main(void)
 	    "echoes)", echoes);
 	th_sleep_ms(1000);	/* the window the log rate is measured over */
 	t_end = th_now_ms();
-	lines = th_daemon_log_count(d, NEEDLE);
+	lines = th_daemon_log_count(e->d, NEEDLE);
 	diag("%d \"%s\" lines in %.1f s", lines, NEEDLE,
-	    (t_end - t_first) / 1000);
-	ok(lines <= 3 + (int)((t_end - t_first) / 1000), "logged at most "
+	    (t_end - e->t_first) / 1000);
+	ok(lines <= 3 + (int)((t_end - e->t_first) / 1000), "logged at most "
 	    "about once a second");
-	ok(echo_within(old, th_ms(2000), 99) == 0, "the old client still "
+	ok(echo_within(e->old, th_ms(2000), 99) == 0, "the old client still "
 	    "echoes");
+}
+
+/* The flood closes: taod accepts again and its counts add up. */
+static void
+emfile_recover(struct emfile *e)
+{
+	struct th_daemon *d = e->d;
+	double t0;
+	int fds;
 
 	for (int i = 0; i < FLOOD; i++)
 		if (flood[i] != -1)
 			close(flood[i]);
 	t0 = th_now_ms();
-	fresh = th_connect(d->port[0]);
-	ok(fresh != -1 && echo_within(fresh, th_ms(2000), 7) == 0,
+	e->fresh = th_connect(d->port[0]);
+	ok(e->fresh != -1 && echo_within(e->fresh, th_ms(2000), 7) == 0,
 	    "after the flood is closed a new connection echoes within 2 s "
 	    "(%.0f ms)", th_now_ms() - t0);
 	{
 		double end = th_now_ms() + th_ms(3000);
-		while ((fds = th_fd_count(w)) > base_fd + 1 &&
+		while ((fds = th_fd_count(e->w)) > e->base_fd + 1 &&
 		    th_now_ms() < end)
 			th_sleep_ms(20);
 	}
-	is_int(fds, base_fd + 1, "the worker's descriptors come back "
-	    "(baseline %d + the new client)", base_fd);
+	is_int(fds, e->base_fd + 1, "the worker's descriptors come back "
+	    "(baseline %d + the new client)", e->base_fd);
 	{
 		/* The backlog's closed connections are accepted (and
 		 * closed) after the fresh one may have been. */
@@ -152,11 +183,24 @@ main(void)
 	is_int(th_stat(d, -1, "connections"), 2, "connections gauge: 2");
 	is_int(th_stat(d, -1, "accepted"), FLOOD + 2, "accepted counts "
 	    "every connection of the flood");
-	if (old != -1)
-		close(old);
-	if (fresh != -1)
-		close(fresh);
-	is_int(th_daemon_stop(d), 0, "taod stops with exit 0");
-	is_int(th_sanitizer_reports(d), 0, "no sanitizer report in the log");
+}
+
+int
+main(void)
+{
+	struct emfile e = { .w = -1 };
+
+	th_init("t102-fault-emfile", 60);
+	plan(0);
+	emfile_start(&e);
+	emfile_flood(&e);
+	emfile_paused(&e);
+	emfile_recover(&e);
+	if (e.old != -1)
+		close(e.old);
+	if (e.fresh != -1)
+		close(e.fresh);
+	is_int(th_daemon_stop(e.d), 0, "taod stops with exit 0");
+	is_int(th_sanitizer_reports(e.d), 0, "no sanitizer report in the log");
 	return th_exit(done_testing());
 }

@@ -81,22 +81,89 @@ decreases(int sample, const struct th_counters *prev,
 	return n;
 }
 
+/* What the sampling loop counts. */
+struct sampling {
+	int reloads, reload_failed, kills, down, failed, missing;
+};
+
+/* SAMPLES samples of the counters, a reload every 10 and a kill -9
+ * every 20, into c[]. */
+static void
+sample_under_faults(struct th_daemon *d, struct th_counters *c,
+    struct sampling *r)
+{
+	char out[4096];
+	pid_t pid[2];
+	double t0;
+
+	t0 = th_now_ms();
+	for (int i = 0; i < SAMPLES; i++) {
+		if (th_counters(d, &c[i]) == -1) {
+			r->failed++;
+			c[i] = c[i > 0 ? i - 1 : 0];
+			continue;
+		}
+		for (int k = 0; k < TH_NCOUNTERS; k++)
+			r->missing += c[i].total[k] < 0;
+		if (i > 0)
+			r->down += decreases(i, &c[i - 1], &c[i]);
+		if (i % 10 == 5) {
+			if (serving(d, pid) == -1)
+				bail("the workers do not come back");
+			r->reloads++;
+			if (reload(d, out, sizeof(out)) != 0 &&
+			    r->reload_failed++ == 0)
+				diag("reload %d: %.*s", r->reloads,
+				    (int)strcspn(out, "\n"), out);
+		}
+		if (i % 20 == 15) {
+			int slot = (int)(th_rand() % 2);
+			if (serving(d, pid) == -1)
+				bail("the workers do not come back");
+			if (kill(pid[slot], SIGKILL) == 0)
+				r->kills++;
+		}
+	}
+	diag("%d samples, %d reloads, %d kills in %.1f s", SAMPLES, r->reloads,
+	    r->kills, (th_now_ms() - t0) / 1000);
+}
+
+/* The samples: complete, never decreasing, moving. */
+static void
+check_samples(const struct th_counters *c, const struct sampling *r)
+{
+	const struct th_counters *last = &c[SAMPLES - 1];
+
+	is_int(r->failed, 0, "every sample was taken");
+	is_int(r->missing, 0, "every sample had every counter");
+	is_int(r->reloads - r->reload_failed, 10, "10 reloads succeeded");
+	is_int(r->kills, 5, "5 workers were killed");
+	is_int(last->nslots, 2, "the stats show 2 slots");
+	is_int(r->down, 0, "no counter ever decreased, in the totals or per "
+	    "slot");
+	ok(last->total[th_counter_index("accepted")] >
+	    c[0].total[th_counter_index("accepted")] &&
+	    last->total[th_counter_index("msgs_in")] >
+	    c[0].total[th_counter_index("msgs_in")], "the counters moved "
+	    "(accepted %lld -> %lld)",
+	    c[0].total[th_counter_index("accepted")],
+	    last->total[th_counter_index("accepted")]);
+	is_int(last->total[th_counter_index("restarts")], r->kills,
+	    "restarts counts the kills");
+}
+
 int
 main(void)
 {
 	struct th_load_opts o = { .conns = CONNS, .depth = 2,
 	    .max_size = 4096, .reconnect = 1 };
 	static struct th_counters c[SAMPLES];
+	struct sampling r = { 0 };
 	struct th_storm_totals s;
 	struct th_load_totals t;
 	struct th_daemon *d;
 	struct th_storm *storm;
 	struct th_load *l;
-	char out[4096];
-	pid_t pid[2];
-	int reloads = 0, reload_failed = 0, kills = 0, down = 0, failed = 0;
-	int missing = 0;
-	double t0;
 
 	th_init("t105-fault-monotonic", 90);
 	plan(0);
@@ -111,54 +178,8 @@ main(void)
 		bail("th_storm_start");
 	ok(th_load_wait_replies(l, 10 * CONNS, th_ms(10000)) == 0,
 	    "%d clients echo, a connect storm runs", CONNS);
-
-	t0 = th_now_ms();
-	for (int i = 0; i < SAMPLES; i++) {
-		if (th_counters(d, &c[i]) == -1) {
-			failed++;
-			c[i] = c[i > 0 ? i - 1 : 0];
-			continue;
-		}
-		for (int k = 0; k < TH_NCOUNTERS; k++)
-			missing += c[i].total[k] < 0;
-		if (i > 0)
-			down += decreases(i, &c[i - 1], &c[i]);
-		if (i % 10 == 5) {
-			if (serving(d, pid) == -1)
-				bail("the workers do not come back");
-			reloads++;
-			if (reload(d, out, sizeof(out)) != 0 &&
-			    reload_failed++ == 0)
-				diag("reload %d: %.*s", reloads,
-				    (int)strcspn(out, "\n"), out);
-		}
-		if (i % 20 == 15) {
-			int slot = (int)(th_rand() % 2);
-			if (serving(d, pid) == -1)
-				bail("the workers do not come back");
-			if (kill(pid[slot], SIGKILL) == 0)
-				kills++;
-		}
-	}
-	diag("%d samples, %d reloads, %d kills in %.1f s", SAMPLES, reloads,
-	    kills, (th_now_ms() - t0) / 1000);
-	is_int(failed, 0, "every sample was taken");
-	is_int(missing, 0, "every sample had every counter");
-	is_int(reloads - reload_failed, 10, "10 reloads succeeded");
-	is_int(kills, 5, "5 workers were killed");
-	is_int(c[SAMPLES - 1].nslots, 2, "the stats show 2 slots");
-	is_int(down, 0, "no counter ever decreased, in the totals or per "
-	    "slot");
-	ok(c[SAMPLES - 1].total[th_counter_index("accepted")] >
-	    c[0].total[th_counter_index("accepted")] &&
-	    c[SAMPLES - 1].total[th_counter_index("msgs_in")] >
-	    c[0].total[th_counter_index("msgs_in")], "the counters moved "
-	    "(accepted %lld -> %lld)",
-	    c[0].total[th_counter_index("accepted")],
-	    c[SAMPLES - 1].total[th_counter_index("accepted")]);
-	is_int(c[SAMPLES - 1].total[th_counter_index("restarts")], kills,
-	    "restarts counts the kills");
-
+	sample_under_faults(d, c, &r);
+	check_samples(c, &r);
 	th_storm_stop(storm, &s);
 	th_load_stop(l, &t);
 	th_storm_diag("connect storm", &s);

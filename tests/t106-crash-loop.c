@@ -253,6 +253,36 @@ wall_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* Each delay logged doubles the one before, and each restart waited it. */
+static void
+crash_loop_delays(const struct events *ev)
+{
+	int doubling = 1, waited = 1;
+
+	for (int i = 1; i < ev->ndelay; i++) {
+		long want = ev->delay[i - 1] * 2 > 5000 ? 5000 :
+		    ev->delay[i - 1] * 2;
+		doubling &= ev->delay[i] == want;
+	}
+	ok(doubling, "each next delay doubles (up to 5 s)");
+	/* The abort that follows "restarting in N ms" comes at least N ms
+	 * later (the line and the abort before it share a timestamp; log
+	 * stamps have 1 ms resolution). */
+	for (int i = 0; i < ev->ndelay; i++)
+		for (int k = 0; k < ev->nabrt; k++) {
+			if (ev->abrt[k] <= ev->delay_at[i])
+				continue;
+			if (ev->abrt[k] - ev->delay_at[i] < ev->delay[i] - 1) {
+				waited = 0;
+				diag("  restart %d came %.0f ms after "
+				    "\"restarting in %ld ms\"", i,
+				    ev->abrt[k] - ev->delay_at[i], ev->delay[i]);
+			}
+			break;
+		}
+	ok(waited, "every restart waited its delay");
+}
+
 static void
 crash_loop(struct th_daemon *a)
 {
@@ -261,7 +291,7 @@ crash_loop(struct th_daemon *a)
 	char path[300];
 	double t_kill, t_end, end;
 	pid_t w0, w1 = -1;
-	int doubling = 1, waited = 1, back = 0, restarts = -1;
+	int back = 0, restarts = -1;
 
 	w0 = worker(a);
 	ok(w0 > 0 && touch(a->dir, "abort") == 0 && kill(w0, SIGKILL) == 0,
@@ -280,28 +310,7 @@ crash_loop(struct th_daemon *a)
 	    ev.nabrt);
 	ok(ev.ndelay >= 4 && ev.delay[0] == 10, "the first delay is 10 ms "
 	    "(%ld)", ev.ndelay > 0 ? ev.delay[0] : -1);
-	for (int i = 1; i < ev.ndelay; i++) {
-		long want = ev.delay[i - 1] * 2 > 5000 ? 5000 :
-		    ev.delay[i - 1] * 2;
-		doubling &= ev.delay[i] == want;
-	}
-	ok(doubling, "each next delay doubles (up to 5 s)");
-	/* The abort that follows "restarting in N ms" comes at least N ms
-	 * later (the line and the abort before it share a timestamp; log
-	 * stamps have 1 ms resolution). */
-	for (int i = 0; i < ev.ndelay; i++)
-		for (int k = 0; k < ev.nabrt; k++) {
-			if (ev.abrt[k] <= ev.delay_at[i])
-				continue;
-			if (ev.abrt[k] - ev.delay_at[i] < ev.delay[i] - 1) {
-				waited = 0;
-				diag("  restart %d came %.0f ms after "
-				    "\"restarting in %ld ms\"", i,
-				    ev.abrt[k] - ev.delay_at[i], ev.delay[i]);
-			}
-			break;
-		}
-	ok(waited, "every restart waited its delay");
+	crash_loop_delays(&ev);
 
 	snprintf(path, sizeof(path), "%s/abort", a->dir);
 	ok(unlink(path) == 0, "abort marker removed");

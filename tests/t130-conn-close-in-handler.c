@@ -123,30 +123,15 @@ wait_closes(int n)
 	return atomic_load(&sh->closes);
 }
 
-int
-main(void)
+/* A handler closes its connection while the frame it got is read in
+ * two parts: the broadcast is intact and on_close runs once. */
+static void
+test_close_in_handler(int r, int s)
 {
 	uint8_t payload[PAYLOAD], got[PAYLOAD], first[2 * TH_HEADER + 2 +
 	    FIRST_PART];
-	struct th_daemon *d;
 	int32_t type;
 	uint32_t len;
-	int r, s, fd;
-
-	th_init("t130-conn-close-in-handler", 60);
-	plan(0);
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
-		bail("mmap");
-	d = th_daemon_fork("workers 1\nlisten 127.0.0.1:0 tlv\n", run, NULL);
-	if (d == NULL)
-		bail("the test server did not start");
-
-	r = th_connect(d->port[0]);
-	s = th_connect(d->port[0]);
-	ok(r >= 0 && s >= 0 && ping(r, "r") == 0 && ping(s, "s") == 0,
-	    "receiver and sender connected");
 
 	/* One write: a ping, then the header and the first part of the
 	 * frame; once the ping is answered the server has read that part
@@ -169,7 +154,13 @@ main(void)
 	    "  and its connection is closed after the callback");
 	is_int(wait_closes(1), 1, "  on_close ran once for it");
 	ok(ping(r, "still") == 0, "the worker is alive (no use after free)");
-	close(s);
+}
+
+/* on_connect closes: on_close runs once; closes and refuses: never. */
+static void
+test_close_in_connect(struct th_daemon *d)
+{
+	int fd;
 
 	/* on_connect accepts, but closes: on_close runs once. */
 	atomic_store(&sh->connect_mode, 1);
@@ -197,6 +188,31 @@ main(void)
 	is_int(wait_closes(3), 3, "  its on_close ran");
 	is_int(atomic_load(&sh->closes_marked), 1,
 	    "  and none ran for the refused one");
+}
+
+int
+main(void)
+{
+	struct th_daemon *d;
+	int r, s;
+
+	th_init("t130-conn-close-in-handler", 60);
+	plan(0);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		bail("mmap");
+	d = th_daemon_fork("workers 1\nlisten 127.0.0.1:0 tlv\n", run, NULL);
+	if (d == NULL)
+		bail("the test server did not start");
+
+	r = th_connect(d->port[0]);
+	s = th_connect(d->port[0]);
+	ok(r >= 0 && s >= 0 && ping(r, "r") == 0 && ping(s, "s") == 0,
+	    "receiver and sender connected");
+	test_close_in_handler(r, s);
+	close(s);
+	test_close_in_connect(d);
 	close(r);
 
 	is_int(th_daemon_stop(d), 0, "the server stops cleanly");

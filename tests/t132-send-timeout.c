@@ -56,24 +56,14 @@ timeouts(struct th_daemon *d)
 	return th_stat(d, -1, "timeouts");
 }
 
-int
-main(void)
+/* A client that never reads. */
+static void
+deaf_client(struct th_daemon *d)
 {
-	struct th_daemon *d;
-	int deaf, slow, small = 4096, lost = 0;
-	long long sent, got = 0;
+	int deaf, small = 4096;
+	long long sent;
 	double t0, end;
 
-	th_init("t132-send-timeout", 90);
-	plan(0);
-	d = th_daemon_start("workers 1\nlisten 127.0.0.1:0 tlv\napp echo\n"
-	    "send_timeout_ms 1000\n");
-	if (d == NULL)
-		bail("taod did not start");
-	th_put_header(frame, 1, FRAME);
-	th_fill(frame + TH_HEADER, FRAME, 132);
-
-	/* A client that never reads. */
 	if ((deaf = th_connect(d->port[0])) < 0)
 		bail("connect");
 	(void)setsockopt(deaf, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
@@ -88,9 +78,17 @@ main(void)
 	    "send_timeout_ms %d)", th_now_ms() - t0, SEND_TIMEOUT);
 	ok(th_wait_closed(deaf, th_ms(5000)) == 0, "  its connection is gone");
 	close(deaf);
+}
 
-	/* A slow reader: it takes 64 KiB every 100 ms, for three times the
-	 * timeout, and stays connected. */
+/* A slow reader: it takes 64 KiB every 100 ms, for three times the
+ * timeout, and stays connected. */
+static void
+slow_reader(struct th_daemon *d)
+{
+	int slow, lost = 0;
+	long long sent, got = 0;
+	double end;
+
 	if ((slow = th_connect(d->port[0])) < 0)
 		bail("connect");
 	sent = flood(slow, 16LL << 20);
@@ -118,7 +116,23 @@ main(void)
 	is_int(timeouts(d), 1, "  and was not closed as a timeout");
 	ok(!lost, "  its connection stayed open");
 	close(slow);
+}
 
+int
+main(void)
+{
+	struct th_daemon *d;
+
+	th_init("t132-send-timeout", 90);
+	plan(0);
+	d = th_daemon_start("workers 1\nlisten 127.0.0.1:0 tlv\napp echo\n"
+	    "send_timeout_ms 1000\n");
+	if (d == NULL)
+		bail("taod did not start");
+	th_put_header(frame, 1, FRAME);
+	th_fill(frame + TH_HEADER, FRAME, 132);
+	deaf_client(d);
+	slow_reader(d);
 	is_int(th_daemon_stop(d), 0, "taod stops cleanly");
 	return th_exit(done_testing());
 }

@@ -170,15 +170,13 @@ test_two_fds_per_record(int sv[2])
 	    before);
 }
 
+/* The real descriptor first, then an extra, in one or two cmsgs. */
 static void
-test_conn_records(int sv[2])
+conn_with_extra(int sv[2], int before)
 {
 	struct tao_chan_msg rec = { TAO_CHAN_CONN, 1, 42 }, m;
-	struct outcome o;
-	int before = fd_count(), fds[MAX_SEND_FDS], a, b, i, k, first_ok = 1;
+	int fds[MAX_SEND_FDS], a, b, i, first_ok = 1;
 
-	memset(&o, 0, sizeof(o));
-	/* the real descriptor first, then an extra, in one or two cmsgs */
 	for (i = 0; i < ROUNDS; i++) {
 		int rc, passed = -1, type = 0;
 		socklen_t len = sizeof(type);
@@ -199,6 +197,16 @@ test_conn_records(int sv[2])
 	ok(first_ok, "%d CONN records with socket + extra fd (one or two "
 	    "cmsgs): the socket is handed over each time", ROUNDS);
 	is_int(fd_count(), before, "and every extra was closed");
+}
+
+static void
+test_conn_records(int sv[2])
+{
+	struct tao_chan_msg rec = { TAO_CHAN_CONN, 1, 42 }, m;
+	struct outcome o;
+	int before = fd_count(), fds[MAX_SEND_FDS], i, k;
+
+	conn_with_extra(sv, before);
 
 	/* more than the control buffer holds: MSG_CTRUNC */
 	memset(&o, 0, sizeof(o));

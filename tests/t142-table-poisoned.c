@@ -117,22 +117,14 @@ walk_child(void *arg)
 	return rows == 0 && torn == NISLOTS * ROWS ? 0 : 1;
 }
 
+/* One row: gives up fast, without sleeping. */
 static void
-test_poisoned_table(void)
+poisoned_rows(struct tao_shm *shm)
 {
-	struct tao_shm_params p = { NISLOTS, ROWS, 4096 };
-	struct tao_shm *shm = tao__shm_create(&p);
 	struct tao_conn_row r;
-	struct walk_job job;
-	unsigned rows, torn, islot, row;
-	double t0, took, *shared;
-	int rc, n;
+	double t0, took;
+	int n;
 
-	if (shm == NULL)
-		bail("tao__shm_create");
-	poison_table(shm, 77);
-
-	/* one row: gives up fast, without sleeping */
 	t0 = now_ms();
 	for (n = 0; n < 100; n++) {
 		errno = 0;
@@ -144,8 +136,16 @@ test_poisoned_table(void)
 	is_int(n, 100, "100 poisoned rows: each read gives up with EAGAIN");
 	ok(took < limit_ms(50), "in %.2f ms for all 100 (the old reader "
 	    "waited 5 ms per row)", took);
+}
 
-	/* the whole table, in a child so that an old reader cannot hang us */
+/* The whole table, in a child so that an old reader cannot hang us. */
+static void
+poisoned_walk(struct tao_shm *shm)
+{
+	struct walk_job job;
+	double took, *shared;
+	int rc;
+
 	shared = kids_shared_alloc(sizeof(double));
 	job.shm = shm;
 	job.took = shared;
@@ -156,6 +156,23 @@ test_poisoned_table(void)
 	    "counted each as torn (child exit %d)", NISLOTS * ROWS, rc);
 	ok(rc == 0 && took >= 0 && took < limit_ms(100), "in %.1f ms (under "
 	    "100 ms)", took);
+	munmap(shared, sizeof(double));
+}
+
+static void
+test_poisoned_table(void)
+{
+	struct tao_shm_params p = { NISLOTS, ROWS, 4096 };
+	struct tao_shm *shm = tao__shm_create(&p);
+	unsigned rows, torn, islot, row;
+	double t0, took;
+	int rc;
+
+	if (shm == NULL)
+		bail("tao__shm_create");
+	poison_table(shm, 77);
+	poisoned_rows(shm);
+	poisoned_walk(shm);
 
 	/* netid search over rows that all claim the netid */
 	t0 = now_ms();
@@ -178,7 +195,6 @@ test_poisoned_table(void)
 	is_int(torn, NISLOTS * ROWS - ROWS / 100, "the others are counted "
 	    "torn");
 	ok(took < limit_ms(100), "in %.1f ms", took);
-	munmap(shared, sizeof(double));
 	tao__shm_destroy(shm);
 }
 
@@ -387,24 +403,17 @@ plausible(_Atomic uint64_t *data, size_t size, uint64_t pos)
 		atomic_store(&data[off / 8 + (size_t)i], w[i]);
 }
 
-static void
-test_garbage_ring(void)
+/* A private copy of a new segment between two PROT_NONE pages, at
+ * *region (size + 2 pages long). */
+static struct tao_shm *
+guarded_segment(const struct tao_shm_params *p, unsigned char **regionp)
 {
-	struct tao_shm_params p = { 3, 8, 1u << 16 };	/* 64 KiB rings */
-	size_t size = tao__shm_size(&p), page = (size_t)getpagesize(), i;
-	struct tao_shm *made = tao__shm_create(&p), *shm;
-	struct tao_ring_cursor cur;
-	struct tao_ring_ctl *ctl;
-	_Atomic uint64_t *data;
-	struct seen s = { 0, 0, 0 };
+	size_t size = tao__shm_size(p), page = (size_t)getpagesize();
+	struct tao_shm *made = tao__shm_create(p), *shm;
 	unsigned char *region;
-	double worst = 0, t0, took;
-	int rounds = 3000, crashed = 0;
-	unsigned ring = p.nislots - 1;		/* last: next to the guard */
 
 	if (made == NULL || size % page != 0)
 		bail("segment");
-	/* a private copy of the segment between two PROT_NONE pages */
 	region = mmap(NULL, size + 2 * page, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED)
@@ -416,6 +425,25 @@ test_garbage_ring(void)
 		bail("mprotect");
 	if ((shm = tao__shm_attach(region + page, size)) == NULL)
 		bail("tao__shm_attach");
+	*regionp = region;
+	return shm;
+}
+
+static void
+test_garbage_ring(void)
+{
+	struct tao_shm_params p = { 3, 8, 1u << 16 };	/* 64 KiB rings */
+	size_t size = tao__shm_size(&p), page = (size_t)getpagesize(), i;
+	unsigned char *region;
+	struct tao_shm *shm = guarded_segment(&p, &region);
+	struct tao_ring_cursor cur;
+	struct tao_ring_ctl *ctl;
+	_Atomic uint64_t *data;
+	struct seen s = { 0, 0, 0 };
+	double worst = 0, t0, took;
+	int rounds = 3000, crashed = 0;
+	unsigned ring = p.nislots - 1;		/* last: next to the guard */
+
 	ctl = tao__shm_ringctl(shm, ring);
 	data = tao__shm_ringdata(shm, ring);
 	s.max_len = tao__ring_max_payload(shm);

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include <openssl/ssl.h>
 
 #include "tests/lib/harness.h"
+#include "tests/lib/http.h"
 #include "tests/lib/tlsclient.h"
 #include "tests/tap.h"
 
@@ -275,6 +277,29 @@ uid_of(pid_t pid)
 	return uid;
 }
 
+/* worker_cpu_affinity auto: the worker may run on one CPU only. */
+static int
+p_pinned(struct th_daemon *d, const int *ports)
+{
+	pid_t pid = th_worker_pid(d, 0);
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	return pid > 0 && sched_getaffinity(pid, sizeof(set), &set) == 0 &&
+	    CPU_COUNT(&set) == 1 && tlv_echoes(ports[0]);
+}
+
+/* metrics: the port the log names answers GET /metrics. */
+static int
+p_metrics(struct th_daemon *d, const int *ports)
+{
+	static char resp[1 << 16];
+	int port = th_metrics_port(d, th_ms(5000));
+
+	return port > 0 && th_scrape(port, resp, sizeof(resp)) == 200 &&
+	    tlv_echoes(ports[0]);
+}
+
 static int
 p_user_nobody(struct th_daemon *d, const int *ports)
 {
@@ -441,7 +466,11 @@ use_ctl(struct th_daemon *d, const char *path)
 
 static struct rcase cases[] = {
 	{ "workers", BASE TLV, "app echo\nworkers 2\n" TLV, p_workers2, NULL, NULL },
+	{ "worker_cpu_affinity", BASE TLV,
+	    BASE TLV "worker_cpu_affinity auto\n", p_pinned, NULL, NULL },
 	{ "user", BASE TLV, BASE TLV "user nobody\n", p_user_nobody, NULL, NULL },
+	{ "metrics", BASE TLV, BASE TLV "metrics 127.0.0.1:0\n", p_metrics,
+	    NULL, NULL },
 	{ "listen codec tlv -> line", BASE TLV,
 	    BASE "listen 127.0.0.1:0 line\n", p_line, NULL, NULL },
 	{ "listen + tls (certs added too)", BASE TLV, BASE TLV_TLS CERTS,
@@ -502,11 +531,12 @@ static struct rcase cases[] = {
 /* Every directive of the manual has a row (t84 checks the manual lists
  * what config.c parses). */
 static const char *const directives[] = {
-	"workers", "user", "listen", "app", "max_frame", "write_queue_max",
+	"workers", "worker_cpu_affinity", "user", "listen", "app", "max_frame",
+	"write_queue_max",
 	"max_connections", "ring_size", "heartbeat_ms", "heartbeat_reply",
 	"idle_timeout_ms", "frame_timeout_ms", "drain_timeout_ms",
 	"reload_timeout_ms", "max_old_generations", "control", "pidfile",
-	"log_level", "tls_cert", "tls_key", "tls_client_ca",
+	"log_level", "metrics", "tls_cert", "tls_key", "tls_client_ca",
 };
 
 static void
@@ -594,12 +624,16 @@ main(void)
 	trust_ctx = tlsc_ctx(cert("trust.pem"), NULL, NULL);
 	client_cert_ctx = tlsc_ctx(cert("trust.pem"), cert("cli.pem"),
 	    cert("cli.key"));
-	if (geteuid() != 0 || getpwnam("nobody") == NULL) {
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rcase *c = &cases[i];
 		/* Only root can switch the workers' user. */
-		cases[1].probe = NULL;
-		cases[1].refused = "cannot switch its workers to another user";
+		if (strcmp(c->directive, "user") != 0 || (geteuid() == 0 &&
+		    getpwnam("nobody") != NULL))
+			continue;
+		c->probe = NULL;
+		c->refused = "cannot switch its workers to another user";
 		if (getpwnam("nobody") == NULL)
-			cases[1].refused = "no such user";
+			c->refused = "no such user";
 	}
 	check_coverage();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)

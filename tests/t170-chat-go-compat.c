@@ -108,81 +108,111 @@ joined(struct th_client *l)
 	return 0;
 }
 
+/* The room: Go clients A and B (TLV), a line client L. */
+struct gochat {
+	struct th_daemon *d;
+	struct th_client a, b, l;
+	uint64_t id_a, id_b;
+};
+
+/* L is welcomed as before; A and B join without a welcome. */
+static void
+gochat_join(struct gochat *g)
+{
+	char line[256];
+
+	if (th_client_open(&g->l, g->d->port[1]) == -1)
+		bail("line client: connect failed");
+	ok(th_client_next_line(&g->l, line, sizeof(line), th_ms(3000)) ==
+	    1 && sscanf(line, "* welcome, you are %" SCNu64, &g->l.netid) == 1,
+	    "a line client is still welcomed");
+
+	if (th_client_open(&g->a, g->d->port[0]) == -1 ||
+	    th_client_open(&g->b, g->d->port[0]) == -1)
+		bail("Go clients: connect failed");
+	g->id_a = joined(&g->l);
+	g->id_b = joined(&g->l);
+	ok(g->id_a != 0 && g->id_b != 0 && g->id_a != g->id_b,
+	    "the line client sees both Go clients join (%" PRIu64 ", %"
+	    PRIu64 ")", g->id_a, g->id_b);
+}
+
+/* Messages both ways, in Go's framing. */
+static void
+gochat_messages(struct gochat *g)
+{
+	char want[64];
+
+	if (th_client_write(&g->a, go_hello, sizeof(go_hello)) == -1)
+		bail("A: write failed");
+	ok(next_bytes(&g->a, go_hello, sizeof(go_hello), "A"),
+	    "A's first bytes are its own message, as Go's broadcast sends it");
+	ok(next_bytes(&g->b, go_hello, sizeof(go_hello), "B"),
+	    "B's first bytes are A's message: no welcome, no join notices");
+	snprintf(want, sizeof(want), "%" PRIu64 ": hello", g->id_a);
+	ok(line_seen(&g->l, want), "the line client reads \"%s\"", want);
+
+	if (th_client_write(&g->l, "from nc\n", 8) == -1)
+		bail("L: write failed");
+	ok(next_bytes(&g->a, go_from_line, sizeof(go_from_line), "A") &&
+	    next_bytes(&g->b, go_from_line, sizeof(go_from_line), "B"),
+	    "a line client's message reaches Go clients as type 1 text + \\n");
+}
+
+/* A third Go client comes and goes: the Go clients hear nothing of it. */
+static void
+gochat_come_and_go(struct gochat *g)
+{
+	struct th_client c;
+	char want[64];
+	uint64_t id_c;
+
+	/* A third Go client comes and goes ("bye": conn.Close()). */
+	if (th_client_open(&c, g->d->port[0]) == -1)
+		bail("C: connect failed");
+	id_c = joined(&g->l);
+	th_client_close(&c);
+	snprintf(want, sizeof(want), "* %" PRIu64 " left", id_c);
+	ok(id_c != 0 && line_seen(&g->l, want),
+	    "the line client sees C join and leave");
+
+	if (th_client_write(&g->a, go_unknown, sizeof(go_unknown)) == -1 ||
+	    th_client_write(&g->a, go_still, sizeof(go_still)) == -1)
+		bail("A: write failed");
+	ok(next_bytes(&g->a, go_still, sizeof(go_still), "A"),
+	    "A: nothing for C's join/leave or the unregistered type, then "
+	    "its message");
+	ok(next_bytes(&g->b, go_still, sizeof(go_still), "B"),
+	    "B: likewise");
+	snprintf(want, sizeof(want), "%" PRIu64 ": still here", g->id_a);
+	ok(line_seen(&g->l, want), "the line client reads \"%s\"", want);
+}
+
 int
 main(void)
 {
-	struct th_daemon *d;
-	struct th_client a, b, c, l;
-	char line[256], want[64];
-	uint64_t id_a, id_b, id_c;
+	struct gochat g;
 
 	plan(14);
 	th_init("t170-chat-go-compat", 60);
-	if ((d = th_daemon_start("listen 127.0.0.1:0 tlv\n"
+	if ((g.d = th_daemon_start("listen 127.0.0.1:0 tlv\n"
 	    "listen 127.0.0.1:0 line\napp chat\nworkers 1\n")) == NULL)
 		bail("taod did not start");
-
-	if (th_client_open(&l, d->port[1]) == -1)
-		bail("line client: connect failed");
-	ok(th_client_next_line(&l, line, sizeof(line), th_ms(3000)) ==
-	    1 && sscanf(line, "* welcome, you are %" SCNu64, &l.netid) == 1,
-	    "a line client is still welcomed");
-
-	if (th_client_open(&a, d->port[0]) == -1 ||
-	    th_client_open(&b, d->port[0]) == -1)
-		bail("Go clients: connect failed");
-	id_a = joined(&l);
-	id_b = joined(&l);
-	ok(id_a != 0 && id_b != 0 && id_a != id_b,
-	    "the line client sees both Go clients join (%" PRIu64 ", %"
-	    PRIu64 ")", id_a, id_b);
-
-	if (th_client_write(&a, go_hello, sizeof(go_hello)) == -1)
-		bail("A: write failed");
-	ok(next_bytes(&a, go_hello, sizeof(go_hello), "A"),
-	    "A's first bytes are its own message, as Go's broadcast sends it");
-	ok(next_bytes(&b, go_hello, sizeof(go_hello), "B"),
-	    "B's first bytes are A's message: no welcome, no join notices");
-	snprintf(want, sizeof(want), "%" PRIu64 ": hello", id_a);
-	ok(line_seen(&l, want), "the line client reads \"%s\"", want);
-
-	if (th_client_write(&l, "from nc\n", 8) == -1)
-		bail("L: write failed");
-	ok(next_bytes(&a, go_from_line, sizeof(go_from_line), "A") &&
-	    next_bytes(&b, go_from_line, sizeof(go_from_line), "B"),
-	    "a line client's message reaches Go clients as type 1 text + \\n");
-
-	/* A third Go client comes and goes ("bye": conn.Close()). */
-	if (th_client_open(&c, d->port[0]) == -1)
-		bail("C: connect failed");
-	id_c = joined(&l);
-	th_client_close(&c);
-	snprintf(want, sizeof(want), "* %" PRIu64 " left", id_c);
-	ok(id_c != 0 && line_seen(&l, want),
-	    "the line client sees C join and leave");
-
-	if (th_client_write(&a, go_unknown, sizeof(go_unknown)) == -1 ||
-	    th_client_write(&a, go_still, sizeof(go_still)) == -1)
-		bail("A: write failed");
-	ok(next_bytes(&a, go_still, sizeof(go_still), "A"),
-	    "A: nothing for C's join/leave or the unregistered type, then "
-	    "its message");
-	ok(next_bytes(&b, go_still, sizeof(go_still), "B"),
-	    "B: likewise");
-	snprintf(want, sizeof(want), "%" PRIu64 ": still here", id_a);
-	ok(line_seen(&l, want), "the line client reads \"%s\"", want);
+	gochat_join(&g);
+	gochat_messages(&g);
+	gochat_come_and_go(&g);
 
 	/* Every record was queued before "still here" (one worker, one
 	 * order); a short look for strays. */
-	(void)th_clients_poll(&a, 1, 200);
-	(void)th_clients_poll(&b, 1, 200);
-	is_int((int)(a.len - a.off), 0, "A has received nothing else");
-	is_int((int)(b.len - b.off), 0, "B has received nothing else");
-	ok(!a.eof && !b.eof, "both Go clients are still connected");
+	(void)th_clients_poll(&g.a, 1, 200);
+	(void)th_clients_poll(&g.b, 1, 200);
+	is_int((int)(g.a.len - g.a.off), 0, "A has received nothing else");
+	is_int((int)(g.b.len - g.b.off), 0, "B has received nothing else");
+	ok(!g.a.eof && !g.b.eof, "both Go clients are still connected");
 
-	th_client_close(&a);
-	th_client_close(&b);
-	th_client_close(&l);
-	is_int(th_daemon_stop_clean(d), 0, "taod stops cleanly");
+	th_client_close(&g.a);
+	th_client_close(&g.b);
+	th_client_close(&g.l);
+	is_int(th_daemon_stop_clean(g.d), 0, "taod stops cleanly");
 	return th_exit(done_testing());
 }

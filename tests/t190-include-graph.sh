@@ -15,7 +15,7 @@
 #   ctl/       proto/                 taoctl speaks the control protocol
 #   taod/      core/ proto/ master/ apps/apps.h
 #   apps/      apps/apps.h only (and tao.h)
-#   examples/  tao.h only
+#   examples/  tao.h, and its own files (examples/codec/...)
 #
 # tests/, bench/ and fuzz/ may look inside anything.
 #
@@ -33,6 +33,8 @@ allowed() {	# dir target -> 0 if dir/... may include target
 		return 0 ;;
 	ctl:proto/*) return 0 ;;
 	taod:core/*|taod:proto/*|taod:master/*|taod:apps/apps.h) return 0 ;;
+	examples:*)	# its own files, e.g. the codec of examples/codec/
+		[ -f "$top/examples/$2" ] && return 0 ;;
 	esac
 	return 1
 }

@@ -105,15 +105,66 @@ p99(double *v, int n)
 	return v[(n * 99) / 100];
 }
 
+/* Five sleeping frames on the sleeper, echo rounds meanwhile. */
+static void
+while_sleeping(struct th_client *cs, struct th_client *sleeper,
+    double *rtt, int max)
+{
+	struct th_frame f;
+	double start, bound = th_ms(5), p;
+	int n, inorder = 1, back = 0;
+
+	/* One second of pool work on one connection (its frames run one
+	 * at a time). */
+	for (uint8_t i = 0; i < 5; i++)
+		th_client_send(sleeper, SLEEP_TYPE, &i, 1);
+	start = th_now_ms();
+	n = echo_rounds(cs, start + 900, rtt, max);
+	ok(n >= NCONNS * 5, "%d echoes on 100 connections while the pool "
+	    "sleeps", n);
+	p = n > 0 ? p99(rtt, n) : 1e9;
+	diag("echo p99 %.2f ms, max %.2f ms over %d round trips while a "
+	    "handler sleeps (bound %.1f ms)", p, n > 0 ? rtt[n - 1] : 0.0, n,
+	    bound);
+	ok(p < bound, "their p99 is under %.1f ms: %.2f ms", bound, p);
+	for (int i = 0; i < 5; i++) {
+		int r = th_client_next(sleeper, &f, th_ms(3000));
+		if (r != 1 || f.type != SLEEP_TYPE || f.len != 1 ||
+		    f.data[0] != i)
+			inorder = 0;
+		else
+			back++;
+	}
+	ok(back == 5 && inorder, "the five sleeping frames came back, in "
+	    "order (%d)", back);
+	ok(th_now_ms() - start >= 1000 - 50, "one at a time: %.0f ms for five "
+	    "200 ms sleeps", th_now_ms() - start);
+}
+
+/* The control: the same sleep on the loop stalls everyone. */
+static void
+control(struct th_client *cs, struct th_client *sleeper, double *rtt)
+{
+	struct th_frame f;
+	double p;
+	int n;
+
+	th_client_send(sleeper, STALL_TYPE, "s", 1);
+	th_sleep_ms(20);
+	n = echo_rounds(cs, th_now_ms() + 100, rtt, NCONNS * 2);
+	p = n > 0 ? p99(rtt, n) : 1e9;
+	ok(p > 100, "control: a sleep in a normal handler delays the echoes "
+	    "(p99 %.1f ms)", p);
+	is_int(th_client_next(sleeper, &f, th_ms(3000)), 1,
+	    "and its reply comes");
+}
+
 int
 main(void)
 {
 	static struct th_client cs[NCONNS], sleeper;
 	static double rtt[200000];
 	struct th_daemon *d;
-	struct th_frame f;
-	double start, bound = th_ms(5), p;
-	int n, inorder = 1, back = 0;
 
 	th_init("t234-blocking-latency", 120);
 	d = th_daemon_fork("workers 1\nblocking_threads 2\n"
@@ -128,44 +179,8 @@ main(void)
 	/* Warm up: every connection accepted and answering. */
 	if (echo_rounds(cs, th_now_ms() + 1, rtt, NCONNS) != NCONNS)
 		bail("warm-up echoes");
-
-	/* Five sleeping frames in a row: one second of pool work on one
-	 * connection (its frames run one at a time). */
-	for (uint8_t i = 0; i < 5; i++)
-		th_client_send(&sleeper, SLEEP_TYPE, &i, 1);
-	start = th_now_ms();
-	n = echo_rounds(cs, start + 900, rtt, (int)(sizeof(rtt) /
-	    sizeof(rtt[0])));
-	ok(n >= NCONNS * 5, "%d echoes on 100 connections while the pool "
-	    "sleeps", n);
-	p = n > 0 ? p99(rtt, n) : 1e9;
-	diag("echo p99 %.2f ms, max %.2f ms over %d round trips while a "
-	    "handler sleeps (bound %.1f ms)", p, n > 0 ? rtt[n - 1] : 0.0, n,
-	    bound);
-	ok(p < bound, "their p99 is under %.1f ms: %.2f ms", bound, p);
-	for (int i = 0; i < 5; i++) {
-		int r = th_client_next(&sleeper, &f, th_ms(3000));
-		if (r != 1 || f.type != SLEEP_TYPE || f.len != 1 ||
-		    f.data[0] != i)
-			inorder = 0;
-		else
-			back++;
-	}
-	ok(back == 5 && inorder, "the five sleeping frames came back, in "
-	    "order (%d)", back);
-	ok(th_now_ms() - start >= 1000 - 50, "one at a time: %.0f ms for five "
-	    "200 ms sleeps", th_now_ms() - start);
-
-	/* The control: the same sleep on the loop stalls everyone. */
-	th_client_send(&sleeper, STALL_TYPE, "s", 1);
-	th_sleep_ms(20);
-	n = echo_rounds(cs, th_now_ms() + 100, rtt, NCONNS * 2);
-	p = n > 0 ? p99(rtt, n) : 1e9;
-	ok(p > 100, "control: a sleep in a normal handler delays the echoes "
-	    "(p99 %.1f ms)", p);
-	is_int(th_client_next(&sleeper, &f, th_ms(3000)), 1,
-	    "and its reply comes");
-
+	while_sleeping(cs, &sleeper, rtt, (int)(sizeof(rtt) / sizeof(rtt[0])));
+	control(cs, &sleeper, rtt);
 	for (int i = 0; i < NCONNS; i++)
 		th_client_close(&cs[i]);
 	th_client_close(&sleeper);

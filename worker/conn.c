@@ -33,8 +33,6 @@
 #define READ_ROUNDS	4		/* reads per readable event */
 #define TLS_READ_ROUNDS	16		/* the same bytes in TLS records */
 
-static void	conn_update_events(struct tao_conn *);
-static void	conn_close_now(struct tao_conn *, int err);
 
 static inline const struct tao_settings *
 conn_settings(const struct tao_conn *c)
@@ -65,19 +63,19 @@ conn_refuse(struct tao_worker *w, struct tao_conn *c,
  * Start serving fd: a new connection (netid 0: give it one) or one handed
  * over by the previous generation during a reload (its netid kept).
  */
-static void
-conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
+/* A connection object for fd, not yet registered anywhere; NULL (fd
+ * closed, counted) when out of memory. */
+static struct tao_conn *
+conn_new(struct tao_worker *w, struct tao_listener *l, int fd,
     const struct sockaddr *sa, uint64_t netid)
 {
-	const struct tao_registry *r = w->w_p.wp_registry;
 	struct tao_conn *c;
-	int one = 1;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("accept: connection");
 		close(fd);
 		TAO_STAT_ADD(w, ERRORS, 1);
-		return;
+		return NULL;
 	}
 	c->c_io.io_fd = fd;
 	c->c_worker = w;
@@ -91,7 +89,19 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	LIST_INIT(&c->c_timers);
 	if (netid != 0)
 		c->c_flags |= TAO_CONN_MIGRATING;
+	return c;
+}
 
+static void
+conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
+    const struct sockaddr *sa, uint64_t netid)
+{
+	const struct tao_registry *r = w->w_p.wp_registry;
+	struct tao_conn *c;
+	int one = 1;
+
+	if ((c = conn_new(w, l, fd, sa, netid)) == NULL)
+		return;
 	if (tao__wshm_conn_open(w, c, sa) == -1) {
 		conn_refuse(w, c, sa);	/* over max_connections */
 		return;
@@ -170,7 +180,7 @@ void
 tao__conn_hand_off(struct tao_conn *c)
 {
 	c->c_flags |= TAO_CONN_MIGRATING;
-	conn_close_now(c, 0);
+	tao__conn_close_now(c, 0);
 }
 
 /* ---- input ---------------------------------------------------------- */
@@ -243,8 +253,8 @@ conn_deliver(void *owner, const struct tao_frame *f)
  * c_in holds).  Decode, dispatch, keep the rest; a new unfinished frame
  * starts the frame timeout.
  */
-static void
-conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
+void
+tao__conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 {
 	const struct tao_settings *st = conn_settings(c);
 	size_t room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
@@ -288,9 +298,9 @@ conn_peer_closed(struct tao_conn *c)
 {
 	c->c_flags |= TAO_CONN_PEER_EOF | TAO_CONN_CLOSING;
 	if (!conn_has_output(c))
-		conn_close_now(c, 0);
+		tao__conn_close_now(c, 0);
 	else
-		conn_update_events(c);
+		tao__conn_update_events(c);
 }
 
 /* A failed read: 0 try again (EINTR), -1 the connection is over or the
@@ -342,7 +352,7 @@ tao__conn_read(struct tao_conn *c)
 		}
 		TAO_STAT_ADD(w, BYTES_IN, (uint64_t)n);
 		c->c_bytes_in += (uint64_t)n;
-		conn_input(c, buf, (size_t)n);
+		tao__conn_input(c, buf, (size_t)n);
 		if ((c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
 		    TAO_CONN_READ_PAUSED)) || c->c_job != NULL)
 			return c->c_flags & TAO_CONN_CLOSED ? -1 : 0;
@@ -413,7 +423,7 @@ conn_resume(struct tao_conn *c)
 {
 	c->c_flags &= ~TAO_CONN_READ_PAUSED;
 	if (c->c_in.fr_buf != NULL)
-		conn_input(c, NULL, 0);
+		tao__conn_input(c, NULL, 0);
 }
 
 int
@@ -435,11 +445,11 @@ tao__conn_flush(struct tao_conn *c)
 			tao__conn_abort(c, TAO_ESYS, NULL);
 			return -1;
 		}
-		conn_update_events(c);
+		tao__conn_update_events(c);
 		return 0;
 	}
 	if ((c->c_flags & TAO_CONN_CLOSING) && !conn_has_output(c)) {
-		conn_close_now(c, 0);	/* tao_conn_close, nothing to send */
+		tao__conn_close_now(c, 0);	/* tao_conn_close, nothing to send */
 		return -1;
 	}
 	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
@@ -456,7 +466,7 @@ tao__conn_flush(struct tao_conn *c)
 		return -1;
 	}
 	if (rc == 1 && (c->c_flags & TAO_CONN_CLOSING)) {
-		conn_close_now(c, 0);
+		tao__conn_close_now(c, 0);
 		return -1;
 	}
 	if (rc == 0 && c->c_wq.q_bytes > 0)
@@ -469,12 +479,12 @@ tao__conn_flush(struct tao_conn *c)
 		if (tao__pending_linked(&c->c_pending))
 			return tao__conn_flush(c);
 	}
-	conn_update_events(c);
+	tao__conn_update_events(c);
 	return 0;
 }
 
-static void
-conn_update_events(struct tao_conn *c)
+void
+tao__conn_update_events(struct tao_conn *c)
 {
 	uint32_t want = 0;
 
@@ -533,160 +543,5 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 		if (tao__conn_flush(c) == -1)
 			return;
 	} else
-		conn_update_events(c);
-}
-
-/* ---- closing -------------------------------------------------------- */
-
-/*
- * Only marks and queues: the connection goes on the flush list, and the
- * flush (loop steps 2 and 5, after every callback has returned) writes
- * what is queued and then closes it.  So a handler's message stays valid
- * after it closes its own connection, on_close never runs inside the
- * caller's callback, and no loop over connections sees one vanish.
- */
-void
-tao_conn_close(struct tao_conn *c)
-{
-	struct tao_worker *w;
-
-	struct tao_job *j;
-
-	if (c != NULL && (j = tao__pool_current()) != NULL) {
-		tao__pool_close(j, c);
-		return;
-	}
-	if (c == NULL || (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
-		return;
-	w = c->c_worker;
-	c->c_flags |= TAO_CONN_CLOSING;
-	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
-}
-
-void
-tao__conn_abort(struct tao_conn *c, int err, const char *why)
-{
-	int saved_errno = errno;
-
-	if (why != NULL)
-		log_debug("closing %s: %s", tao__conn_peer(c), why);
-	errno = saved_errno;
-	conn_close_now(c, err);
-}
-
-void
-tao__conn_drain(struct tao_conn *c)
-{
-	if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
-		return;
-	if (c->c_job != NULL) {
-		/* Answer what waits behind the job first (job_done). */
-		c->c_flags |= TAO_CONN_DRAIN_AFTER_JOB;
-		return;
-	}
-	if (!(c->c_flags & TAO_CONN_READ_PAUSED) && tao__conn_read(c) == -1)
-		return;
-	tao_conn_close(c);
-}
-
-/* The callbacks and the bookkeeping of a closed connection: on_error,
- * on_close, its table row, its output; then freed at the safe point. */
-static void
-conn_close_finish(struct tao_conn *c, int err, int saved_errno)
-{
-	struct tao_worker *w = c->c_worker;
-	const struct tao_registry *r = w->w_p.wp_registry;
-
-	tao__evloop_defer_free(&w->w_loop, &c->c_pending);
-	if (!(c->c_flags & TAO_CONN_MIGRATING))
-		TAO_STAT_ADD(w, CLOSED, 1);
-	if (err != 0 && (c->c_flags & TAO_CONN_ANNOUNCED) &&
-	    r->r_on_error != NULL) {
-		errno = saved_errno;
-		r->r_on_error(c, err, r->r_on_error_arg);
-	}
-	if ((c->c_flags & TAO_CONN_ANNOUNCED) && r->r_on_close != NULL)
-		r->r_on_close(c, r->r_on_close_arg);
-	/* After on_close: its row and netid stay until it has run. */
-	tao__wshm_conn_close(w, c);
-	/* c_in stays until tao__conn_free: a message being handled may
-	 * point into it (tao.h: data is valid for the whole callback). */
-	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
-}
-
-/*
- * err != 0: the connection failed (tao__conn_abort); on_error runs with
- * it and the errno of the failure, right before on_close.  With a
- * blocking job running, the socket closes now and the rest waits for
- * the job (tao__conn_job_done): on_close runs after it, and the memory
- * the job uses stays.
- */
-static void
-conn_close_now(struct tao_conn *c, int err)
-{
-	struct tao_worker *w = c->c_worker;
-	int saved_errno = errno;
-
-	if (c->c_flags & TAO_CONN_CLOSED)
-		return;
-	c->c_flags |= TAO_CONN_CLOSED;
-	tao__io_forget(&w->w_loop, &c->c_io);	/* DEL, new generation */
-	if (c->c_tls != NULL)
-		tao__wtls_close(c);	/* close_notify, while fd is open */
-	close(c->c_io.io_fd);
-	c->c_io.io_fd = -1;
-	/* It stays on w_conns (marked closed) until the deferred frees: a
-	 * loop over w_conns whose callback closes another connection keeps
-	 * a valid next pointer.  c_pending moves to the closed list. */
-	tao__timers_cancel_owner(w->w_loop.el_timers, &c->c_timers);
-	c->c_timeout_id = -1;
-	if (c->c_job != NULL) {
-		tao__evloop_flush_del(&w->w_loop, &c->c_pending);
-		tao__pool_conn_closed(c, err, saved_errno);
-		return;
-	}
-	conn_close_finish(c, err, saved_errno);
-}
-
-void
-tao__conn_job_done(struct tao_conn *c, int err, int saved_errno)
-{
-	struct tao_worker *w = c->c_worker;
-
-	if (c->c_flags & TAO_CONN_CLOSED) {
-		conn_close_finish(c, err, saved_errno);
-		return;
-	}
-	if (c->c_flags & TAO_CONN_CLOSING) {
-		tao__evloop_flush_add(&w->w_loop, &c->c_pending);
-		return;
-	}
-	/* The peer was not silent, we were busy: its clocks restart. */
-	c->c_last_rx_ms = w->w_loop.el_now_ms;
-	if (c->c_frame_start_ms != 0)
-		c->c_frame_start_ms = w->w_loop.el_now_ms;
-	/* Go on with what arrived behind the job, then read again. */
-	if (c->c_in.fr_buf != NULL && !(c->c_flags & TAO_CONN_READ_PAUSED))
-		conn_input(c, NULL, 0);
-	if (c->c_flags & TAO_CONN_CLOSED)
-		return;
-	if ((c->c_flags & TAO_CONN_DRAIN_AFTER_JOB) && c->c_job == NULL) {
-		c->c_flags &= ~TAO_CONN_DRAIN_AFTER_JOB;
-		tao__conn_drain(c);
-		return;
-	}
-	conn_update_events(c);
-	tao__conn_arm_timeouts(c);
-}
-
-/* At a safe point (the loop's deferred frees): unlink from w_conns and free. */
-void
-tao__conn_free(struct tao_conn *c)
-{
-	struct tao_worker *w = c->c_worker;
-
-	TAILQ_REMOVE(&w->w_conns, c, c_entry);
-	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
-	tao__framer_free(&c->c_in);
-	free(c);
+		tao__conn_update_events(c);
 }

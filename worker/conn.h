@@ -136,6 +136,13 @@ void	tao__conn_abort(struct tao_conn *, int err, const char *why);
 /* Graceful stop: read what has arrived, answer it, flush, close. */
 void	tao__conn_drain(struct tao_conn *);
 void	tao__conn_free(struct tao_conn *);
+/* conn.c, shared with conn_close.c: decode n new bytes (or resume what
+ * c_in holds), and set the epoll mask from the connection's state. */
+void	tao__conn_input(struct tao_conn *, const uint8_t *buf, size_t n);
+void	tao__conn_update_events(struct tao_conn *);
+/* conn_close.c: close the socket now; on_error (err != 0) and on_close
+ * run now, or after the running blocking job. */
+void	tao__conn_close_now(struct tao_conn *, int err);
 /* pool.c, on the loop: a send handed back by a blocking handler (queued
  * even over write_queue_max or while closing; TAO_ECLOSED once closed),
  * and the end of its job (err, saved_errno: why it closed meanwhile). */

@@ -454,6 +454,44 @@ chat_connected(struct th_chat *ch, struct cconn *c)
 	c->pub.port = th_local_port(c->fd);
 }
 
+/* Reopen what may reconnect, send the turns that are due and fill
+ * pfd/which with the connections to poll; returns how many, and in
+ * *next when the next turn is due. */
+static int
+chat_poll_set(struct th_chat *ch, struct pollfd *pfd, int *which,
+    double now, double *next)
+{
+	int paused = __atomic_load_n(&ch->paused, __ATOMIC_RELAXED), n = 0;
+
+	for (int i = 0; i < ch->o.conns; i++) {
+		struct cconn *c = &ch->c[i];
+
+		if (c->fd == -1 && ch->o.reconnect &&
+		    c->pub.state != TH_CONN_OPEN) {
+			ch->t.reconnects++;
+			(void)chat_open(ch, c);
+		}
+		if (c->fd == -1)
+			continue;
+		if (c->welcomed && !paused && c->next_send <= now) {
+			chat_send_turn(ch, c, i);
+			c->next_send += ch->o.interval_ms;
+			if (c->next_send < now)
+				c->next_send = now + ch->o.interval_ms;
+			if (c->fd == -1)
+				continue;
+		}
+		if (c->welcomed && !paused && c->next_send < *next)
+			*next = c->next_send;
+		pfd[n].fd = c->fd;
+		pfd[n].events = POLLIN;
+		if (c->connecting || c->outoff < c->outlen)
+			pfd[n].events |= POLLOUT;
+		which[n++] = i;
+	}
+	return n;
+}
+
 static void *
 chat_main(void *arg)
 {
@@ -468,37 +506,9 @@ chat_main(void *arg)
 	for (int i = 0; i < ch->o.conns; i++)
 		(void)chat_open(ch, &ch->c[i]);
 	while (!__atomic_load_n(&ch->stop, __ATOMIC_ACQUIRE)) {
-		int paused = __atomic_load_n(&ch->paused, __ATOMIC_RELAXED);
-
 		now = th_now_ms();
 		next = now + 20;
-		n = 0;
-		for (int i = 0; i < ch->o.conns; i++) {
-			struct cconn *c = &ch->c[i];
-
-			if (c->fd == -1 && ch->o.reconnect &&
-			    c->pub.state != TH_CONN_OPEN) {
-				ch->t.reconnects++;
-				(void)chat_open(ch, c);
-			}
-			if (c->fd == -1)
-				continue;
-			if (c->welcomed && !paused && c->next_send <= now) {
-				chat_send_turn(ch, c, i);
-				c->next_send += ch->o.interval_ms;
-				if (c->next_send < now)
-					c->next_send = now + ch->o.interval_ms;
-				if (c->fd == -1)
-					continue;
-			}
-			if (c->welcomed && !paused && c->next_send < next)
-				next = c->next_send;
-			pfd[n].fd = c->fd;
-			pfd[n].events = POLLIN;
-			if (c->connecting || c->outoff < c->outlen)
-				pfd[n].events |= POLLOUT;
-			which[n++] = i;
-		}
+		n = chat_poll_set(ch, pfd, which, now, &next);
 		timeout = (int)(next - th_now_ms());
 		if (timeout < 0)
 			timeout = 0;

@@ -320,6 +320,34 @@ conn_active(struct th_load *l, struct lconn *c, int stopping, double now)
 	return waiting || can_send(l, c, stopping);
 }
 
+/* Reopen what may reconnect and fill pfd/which with the connections
+ * to poll; returns how many. */
+static int
+load_poll_set(struct th_load *l, struct pollfd *pfd, int *which,
+    int stopping, double now)
+{
+	int n = 0;
+
+	for (int i = 0; i < l->o.conns; i++) {
+		struct lconn *c = &l->c[i];
+
+		if (c->fd == -1 && l->o.reconnect && !stopping &&
+		    c->pub.state != TH_CONN_OPEN) {
+			l->t.reconnects++;
+			(void)open_conn(l, c);
+		}
+		if (!conn_active(l, c, stopping, now))
+			continue;
+		pfd[n].fd = c->fd;
+		pfd[n].events = POLLIN;
+		if (c->connecting || c->outoff < c->outlen ||
+		    can_send(l, c, stopping))
+			pfd[n].events |= POLLOUT;
+		which[n++] = i;
+	}
+	return n;
+}
+
 static void *
 load_main(void *arg)
 {
@@ -338,24 +366,7 @@ load_main(void *arg)
 		now = th_now_ms();
 		if (stopping && stop_deadline == 0)
 			stop_deadline = now + l->o.timeout_ms;
-		n = 0;
-		for (int i = 0; i < l->o.conns; i++) {
-			struct lconn *c = &l->c[i];
-
-			if (c->fd == -1 && l->o.reconnect && !stopping &&
-			    c->pub.state != TH_CONN_OPEN) {
-				l->t.reconnects++;
-				(void)open_conn(l, c);
-			}
-			if (!conn_active(l, c, stopping, now))
-				continue;
-			pfd[n].fd = c->fd;
-			pfd[n].events = POLLIN;
-			if (c->connecting || c->outoff < c->outlen ||
-			    can_send(l, c, stopping))
-				pfd[n].events |= POLLOUT;
-			which[n++] = i;
-		}
+		n = load_poll_set(l, pfd, which, stopping, now);
 		if (n == 0 || (stopping && now > stop_deadline))
 			break;
 		if (poll(pfd, (nfds_t)n, 20) == -1 && errno != EINTR)
