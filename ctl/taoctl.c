@@ -28,6 +28,8 @@ usage(int code)
 	    "  stop            graceful stop; returns when taod has exited\n"
 	    "  reload          re-read the config and start a new generation;\n"
 	    "                  returns when it serves, or with the config error\n"
+	    "  upgrade         start the taod binary from disk on the same\n"
+	    "                  sockets; returns when it serves, or why not\n"
 	    "  status          master pid, uptime, generation and workers\n"
 	    "  stats [--json]  counters, totals and per worker\n"
 	    "  conns [--json]  open connections (netid, worker, peer, age)\n"

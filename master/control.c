@@ -30,6 +30,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,17 +198,76 @@ poll_listener(struct tao_master *m, struct tao_ctl_listener *l)
 	return 0;
 }
 
+/*
+ * The control socket a previous master passed down in a binary upgrade
+ * (master/upgrade.c): a listening unix socket bound at path.  Not polled
+ * yet.  NULL with the reason in err (fd left open).
+ */
+struct tao_ctl_listener *
+tao__ctl_adopt(int fd, const char *path, char *err, size_t errlen)
+{
+	struct tao_ctl_listener *l;
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+	struct stat st;
+	int val = 0;
+	socklen_t vlen = sizeof(val);
+
+	memset(&sun, 0, sizeof(sun));
+	if (fd < 3 || getsockname(fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_family != AF_UNIX || getsockopt(fd, SOL_SOCKET,
+	    SO_ACCEPTCONN, &val, &vlen) == -1 || !val) {
+		snprintf(err, errlen, "inherited control socket fd %d: not a "
+		    "listening unix socket", fd);
+		return NULL;
+	}
+	sun.sun_path[sizeof(sun.sun_path) - 1] = '\0';
+	if (strcmp(sun.sun_path, path) != 0 || lstat(path, &st) == -1 ||
+	    !S_ISSOCK(st.st_mode) || (l = calloc(1, sizeof(*l))) == NULL) {
+		snprintf(err, errlen, "inherited control socket %s: not at %s",
+		    sun.sun_path, path);
+		return NULL;
+	}
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	strlcpy(l->l_path, path, sizeof(l->l_path));
+	l->l_dev = st.st_dev;
+	l->l_ino = st.st_ino;
+	l->l_w.w_fd = fd;
+	l->l_w.w_fn = on_accept;
+	l->l_w.w_owner = l;
+	return l;
+}
+
+/* m_ctl is set already (adopted) or bound here; polled unless poll is 0
+ * (a new master of an upgrade polls it once it takes over). */
 int
-tao__ctl_listen(struct tao_master *m)
+tao__ctl_listen(struct tao_master *m, int poll)
 {
 	char err[TAO_CONFIG_ERRLEN];
 
-	if ((m->m_ctl = tao__ctl_bind(m->m_cf.cf_control, err,
-	    sizeof(err))) == NULL) {
+	if (m->m_ctl == NULL && (m->m_ctl = tao__ctl_bind(m->m_cf.cf_control,
+	    err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return -1;
 	}
-	return poll_listener(m, m->m_ctl);
+	return poll ? poll_listener(m, m->m_ctl) : 0;
+}
+
+/* The old master of an upgrade hands the socket (and its path) on:
+ * stop accepting and close our copy without unlinking anything. */
+void
+tao__ctl_release(struct tao_master *m)
+{
+	if (m->m_ctl == NULL)
+		return;
+	tao__watch_kill(m, &m->m_ctl->l_w);
+	m->m_ctl = NULL;
+}
+
+int
+tao__ctl_fd(const struct tao_master *m)
+{
+	return m->m_ctl != NULL ? m->m_ctl->l_w.w_fd : -1;
 }
 
 void
@@ -232,6 +292,8 @@ client_close(struct tao_master *m, struct tao_ctl_client *cl)
 {
 	if (m->m_reload.rl_waiter == cl)
 		m->m_reload.rl_waiter = NULL;
+	if (m->m_upgrade.up_waiter == cl)
+		m->m_upgrade.up_waiter = NULL;
 	LIST_REMOVE(cl, cl_entry);
 	m->m_nclients--;
 	tao__buf_free(&cl->cl_out);
@@ -405,9 +467,12 @@ handle(struct tao_master *m, struct tao_ctl_client *cl,
 		tao__master_stop(m, 0);
 		return;
 	case TAO_CTL_RELOAD:
+	case TAO_CTL_UPGRADE:
 		cl->cl_state = CL_WAITING;
-		cl->cl_deadline = 0;	/* the reload has its own */
-		if (tao__master_reload(m, cl, err, sizeof(err)) == -1) {
+		cl->cl_deadline = 0;	/* each has its own */
+		if ((req->cmd == TAO_CTL_RELOAD ? tao__master_reload(m, cl, err,
+		    sizeof(err)) : tao__master_upgrade(m, cl, err,
+		    sizeof(err))) == -1) {
 			log_warnx("%s", err);
 			tao__ctl_reply(m, cl, 0, err);
 		}

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -235,5 +236,87 @@ tao__lset_owns(const struct tao_lset *set, int fd)
 		for (int j = 0; j < set->lset_socks[i].ls_nfd; j++)
 			if (set->lset_socks[i].ls_fd[j] == fd)
 				return 1;
+	return 0;
+}
+
+/* The host part of two addresses of one family (the port left out). */
+static int
+same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		    &((const struct sockaddr_in6 *)b)->sin6_addr,
+		    sizeof(struct in6_addr)) == 0;
+	return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+	    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
+/* fd is a listening stream socket bound where lc says (port 0: any, but
+ * the same as *port once that is set). */
+static int
+adopt_check(int fd, const struct tao_listen_conf *lc, in_port_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int val, type;
+	socklen_t vlen = sizeof(val), tlen = sizeof(type);
+	in_port_t got;
+
+	memset(&ss, 0, sizeof(ss));
+	if (fd < 3 || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val,
+	    &vlen) == -1 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type,
+	    &tlen) == -1 || getsockname(fd, (struct sockaddr *)&ss,
+	    &len) == -1)
+		return -1;
+	got = ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	    : ((struct sockaddr_in *)&ss)->sin_port;
+	if (!val || type != SOCK_STREAM || !same_host(&ss, &lc->lc_addr) ||
+	    (conf_port(lc) != 0 && got != conf_port(lc)) ||
+	    (*port != 0 && got != *port)) {
+		errno = EINVAL;
+		return -1;
+	}
+	*port = got;
+	return 0;
+}
+
+int
+tao__lset_adopt(struct tao_lset *set, const struct sockaddr_storage *asked,
+    socklen_t askedlen, const int *fds, int nfd, char *err, size_t errlen)
+{
+	struct tao_lsock *ls;
+	in_port_t port = 0;
+
+	if (set->lset_n == TAO_MAX_LSOCKS || nfd < 1 || nfd > TAO_MAX_WORKERS ||
+	    askedlen > sizeof(*asked) || (asked->ss_family != AF_INET &&
+	    asked->ss_family != AF_INET6)) {
+		snprintf(err, errlen, "inherited listener: bad set (%d fds)",
+		    nfd);
+		return -1;
+	}
+	ls = &set->lset_socks[set->lset_n];
+	memset(ls, 0, sizeof(*ls));
+	ls->ls_asked.lc_addr = *asked;
+	ls->ls_asked.lc_addrlen = askedlen;
+	snprintf(ls->ls_asked.lc_text, sizeof(ls->ls_asked.lc_text),
+	    "(inherited)");
+	for (int i = 0; i < nfd; i++)
+		if (tao__lset_owns(set, fds[i]) || adopt_check(fds[i],
+		    &ls->ls_asked, &port) == -1) {
+			snprintf(err, errlen, "inherited listener fd %d: not a "
+			    "listening socket of the address it was passed "
+			    "for%s", fds[i], tao__lset_owns(set, fds[i]) ?
+			    " (passed twice)" : "");
+			return -1;
+		}
+	ls->ls_conf = ls->ls_asked;
+	resolve_port(&ls->ls_conf, fds[0]);
+	for (int i = 0; i < nfd; i++) {
+		(void)fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+		ls->ls_fd[ls->ls_nfd++] = fds[i];
+	}
+	set->lset_n++;
 	return 0;
 }

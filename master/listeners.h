@@ -47,6 +47,17 @@ int	tao__lset_worker_fds(const struct tao_lset *,
  * by any generation older than `oldest_gen`. */
 void	tao__lset_gc(struct tao_lset *, uint32_t oldest_gen);
 void	tao__lset_close_all(struct tao_lset *);
+/*
+ * A binary upgrade (master/upgrade.c): take over the sockets the previous
+ * master opened for the address it was asked for (asked, port 0 allowed),
+ * before tao__lset_apply, which then matches them to the config as it
+ * matches its own.  Each fd must be a listening TCP socket of asked's
+ * family bound to asked's host (and port, unless 0), all on one port.
+ * 0, or -1 with the reason in err (nothing kept; the fds stay open).
+ */
+int	tao__lset_adopt(struct tao_lset *, const struct sockaddr_storage *asked,
+	    socklen_t askedlen, const int *fds, int nfd, char *err,
+	    size_t errlen);
 /* Is fd one of ours (the worker keeps none it was not given)? */
 int	tao__lset_owns(const struct tao_lset *, int fd);
 

@@ -74,6 +74,7 @@ tao__master_stop(struct tao_master *m, int fast)
 	    m->m_cf.cf_settings.st_drain_timeout_ms + 2000);
 	if (m->m_reload.rl_active)
 		tao__reload_abort(m, "taod is stopping");
+	tao__upgrade_abort(m, "taod is stopping");
 	LIST_FOREACH(p, &m->m_procs, p_entry) {
 		if (fast)
 			tao__relay_ctl(m, p, TAO_CHAN_STOP);
@@ -172,6 +173,8 @@ reap(struct tao_master *m)
 				break;
 		if (p != NULL)
 			on_worker_exit(m, p, status);
+		else
+			(void)tao__upgrade_reaped(m, pid, status);
 	}
 }
 
@@ -199,6 +202,11 @@ on_signal(struct tao_master *m, struct tao_watch *w, uint32_t events)
 			if (tao__master_reload(m, NULL, err, sizeof(err)) == -1)
 				log_warnx("%s", err);
 			break;
+		case SIGUSR2:	/* as nginx; the same path as taoctl's */
+			if (tao__master_upgrade(m, NULL, err, sizeof(err)) ==
+			    -1)
+				log_warnx("%s", err);
+			break;
 		}
 	}
 }
@@ -211,10 +219,13 @@ next_deadline(struct tao_master *m)
 {
 	uint64_t next = tao__ctl_next_deadline(m), ready_to;
 	uint64_t metrics = tao__metrics_next_deadline(m);
+	uint64_t upgrade = tao__upgrade_next_deadline(m);
 	struct tao_proc *p;
 
 	if (metrics < next)
 		next = metrics;
+	if (upgrade < next)
+		next = upgrade;
 	for (int i = 0; i < m->m_nworkers; i++)
 		if (m->m_slots[i].sl_respawn_at && m->m_slots[i].sl_respawn_at <
 		    next)
@@ -278,7 +289,7 @@ check_ready_notify(struct tao_master *m)
 		m->m_notified_ready = 1;
 		log_info("serving with %d worker%s", serving,
 		    serving == 1 ? "" : "s");
-		(void)tao__notify("READY=1\nSTATUS=serving");
+		tao__upgrade_serving(m);	/* systemd, or the old master */
 	}
 }
 
@@ -307,8 +318,12 @@ check_deadlines(struct tao_master *m, uint64_t now)
 	}
 	tao__ctl_expire(m, now);
 	tao__metrics_expire(m, now);
+	tao__upgrade_expire(m, now);
 	check_ready_notify(m);
-	tao__lset_gc(&m->m_lset, oldest_gen_alive(m));
+	/* Inherited sockets no config line claimed wait for the old master
+	 * to be gone (its workers may still accept on them). */
+	if (!m->m_upgrade.up_inherit)
+		tao__lset_gc(&m->m_lset, oldest_gen_alive(m));
 }
 
 static int
@@ -316,7 +331,8 @@ setup_pidfile_user(struct tao_master *m)
 {
 	pid_t other;
 
-	if (m->m_cf.cf_pidfile[0] != '\0') {
+	/* A new master of an upgrade writes it when it takes over. */
+	if (m->m_cf.cf_pidfile[0] != '\0' && !m->m_upgrade.up_inherit) {
 		(void)tao__rundir_ensure(m->m_cf.cf_pidfile);
 		m->m_pidfh = pidfile_open(m->m_cf.cf_pidfile, 0644, &other);
 		if (m->m_pidfh == NULL) {
@@ -373,6 +389,7 @@ master_signal_set(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGQUIT);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR2);
 }
 
 /*
@@ -435,11 +452,13 @@ setup_signals(struct tao_master *m)
 static int
 master_setup(struct tao_master *m)
 {
-	if (setup_pidfile_user(m) == -1)
+	if (tao__upgrade_inherit(m) == -1 || setup_pidfile_user(m) == -1)
 		return -1;
 	m->m_nworkers = tao__config_worker_count(&m->m_cf);
-	if (setup_listeners(m) == -1 || tao__mshm_create(m) == -1 ||
-	    setup_signals(m) == -1 || tao__ctl_listen(m) == -1 ||
+	if (setup_listeners(m) == -1 ||
+	    tao__mshm_create(m) == -1 || setup_signals(m) == -1 ||
+	    tao__upgrade_attach(m) == -1 ||
+	    tao__ctl_listen(m, !m->m_upgrade.up_inherit) == -1 ||
 	    tao__metrics_start(m) == -1)
 		return -1;
 	if (m->m_pidfh != NULL && pidfile_write(m->m_pidfh) == -1)
@@ -458,6 +477,7 @@ master_teardown(struct tao_master *m)
 	tao__mshm_destroy(m);
 	tao__proc_free_tls(m);
 	tao__metrics_close_all(m);
+	tao__upgrade_close(m);
 	/* Last: closing the control socket answers a waiting `taoctl stop`,
 	 * which must find the pidfile and the listeners gone. */
 	tao__ctl_close_all(m);
@@ -502,6 +522,7 @@ tao__master_run(struct tao_server *s)
 	SLIST_INIT(&m->m_dead);
 	tao__log_set_role("master");
 	tao__log_set_level(m->m_cf.cf_log_level);
+	tao__upgrade_init(m);	/* before setproctitle rewrites argv */
 	if (master_setup(m) == -1) {
 		restore_signals(m);
 		return -1;
@@ -509,7 +530,8 @@ tao__master_run(struct tao_server *s)
 	for (int i = 0; i < m->m_nworkers; i++)
 		tao__proc_spawn_current(m, i);
 	tao__set_title("taod: master process");
-	while (!(m->m_stopping && LIST_EMPTY(&m->m_procs)))
+	while (!(m->m_stopping && LIST_EMPTY(&m->m_procs) &&
+	    tao__upgrade_may_exit(m)))
 		master_turn(m);
 	log_info("stopped");
 	master_teardown(m);

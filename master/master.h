@@ -124,6 +124,30 @@ struct tao_reload {
 	struct tao_ctl_listener	*rl_ctl;
 };
 
+/* A binary upgrade, seen from either master (master/upgrade.c, the old
+ * one's side; master/inherit.c, the new one's). */
+struct tao_upgrade {
+	/* old master */
+	int			 up_active;	/* child started, no READY yet */
+	int			 up_committed;	/* handing over to up_pid */
+	pid_t			 up_pid;	/* 0: none, or reaped */
+	struct tao_proc		*up_peer;	/* channel to the new master */
+	uint64_t		 up_deadline;
+	struct tao_ctl_client	*up_waiter;
+	int			 up_bound_warned;
+	int			 up_eof;	/* its channel closed */
+	uint64_t		 up_netid_bound;	/* both sides */
+	/* new master */
+	int			 up_inherit;	/* started by an upgrade, the
+						 * old master still lives */
+	int			 up_taken;	/* the master now */
+	struct tao_watch	 up_parent_w;	/* channel to the old master */
+	int			 up_parent_fd;	/* until it is watched */
+	int			 up_metrics_fd;	/* inherited, not yet used */
+	struct tao_ctl_listener	*up_old_ctl;	/* inherited, another path */
+	unsigned		 up_rr;
+};
+
 struct tao_master {
 	struct tao_server	*m_server;
 	struct tao_config	 m_cf;		/* the serving generation's */
@@ -151,6 +175,7 @@ struct tao_master {
 	uint64_t		 m_started_ms;
 	time_t			 m_started_wall;
 	struct tao_reload	 m_reload;
+	struct tao_upgrade	 m_upgrade;
 	/* The serving generation's TLS context (master/tls.h), NULL without
 	 * tls listeners.  Workers hold inherited copies: the master frees
 	 * its own when a reload replaces it. */
@@ -166,7 +191,11 @@ struct tao_master {
 };
 
 /* control.c */
-int	tao__ctl_listen(struct tao_master *);
+int	tao__ctl_listen(struct tao_master *, int poll);
+struct tao_ctl_listener *tao__ctl_adopt(int fd, const char *path, char *err,
+	    size_t errlen);
+void	tao__ctl_release(struct tao_master *);
+int	tao__ctl_fd(const struct tao_master *);
 /* Bind the control socket at path (not yet polled); NULL after logging
  * the reason into err. */
 struct tao_ctl_listener *tao__ctl_bind(const char *path, char *err,
@@ -202,6 +231,11 @@ void	tao__relay_ctl(struct tao_master *, struct tao_proc *, uint32_t type);
 /* Read everything the worker sent (READY, connections handed over). */
 void	tao__relay_read(struct tao_master *, struct tao_proc *);
 void	tao__relay_clear(struct tao_proc *);
+/* Send what waits in p's queue (on EPOLLOUT). */
+void	tao__relay_flush(struct tao_master *, struct tao_proc *);
+/* A connection handed over: to a serving worker, slot's if it can. */
+void	tao__relay_conn(struct tao_master *, int slot,
+	    const struct tao_chan_msg *, int fd);
 tao_watch_fn tao__relay_on_channel;
 
 /* reload.c */
@@ -210,6 +244,41 @@ int	tao__master_reload(struct tao_master *, struct tao_ctl_client *,
 void	tao__reload_check(struct tao_master *);
 void	tao__reload_abort(struct tao_master *, const char *why);
 int	tao__reload_gens_draining(struct tao_master *);
+
+/* upgrade.c: the old master's side of a binary upgrade (design at the
+ * top of upgrade.c).  init saves the binary's path and argv at start. */
+void	tao__upgrade_init(struct tao_master *);
+int	tao__master_upgrade(struct tao_master *, struct tao_ctl_client *,
+	    char *err, size_t errlen);
+/* A child that is not a worker was reaped: 1 if it was the new master. */
+int	tao__upgrade_reaped(struct tao_master *, pid_t, int status);
+uint64_t tao__upgrade_next_deadline(struct tao_master *);
+void	tao__upgrade_expire(struct tao_master *, uint64_t now);
+void	tao__upgrade_abort(struct tao_master *, const char *why);
+/* After the commit, a connection an old worker handed over goes to the
+ * new master: 1 (fd taken), or 0 (not upgrading: relay it here). */
+int	tao__upgrade_relay(struct tao_master *, const struct tao_chan_msg *,
+	    int fd);
+/* May the old master exit now (the new one has all it was sent)? */
+int	tao__upgrade_may_exit(struct tao_master *);
+void	tao__upgrade_close(struct tao_master *);
+/* Refuse a reload during an upgrade: 0, or -1 with the reason in err. */
+int	tao__upgrade_busy(struct tao_master *, const char *what, char *err,
+	    size_t errlen);
+
+/* inherit.c: the new master's side. */
+/* Before the listeners: take what $TAO_UPGRADE lists.  0 (nothing to
+ * take, or taken), -1 (logged: exit). */
+int	tao__upgrade_inherit(struct tao_master *);
+/* After the shm segment and the epoll set exist. */
+int	tao__upgrade_attach(struct tao_master *);
+/* Every worker serves: READY to systemd, or to the old master. */
+void	tao__upgrade_serving(struct tao_master *);
+/* The inherited metrics socket if it suits cf_metrics (then ours), -1. */
+int	tao__upgrade_metrics_fd(struct tao_master *);
+
+/* proc.c: in a child, close every descriptor but stdio and keep[]. */
+void	tao__proc_close_except(int *keep, int nkeep);
 
 /* master.c */
 void	tao__master_stop(struct tao_master *, int fast);
@@ -240,5 +309,9 @@ void	tao__metrics_unprepare(struct tao_master *);	/* drop it */
 uint64_t tao__metrics_next_deadline(struct tao_master *);
 void	tao__metrics_expire(struct tao_master *, uint64_t now);
 void	tao__metrics_close_all(struct tao_master *);
+/* Upgrade: poll the listener (new master), or close ours (old). */
+int	tao__metrics_poll(struct tao_master *);
+void	tao__metrics_release(struct tao_master *);
+int	tao__metrics_fd(const struct tao_master *);
 
 #endif

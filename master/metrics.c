@@ -147,6 +147,7 @@ tao__metrics_start(struct tao_master *m)
 {
 	char err[TAO_CONFIG_ERRLEN];
 	struct tao_metrics *mt;
+	int fd;
 
 	if ((mt = calloc(1, sizeof(*mt))) == NULL) {
 		log_warn("metrics");
@@ -156,12 +157,55 @@ tao__metrics_start(struct tao_master *m)
 	m->m_metrics = mt;
 	if (m->m_cf.cf_metrics[0] == '\0')
 		return 0;
-	if ((mt->mt_listener = listener_bind(&m->m_cf, err, sizeof(err))) ==
-	    NULL) {
+	if ((fd = tao__upgrade_metrics_fd(m)) >= 0) {
+		/* Passed down by the previous master (master/inherit.c). */
+		if ((mt->mt_listener = calloc(1, sizeof(*mt->mt_listener))) ==
+		    NULL) {
+			log_warn("metrics");
+			close(fd);
+			return -1;
+		}
+		strlcpy(mt->mt_listener->ml_text, m->m_cf.cf_metrics,
+		    sizeof(mt->mt_listener->ml_text));
+		mt->mt_listener->ml_w.w_fd = fd;
+		mt->mt_listener->ml_w.w_fn = on_accept;
+		mt->mt_listener->ml_w.w_owner = mt->mt_listener;
+	} else if ((mt->mt_listener = listener_bind(&m->m_cf, err,
+	    sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return -1;
 	}
-	return listener_poll(m, mt->mt_listener);
+	/* A new master of an upgrade polls it once it takes over. */
+	return m->m_upgrade.up_inherit ? 0 : listener_poll(m, mt->mt_listener);
+}
+
+int
+tao__metrics_poll(struct tao_master *m)
+{
+	struct tao_metrics *mt = m->m_metrics;
+
+	return mt == NULL || mt->mt_listener == NULL ? 0 :
+	    listener_poll(m, mt->mt_listener);
+}
+
+void
+tao__metrics_release(struct tao_master *m)
+{
+	struct tao_metrics *mt = m->m_metrics;
+
+	if (mt == NULL)
+		return;
+	listener_close(m, mt->mt_listener);	/* the new master's now */
+	mt->mt_listener = NULL;
+}
+
+int
+tao__metrics_fd(const struct tao_master *m)
+{
+	const struct tao_metrics *mt = m->m_metrics;
+
+	return mt == NULL || mt->mt_listener == NULL ? -1 :
+	    mt->mt_listener->ml_w.w_fd;
 }
 
 int

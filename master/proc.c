@@ -88,6 +88,12 @@ close_inherited(int *keep, int nkeep)
 	close_gap(next, ~0U);
 }
 
+void
+tao__proc_close_except(int *keep, int nkeep)
+{
+	close_inherited(keep, nkeep);
+}
+
 static int
 drop_privileges(const char *user)
 {

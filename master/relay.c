@@ -62,8 +62,8 @@ out_drop(struct tao_proc *p, struct tao_chan_out *o)
 }
 
 /* Send what waits, in order, until the channel is full. */
-static void
-queue_flush(struct tao_master *m, struct tao_proc *p)
+void
+tao__relay_flush(struct tao_master *m, struct tao_proc *p)
 {
 	struct tao_chan_queue *q = &p->p_outq;
 
@@ -141,15 +141,23 @@ tao__relay_clear(struct tao_proc *p)
 
 /*
  * An old worker hands a connection over: pass it to the serving worker of
- * the same slot (or any serving worker of the current generation).  fd is
+ * the same slot (or any serving worker of the current generation); after
+ * a binary upgrade's commit, to the new master (master/upgrade.c).  fd is
  * owned here.
  */
 static void
 relay_conn(struct tao_master *m, struct tao_proc *from,
     const struct tao_chan_msg *msg, int fd)
 {
-	struct tao_proc *to = m->m_slots[from->p_slot % m->m_nworkers]
-	    .sl_current, *p;
+	if (tao__upgrade_relay(m, msg, fd) == 0)
+		tao__relay_conn(m, from->p_slot, msg, fd);
+}
+
+void
+tao__relay_conn(struct tao_master *m, int slot, const struct tao_chan_msg *msg,
+    int fd)
+{
+	struct tao_proc *to = m->m_slots[slot % m->m_nworkers].sl_current, *p;
 
 	if (to == NULL || to->p_state != TAO_PROC_SERVING)
 		LIST_FOREACH(p, &m->m_procs, p_entry)
@@ -214,7 +222,7 @@ tao__relay_on_channel(struct tao_master *m, struct tao_watch *w,
 	struct tao_proc *p = w->w_owner;
 
 	if (events & EPOLLOUT)
-		queue_flush(m, p);
+		tao__relay_flush(m, p);
 	if (!w->w_dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		tao__relay_read(m, p);
 }

@@ -145,6 +145,8 @@ reload_allowed(struct tao_master *m, char *err, size_t errlen)
 		snprintf(err, errlen, "reload: another reload is in progress");
 		return -1;
 	}
+	if (tao__upgrade_busy(m, "reload", err, errlen) == -1)
+		return -1;
 	if (tao__reload_gens_draining(m) >= m->m_cf.cf_max_old_generations) {
 		snprintf(err, errlen, "reload: %d old generations are still "
 		    "draining (max_old_generations %d); try again later",

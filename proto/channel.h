@@ -21,6 +21,15 @@ enum tao_chan_type {
 	TAO_CHAN_CONN,		/* a connection changing hands, with its fd:
 				 * arg = codec id (proto/codec.h),
 				 * value = netid */
+	/* Between two masters during a binary upgrade (master/upgrade.c),
+	 * over the socketpair the new master inherits: */
+	TAO_CHAN_UP_READY,	/* new -> old: my workers serve */
+	TAO_CHAN_UP_COMMIT,	/* old -> new: you are the master now (the
+				 * pidfile is free); CONN records follow */
+	TAO_CHAN_UP_TAKEN,	/* new -> old: pidfile written, control
+				 * socket polled */
+	TAO_CHAN_UP_EXECFAIL,	/* the forked child -> old: execve failed,
+				 * arg = errno */
 };
 
 struct tao_chan_msg {

@@ -20,6 +20,7 @@ static const struct {
 	{ "stats",	TAO_CTL_STATS,	1 },
 	{ "conns",	TAO_CTL_CONNS,	1 },
 	{ "config",	TAO_CTL_CONFIG,	1 },
+	{ "upgrade",	TAO_CTL_UPGRADE, 0 },
 };
 
 const char *

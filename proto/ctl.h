@@ -45,6 +45,7 @@ enum tao_ctl_cmd {
 	TAO_CTL_STATS,
 	TAO_CTL_CONNS,
 	TAO_CTL_CONFIG,
+	TAO_CTL_UPGRADE,
 };
 
 struct tao_ctl_request {

@@ -250,6 +250,27 @@ tao__shm_netid_make(struct tao_shm *shm, unsigned islot, unsigned row)
 	    ((uint64_t)islot << shm->sh_row_bits) | row;
 }
 
+void
+tao__shm_netid_seed(struct tao_shm *shm, uint64_t bound)
+{
+	unsigned low = shm->sh_islot_bits + shm->sh_row_bits;
+	uint64_t seq = (bound >> low) + 1;
+
+	if (seq > atomic_load(&tao__shm_hdr(shm)->h_netid))
+		atomic_store(&tao__shm_hdr(shm)->h_netid, seq);
+}
+
+uint64_t
+tao__shm_netid_bound(struct tao_shm *shm, uint64_t margin)
+{
+	unsigned low = shm->sh_islot_bits + shm->sh_row_bits;
+	uint64_t seq = atomic_load(&tao__shm_hdr(shm)->h_netid) + margin;
+
+	if (low >= 64 || seq >= UINT64_C(1) << (64 - low))
+		return UINT64_MAX;
+	return seq << low;
+}
+
 int
 tao__shm_netid_home(const struct tao_shm *shm, uint64_t netid,
     unsigned *islot, unsigned *row)

@@ -63,6 +63,16 @@ uint64_t	 tao__shm_next_netid(struct tao_shm *);
  */
 uint64_t	 tao__shm_netid_make(struct tao_shm *, unsigned islot,
 		    unsigned row);
+/*
+ * A binary upgrade: the previous master's connections keep their netids,
+ * all below `bound`; make every netid this segment gives out from now on
+ * larger than bound, whatever the two layouts (a new segment's sequence
+ * starts above bound >> its low bits).  Call before the first fork.
+ */
+void		 tao__shm_netid_seed(struct tao_shm *, uint64_t bound);
+/* The smallest value above every netid given out so far, plus `margin`
+ * more sequence numbers (what a next master's seed should be). */
+uint64_t	 tao__shm_netid_bound(struct tao_shm *, uint64_t margin);
 /* Where netid was born: 0 with *islot and *row set, or -1 when it cannot
  * be one of this segment's netids or was born without a row.  Only
  * arithmetic: the caller checks the row (tao__table_read). */
