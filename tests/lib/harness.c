@@ -695,13 +695,19 @@ daemon_ready(struct th_daemon *d, const char *what)
 struct th_daemon *
 th_daemon_start(const char *config)
 {
+	return th_daemon_start_bin(th_bin("taod"), config);
+}
+
+struct th_daemon *
+th_daemon_start_bin(const char *bin, const char *config)
+{
 	struct th_daemon *d;
 	const char *argv[4];
 	int fd;
 
 	if ((d = daemon_new(config, &fd)) == NULL)
 		return NULL;
-	argv[0] = th_bin("taod");
+	argv[0] = bin;
 	argv[1] = "-c";
 	argv[2] = d->conf;
 	argv[3] = NULL;
@@ -928,4 +934,33 @@ th_pid_alive(pid_t pid)
 	if ((paren = strrchr(buf, ')')) == NULL || paren[1] == '\0')
 		return 0;
 	return paren[2] != 'Z' && paren[2] != 'X';
+}
+
+int
+th_copy_file(const char *src, const char *dst, int mode)
+{
+	char buf[65536], tmp[512];
+	ssize_t n;
+	int in, out, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    mode)) == -1) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			rc = -1;
+	if (n == -1)
+		rc = -1;
+	close(in);
+	if (fchmod(out, (mode_t)mode) == -1 || close(out) == -1 || rc == -1 ||
+	    rename(tmp, dst) == -1) {
+		(void)unlink(tmp);
+		return -1;
+	}
+	return 0;
 }

@@ -90,6 +90,12 @@ struct th_daemon {
  * the log as diag) if taod exits or does not serve in time.
  */
 struct th_daemon *th_daemon_start(const char *config);
+/* The same with another taod binary (a copy the test may replace:
+ * binary upgrades). */
+struct th_daemon *th_daemon_start_bin(const char *bin, const char *config);
+/* Copy src to dst (written aside, then renamed over it, as a package
+ * manager does) with mode; 0 or -1. */
+int		 th_copy_file(const char *src, const char *dst, int mode);
 /*
  * The same for a server the test builds with libtao: the config is
  * written as above, then a forked child (stdout and stderr into d->log,
@@ -385,5 +391,15 @@ int		 th_storm_wait(struct th_storm *s, long long n, int timeout_ms);
 void		 th_storm_diag(const char *what,
 		    const struct th_storm_totals *t);
 void		 th_storm_stop(struct th_storm *s, struct th_storm_totals *t);
+
+/* ---- harness-upgrade.c --------------------------------------------- */
+
+/*
+ * taoctl upgrade; on success wait for the old master to exit 0 and make
+ * d follow the new one: its pid, or -1 (taoctl's output in out).
+ */
+pid_t		 th_upgrade(struct th_daemon *d, char *out, size_t outlen);
+/* The pid in a pidfile, or -1. */
+pid_t		 th_pidfile_pid(const char *path);
 
 #endif
