@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -282,9 +283,6 @@ tao__upgrade_attach(struct tao_master *m)
 		return -1;
 	}
 	up->up_parent_fd = -1;
-	if (up->up_metrics_fd >= 0)	/* the config did not claim it */
-		close(up->up_metrics_fd);
-	up->up_metrics_fd = -1;
 	return 0;
 }
 
@@ -302,7 +300,29 @@ tao__upgrade_serving(struct tao_master *m)
 	(void)tao__notify("READY=1\nSTATUS=serving");
 }
 
-/* Same host and (unless ours says 0) port as our metrics address. */
+/* The port and the address bytes of an inet or inet6 sockaddr. */
+static int
+split_addr(const struct sockaddr_storage *ss, in_port_t *port,
+    const void **host, size_t *hostlen)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		*port = s6->sin6_port;
+		*host = &s6->sin6_addr;
+		*hostlen = sizeof(s6->sin6_addr);
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+		*port = s4->sin_port;
+		*host = &s4->sin_addr;
+		*hostlen = sizeof(s4->sin_addr);
+	} else
+		return -1;
+	return 0;
+}
+
+/* Same host and (unless ours says 0: it keeps the port it got) port as
+ * our metrics address; else (or without one) it is closed here.  Called
+ * once, by tao__metrics_start. */
 int
 tao__upgrade_metrics_fd(struct tao_master *m)
 {
@@ -311,16 +331,23 @@ tao__upgrade_metrics_fd(struct tao_master *m)
 	const struct tao_config *cf = &m->m_cf;
 	int fd = m->m_upgrade.up_metrics_fd, val = 0;
 	socklen_t vlen = sizeof(val);
+	in_port_t p1, p2;
+	const void *h1, *h2;
+	size_t l1, l2;
 
-	if (fd < 0 || cf->cf_metrics[0] == '\0')
+	if (fd < 0)
 		return -1;
+	m->m_upgrade.up_metrics_fd = -1;
 	memset(&ss, 0, sizeof(ss));
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &vlen) == -1 ||
-	    !val || len != cf->cf_metrics_addrlen ||
-	    memcmp(&ss, &cf->cf_metrics_addr, len) != 0)
+	    !val || split_addr(&ss, &p1, &h1, &l1) == -1 ||
+	    split_addr(&cf->cf_metrics_addr, &p2, &h2, &l2) == -1 ||
+	    ss.ss_family != cf->cf_metrics_addr.ss_family || l1 != l2 ||
+	    memcmp(h1, h2, l1) != 0 || (p2 != 0 && p1 != p2)) {
+		close(fd);	/* not ours: the old master keeps its own */
 		return -1;
+	}
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	m->m_upgrade.up_metrics_fd = -1;
 	return fd;
 }

@@ -155,9 +155,10 @@ tao__metrics_start(struct tao_master *m)
 	}
 	LIST_INIT(&mt->mt_clients);
 	m->m_metrics = mt;
+	fd = tao__upgrade_metrics_fd(m);	/* -1 unless upgrading */
 	if (m->m_cf.cf_metrics[0] == '\0')
 		return 0;
-	if ((fd = tao__upgrade_metrics_fd(m)) >= 0) {
+	if (fd >= 0) {
 		/* Passed down by the previous master (master/inherit.c). */
 		if ((mt->mt_listener = calloc(1, sizeof(*mt->mt_listener))) ==
 		    NULL) {
