@@ -325,7 +325,7 @@ static void
 peer_read(struct tao_master *m, struct tao_proc *p)
 {
 	struct tao_chan_msg msg;
-	int rc, fd;
+	int rc = 0, fd;
 
 	while (m->m_upgrade.up_peer == p &&
 	    (rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) == 1) {
