@@ -229,6 +229,7 @@ tao__ctl_adopt(int fd, const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	strlcpy(l->l_path, path, sizeof(l->l_path));
 	l->l_dev = st.st_dev;
 	l->l_ino = st.st_ino;

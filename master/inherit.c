@@ -349,5 +349,6 @@ tao__upgrade_metrics_fd(struct tao_master *m)
 		return -1;
 	}
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return fd;
 }

@@ -314,7 +314,16 @@ tao__lset_adopt(struct tao_lset *set, const struct sockaddr_storage *asked,
 	ls->ls_conf = ls->ls_asked;
 	resolve_port(&ls->ls_conf, fds[0]);
 	for (int i = 0; i < nfd; i++) {
-		(void)fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+		/* Ours are non-blocking already; a forged one may not be, and
+		 * a blocking accept would hang the worker. */
+		if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) |
+		    O_NONBLOCK) == -1 || fcntl(fds[i], F_SETFD,
+		    FD_CLOEXEC) == -1) {
+			snprintf(err, errlen, "inherited listener fd %d: %s",
+			    fds[i], strerror(errno));
+			ls->ls_nfd = 0;
+			return -1;
+		}
 		ls->ls_fd[ls->ls_nfd++] = fds[i];
 	}
 	set->lset_n++;
