@@ -6,7 +6,8 @@
  * /proc/self/exe names a deleted inode).  A client opens and closes
  * connections as fast as it can and 100 long-lived connections echo,
  * with no reconnects allowed, while 5 binary upgrades run in a row,
- * each after the binary was replaced on disk again:
+ * each after the binary was replaced on disk again (the running master's
+ * /proc/PID/exe then says "(deleted)", checked):
  *  - every `taoctl upgrade` exits 0 and names the new master's pid;
  *  - the pidfile holds the new pid, the old master has exited 0, the new
  *    one answers taoctl status with its own pid and 2 serving workers;
@@ -46,11 +47,20 @@ static int
 one_upgrade(struct th_daemon *d, const char *bin, const char *pidfile, int i)
 {
 	struct th_status st;
-	char out[4096];
+	char out[4096], exe[512];
 	pid_t old = d->pid, pid;
+	ssize_t n;
 
 	if (th_copy_file(th_bin("taod"), bin, 0755) == -1)
 		bail("cannot replace %s", bin);
+	/* As after a package upgrade: the running binary is unlinked. */
+	snprintf(out, sizeof(out), "/proc/%ld/exe", (long)old);
+	n = readlink(out, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	if (strstr(exe, " (deleted)") == NULL) {
+		diag("upgrade %d: %s is \"%s\", not deleted", i, out, exe);
+		return -1;
+	}
 	if ((pid = th_upgrade(d, out, sizeof(out))) == -1) {
 		diag("upgrade %d: %s", i, out);
 		return -1;
