@@ -26,6 +26,7 @@
 #include "core/log.h"
 
 #define ENV_MAX		65536
+#define PARENT_READ_MAX	64	/* records from the old master per turn */
 
 /* A decimal fd or -1 for "none" ('-1' allowed only when none_ok). */
 static int
@@ -248,10 +249,13 @@ on_parent(struct tao_master *m, struct tao_watch *w, uint32_t events)
 {
 	struct tao_upgrade *up = &m->m_upgrade;
 	struct tao_chan_msg msg;
-	int rc, fd;
+	int rc = 0, fd, n = 0;
 
 	(void)events;
-	while ((rc = tao__chan_recv(w->w_fd, &msg, &fd)) == 1) {
+	/* Bounded per wake-up (level-triggered: the rest comes next turn),
+	 * so the loop also flushes what it queued for the workers. */
+	while (n++ < PARENT_READ_MAX &&
+	    (rc = tao__chan_recv(w->w_fd, &msg, &fd)) == 1) {
 		if (msg.cm_type == TAO_CHAN_UP_COMMIT)
 			take_over(m, "the old master committed");
 		else if (msg.cm_type == TAO_CHAN_CONN && fd >= 0) {

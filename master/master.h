@@ -83,6 +83,7 @@ struct tao_chan_out {
 struct tao_chan_queue {
 	struct tao_chan_out	*q_items;	/* ring of q_cap */
 	unsigned		 q_head, q_len, q_cap;
+	unsigned		 q_limit;	/* 0: TAO_CHAN_QUEUE_MAX */
 };
 
 struct tao_proc {
@@ -230,6 +231,8 @@ int	tao__relay_send(struct tao_master *, struct tao_proc *, uint32_t type,
 void	tao__relay_ctl(struct tao_master *, struct tao_proc *, uint32_t type);
 /* Read everything the worker sent (READY, connections handed over). */
 void	tao__relay_read(struct tao_master *, struct tao_proc *);
+/* The same without a bound, for a worker that has exited. */
+void	tao__relay_drain(struct tao_master *, struct tao_proc *);
 void	tao__relay_clear(struct tao_proc *);
 /* Send what waits in p's queue (on EPOLLOUT). */
 void	tao__relay_flush(struct tao_master *, struct tao_proc *);

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@
 
 #define RELAY_READ_MAX	64	/* channel records handled per wake-up */
 
+static void	relay_read(struct tao_master *, struct tao_proc *, int max);
+
 static int
 queue_push(struct tao_chan_queue *q, const struct tao_chan_out *o)
 {
@@ -29,8 +32,8 @@ queue_push(struct tao_chan_queue *q, const struct tao_chan_out *o)
 		unsigned cap = q->q_cap ? q->q_cap * 2 : 16;
 		struct tao_chan_out *items;
 
-		if (q->q_cap >= TAO_CHAN_QUEUE_MAX || (items = calloc(cap,
-		    sizeof(*items))) == NULL)
+		if (q->q_cap >= (q->q_limit ? q->q_limit : TAO_CHAN_QUEUE_MAX) ||
+		    (items = calloc(cap, sizeof(*items))) == NULL)
 			return -1;
 		for (unsigned i = 0; i < q->q_len; i++)
 			items[i] = q->q_items[(q->q_head + i) % q->q_cap];
@@ -181,13 +184,28 @@ tao__relay_conn(struct tao_master *m, int slot, const struct tao_chan_msg *msg,
 void
 tao__relay_read(struct tao_master *m, struct tao_proc *p)
 {
+	relay_read(m, p, RELAY_READ_MAX);
+}
+
+/* A worker that exited: everything it sent before (connections handed
+ * over: a worker hands over more than RELAY_READ_MAX at once and exits),
+ * since its channel is closed right after.  The buffer is finite. */
+void
+tao__relay_drain(struct tao_master *m, struct tao_proc *p)
+{
+	relay_read(m, p, INT_MAX);
+}
+
+static void
+relay_read(struct tao_master *m, struct tao_proc *p, int max)
+{
 	struct tao_chan_msg msg;
 	int rc = 0, fd, n = 0;
 
 	/* At most RELAY_READ_MAX records per wake-up: a worker flooding its
 	 * channel must not keep the master inside one callback.  The watch
 	 * is level-triggered, so what is left wakes the next iteration. */
-	while (n++ < RELAY_READ_MAX &&
+	while (n++ < max &&
 	    (rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) == 1) {
 		if (msg.cm_type == TAO_CHAN_CONN && fd >= 0) {
 			relay_conn(m, p, &msg, fd);

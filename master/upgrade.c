@@ -412,6 +412,8 @@ upgrade_started(struct tao_master *m, struct tao_ctl_client *waiter,
 		fatal("upgrade");
 	p->p_pid = pid;
 	p->p_slot = -1;
+	/* Every old worker's connections go through this one channel. */
+	p->p_outq.q_limit = TAO_CHAN_QUEUE_MAX * TAO_MAX_WORKERS;
 	p->p_state = TAO_PROC_STARTING;
 	if (tao__watch_add(m, &p->p_w, fd, EPOLLIN, on_peer, p) == -1)
 		fatal("epoll_ctl upgrade channel");
