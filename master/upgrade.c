@@ -42,6 +42,11 @@
  *	                  sockaddr it was configured with, in hex, port 0
  *	                  kept, so port-0 listeners match as on a reload)
  *
+ * (ctl and metrics -1: none.)  The fds keep their numbers across execve:
+ * the child closes everything else (stdio stays, for the log) and clears
+ * FD_CLOEXEC on these only; the new master sets it again, and
+ * O_NONBLOCK, on what it takes.
+ *
  * The new master trusts nothing in it: every fd must be open, of the
  * kind named (listening TCP socket bound to that address, listening unix
  * socket at the control path, SEQPACKET unix channel), at most once; a
@@ -73,6 +78,18 @@
  * their master gone and drain.  One upgrade at a time; none during a
  * reload or a stop, and no reload during an upgrade.  SIGUSR2 and taoctl
  * take the same path (tao__master_upgrade; SIGUSR2 only logs).
+ *
+ * Connections.  The old workers hand over exactly as in a reload
+ * (worker/handoff.c); the old master relays each CONN record (codec id,
+ * netid, fd) to the new master over U instead of to a worker of its own
+ * (tao__upgrade_relay), queued without blocking like any channel, with
+ * room for every worker's share; the new master deals them round-robin
+ * to its serving workers (tao__relay_conn).  A worker that exits right
+ * after its last hand-over has its channel read to the end first
+ * (tao__relay_drain).  The old master exits only once what it queued
+ * for U is sent (bounded by drain_timeout_ms + 2 s), and taoctl's reply
+ * waits for UP_TAKEN, so when `taoctl upgrade` returns the pidfile holds
+ * the new pid.
  *
  * After the commit there is no way back: if the new master dies then,
  * what is still queued for it is closed, the old master finishes its
