@@ -199,8 +199,12 @@ int	tao__relay_send(struct tao_master *, struct tao_proc *, uint32_t type,
 	    uint32_t arg, uint64_t value, int fd);
 /* Control records (drain, stop, hand-off): a failure kills the worker. */
 void	tao__relay_ctl(struct tao_master *, struct tao_proc *, uint32_t type);
-/* Read everything the worker sent (READY, connections handed over). */
+/* Read what the worker sent (READY, connections handed over), at most
+ * a batch per call; the rest wakes the next iteration. */
 void	tao__relay_read(struct tao_master *, struct tao_proc *);
+/* The same for a worker that has exited: everything left in its
+ * channel, before the channel closes with it. */
+void	tao__relay_read_dead(struct tao_master *, struct tao_proc *);
 void	tao__relay_clear(struct tao_proc *);
 tao_watch_fn tao__relay_on_channel;
 

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -170,16 +171,24 @@ relay_conn(struct tao_master *m, struct tao_proc *from,
 		    (long)to->p_pid);
 }
 
-void
-tao__relay_read(struct tao_master *m, struct tao_proc *p)
+/*
+ * Read up to max records.  A live worker gets at most RELAY_READ_MAX per
+ * wake-up: one flooding its channel must not keep the master inside one
+ * callback, and the watch is level-triggered, so what is left wakes the
+ * next iteration.  A dead worker gets no next iteration (its channel is
+ * closed when it is freed), so its channel is read to the end: it can
+ * no longer write, what is there is bounded by the socket's buffer, and
+ * every connection record left unread would be a connection closed with
+ * its client's request in it (a reset).
+ */
+static void
+relay_read(struct tao_master *m, struct tao_proc *p, int dead)
 {
 	struct tao_chan_msg msg;
-	int rc = 0, fd, n = 0;
+	int rc = 0, fd;
+	unsigned n = 0, max = dead ? UINT_MAX : RELAY_READ_MAX;
 
-	/* At most RELAY_READ_MAX records per wake-up: a worker flooding its
-	 * channel must not keep the master inside one callback.  The watch
-	 * is level-triggered, so what is left wakes the next iteration. */
-	while (n++ < RELAY_READ_MAX &&
+	while (n++ < max &&
 	    (rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) == 1) {
 		if (msg.cm_type == TAO_CHAN_CONN && fd >= 0) {
 			relay_conn(m, p, &msg, fd);
@@ -195,9 +204,10 @@ tao__relay_read(struct tao_master *m, struct tao_proc *p)
 	}
 	/* A malformed record: the worker is broken or hostile.  Anything
 	 * else: it is exiting, SIGCHLD will follow.  Stop polling either
-	 * way; a broken worker is killed and respawned like a crash. */
+	 * way; a broken worker is killed and respawned like a crash (not
+	 * once reaped: its pid may already be another process's). */
 	if (rc == -1) {
-		if (errno == EBADMSG) {
+		if (errno == EBADMSG && !dead) {
 			log_warnx("master: worker %d (pid %ld) sent a malformed "
 			    "channel record; killing it", p->p_slot,
 			    (long)p->p_pid);
@@ -205,6 +215,18 @@ tao__relay_read(struct tao_master *m, struct tao_proc *p)
 		}
 		tao__watch_mod(m, &p->p_w, 0);
 	}
+}
+
+void
+tao__relay_read(struct tao_master *m, struct tao_proc *p)
+{
+	relay_read(m, p, 0);
+}
+
+void
+tao__relay_read_dead(struct tao_master *m, struct tao_proc *p)
+{
+	relay_read(m, p, 1);
 }
 
 void

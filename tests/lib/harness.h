@@ -357,6 +357,24 @@ void		 th_load_stop(struct th_load *l, struct th_load_totals *t);
 const struct th_load_conn *th_load_conn(struct th_load *l, int i);
 void		 th_load_diag(const char *what,
 		    const struct th_load_totals *t);
+/*
+ * Every break (the first TH_LOAD_BREAKS_MAX of them), in the order they
+ * happened: which connection, its local port (to find it in taod's
+ * log), how it broke, when (th_now_ms()), and what it had done.
+ */
+#define TH_LOAD_BREAKS_MAX	32
+struct th_load_break {
+	int		 conn;		/* index, as for th_load_conn() */
+	int		 port;		/* local port, -1 before connect */
+	enum th_conn_state state;
+	int		 err;
+	double		 at_ms;
+	long long	 replies;	/* on this socket before it broke */
+	int		 lost;		/* requests it took with it */
+};
+/* The breaks kept (readable after th_load_stop()); *total: all breaks. */
+int		 th_load_breaks(struct th_load *l,
+		    const struct th_load_break **b, int *total);
 void		 th_load_free(struct th_load *l);
 
 /*
