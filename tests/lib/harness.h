@@ -204,6 +204,12 @@ int		 th_recv_frame(int fd, int32_t *type, void *buf, size_t cap,
 		    uint32_t *len, int timeout_ms);
 /* Send one frame of len th_fill(seed) bytes, expect it back: 0 or -1. */
 int		 th_echo_once(int fd, int32_t type, size_t len, uint32_t seed);
+/* Probes: connect to 127.0.0.1:port, echo one frame (th_echo_once) or
+ * one line (with its newline, back within 3 s x scale), close; 1 if it
+ * came back, 0 if not. */
+int		 th_tlv_echoes(int port, int32_t type, size_t len,
+		    uint32_t seed);
+int		 th_line_echoes(int port, const char *line);
 /* 0 once the peer has closed (EOF or reset) within timeout_ms, reading
  * and discarding what comes first; -1 if it stays open. */
 int		 th_wait_closed(int fd, int timeout_ms);
