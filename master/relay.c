@@ -13,7 +13,6 @@
 #include <sys/epoll.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -22,6 +21,11 @@
 #include "core/log.h"
 
 #define RELAY_READ_MAX	64	/* channel records handled per wake-up */
+/* What a dead worker's channel can hold: its send buffer took 278
+ * records at the default 208 KiB; this is room for a send buffer 200
+ * times that, and only stops a process that inherited the worker's end
+ * (a module's fork) from keeping the master reading for ever. */
+#define RELAY_DEAD_MAX	(1u << 16)
 
 static int
 queue_push(struct tao_chan_queue *q, const struct tao_chan_out *o)
@@ -172,21 +176,23 @@ relay_conn(struct tao_master *m, struct tao_proc *from,
 }
 
 /*
- * Read up to max records.  A live worker gets at most RELAY_READ_MAX per
- * wake-up: one flooding its channel must not keep the master inside one
- * callback, and the watch is level-triggered, so what is left wakes the
- * next iteration.  A dead worker gets no next iteration (its channel is
+ * A live worker gets at most RELAY_READ_MAX records per wake-up: one
+ * flooding its channel must not keep the master inside one callback,
+ * and the watch is level-triggered, so what is left wakes the next
+ * iteration.  A dead worker gets no next iteration (its channel is
  * closed when it is freed), so its channel is read to the end: it can
- * no longer write, what is there is bounded by the socket's buffer, and
- * every connection record left unread would be a connection closed with
- * its client's request in it (a reset).
+ * no longer write, what is there is bounded by the socket's buffer
+ * (RELAY_DEAD_MAX), and every connection record left unread would be a
+ * connection closed with its client's request in it: a reset and a lost
+ * reply (t120; t053 met it when a worker of 100 connections held over
+ * 64 and the master read its exit first).
  */
 static void
 relay_read(struct tao_master *m, struct tao_proc *p, int dead)
 {
 	struct tao_chan_msg msg;
 	int rc = 0, fd;
-	unsigned n = 0, max = dead ? UINT_MAX : RELAY_READ_MAX;
+	unsigned n = 0, max = dead ? RELAY_DEAD_MAX : RELAY_READ_MAX;
 
 	while (n++ < max &&
 	    (rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) == 1) {
