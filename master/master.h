@@ -77,8 +77,11 @@ struct tao_chan_out {
 };
 
 /* At most this many records wait per worker; a connection handed over
- * beyond it is closed (and logged). */
+ * beyond it is closed (and logged).  The relay does not get there: it
+ * stops taking connections from old workers while the worker they go
+ * to has TAO_CHAN_QUEUE_HIGH records waiting (relay.c). */
 #define TAO_CHAN_QUEUE_MAX	4096
+#define TAO_CHAN_QUEUE_HIGH	256
 
 struct tao_chan_queue {
 	struct tao_chan_out	*q_items;	/* ring of q_cap */
@@ -94,6 +97,9 @@ struct tao_proc {
 	int			 p_cpu;		/* pinned to; -1 not */
 	int			 p_state;
 	int			 p_ready_killed; /* no READY in time */
+	int			 p_relay_paused; /* its channel not read: the
+						  * worker its connections go
+						  * to is behind (relay.c) */
 	uint64_t		 p_started_ms;
 	struct tao_chan_queue	 p_outq;
 	LIST_ENTRY(tao_proc)	 p_entry;
@@ -206,6 +212,9 @@ void	tao__relay_read(struct tao_master *, struct tao_proc *);
  * channel, before the channel closes with it. */
 void	tao__relay_read_dead(struct tao_master *, struct tao_proc *);
 void	tao__relay_clear(struct tao_proc *);
+/* Read the channels of old workers again whose connections can go on
+ * (after a queue drained, a worker left, a reload committed). */
+void	tao__relay_resume(struct tao_master *);
 tao_watch_fn tao__relay_on_channel;
 
 /* reload.c */

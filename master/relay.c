@@ -9,6 +9,13 @@
  * until the queue is empty; records leave in the order they were sent.
  *
  *	q_items: [ . . o o o o . . ]   q_head -> first o, q_len o's
+ *
+ * Back-pressure: while the worker that takes an old worker's connections
+ * has TAO_CHAN_QUEUE_HIGH records waiting (it is slow, or stopped), the
+ * old worker's channel is not read (p_relay_paused): its hand-overs wait
+ * in the channel, then in the old worker, which keeps serving those
+ * connections, instead of filling the queue until one has to be closed.
+ * Reading resumes once that queue is under half of it.
  */
 #include <sys/epoll.h>
 
@@ -66,6 +73,13 @@ out_drop(struct tao_proc *p, struct tao_chan_out *o)
 	    "over; closed it", p->p_slot, (long)p->p_pid);
 }
 
+static uint32_t
+chan_events(const struct tao_proc *p)
+{
+	return (p->p_relay_paused ? 0 : EPOLLIN) |
+	    (p->p_outq.q_len > 0 ? EPOLLOUT : 0);
+}
+
 /* Send what waits, in order, until the channel is full. */
 static void
 queue_flush(struct tao_master *m, struct tao_proc *p)
@@ -86,7 +100,9 @@ queue_flush(struct tao_master *m, struct tao_proc *p)
 		q->q_head = (q->q_head + 1) % q->q_cap;
 		q->q_len--;
 	}
-	tao__watch_mod(m, &p->p_w, EPOLLIN | (q->q_len ? EPOLLOUT : 0));
+	tao__watch_mod(m, &p->p_w, chan_events(p));
+	if (q->q_len < TAO_CHAN_QUEUE_HIGH / 2)
+		tao__relay_resume(m);
 }
 
 int
@@ -95,7 +111,8 @@ tao__relay_send(struct tao_master *m, struct tao_proc *p, uint32_t type,
 {
 	struct tao_chan_out o = { { type, arg, value }, fd };
 
-	if (p->p_w.w_events == 0) {	/* the worker closed its end */
+	/* The worker closed its end (a paused channel may have no events). */
+	if (p->p_w.w_events == 0 && !p->p_relay_paused) {
 		if (fd >= 0)
 			close(fd);
 		errno = EPIPE;
@@ -119,7 +136,7 @@ tao__relay_send(struct tao_master *m, struct tao_proc *p, uint32_t type,
 		errno = ENOBUFS;
 		return -1;
 	}
-	tao__watch_mod(m, &p->p_w, EPOLLIN | EPOLLOUT);
+	tao__watch_mod(m, &p->p_w, chan_events(p));
 	return 0;
 }
 
@@ -144,26 +161,53 @@ tao__relay_clear(struct tao_proc *p)
 	q->q_head = q->q_len = q->q_cap = 0;
 }
 
-/*
- * An old worker hands a connection over: pass it to the serving worker of
- * the same slot (or any serving worker of the current generation).  fd is
- * owned here.
- */
-static void
-relay_conn(struct tao_master *m, struct tao_proc *from,
-    const struct tao_chan_msg *msg, int fd)
+/* Where from's connections go: the serving worker of the same slot (or
+ * any serving worker of the current generation); NULL if none serves. */
+static struct tao_proc *
+relay_target(struct tao_master *m, const struct tao_proc *from)
 {
 	struct tao_proc *to = m->m_slots[from->p_slot % m->m_nworkers]
 	    .sl_current, *p;
 
-	if (to == NULL || to->p_state != TAO_PROC_SERVING)
-		LIST_FOREACH(p, &m->m_procs, p_entry)
-			if (p->p_gen == m->m_gen &&
-			    p->p_state == TAO_PROC_SERVING) {
-				to = p;
-				break;
-			}
-	if (to == NULL || to->p_state != TAO_PROC_SERVING) {
+	if (to != NULL && to->p_state == TAO_PROC_SERVING)
+		return to;
+	LIST_FOREACH(p, &m->m_procs, p_entry)
+		if (p->p_gen == m->m_gen && p->p_state == TAO_PROC_SERVING)
+			return p;
+	return NULL;
+}
+
+/* Is from's target too far behind to take more now? */
+static int
+target_behind(struct tao_master *m, const struct tao_proc *from,
+    unsigned limit)
+{
+	const struct tao_proc *to = relay_target(m, from);
+
+	return to != NULL && to->p_outq.q_len >= limit;
+}
+
+void
+tao__relay_resume(struct tao_master *m)
+{
+	struct tao_proc *p;
+
+	LIST_FOREACH(p, &m->m_procs, p_entry)
+		if (p->p_relay_paused &&
+		    !target_behind(m, p, TAO_CHAN_QUEUE_HIGH / 2)) {
+			p->p_relay_paused = 0;
+			tao__watch_mod(m, &p->p_w, chan_events(p));
+		}
+}
+
+/* An old worker hands a connection over: pass it on.  fd is owned here. */
+static void
+relay_conn(struct tao_master *m, struct tao_proc *from,
+    const struct tao_chan_msg *msg, int fd)
+{
+	struct tao_proc *to = relay_target(m, from);
+
+	if (to == NULL) {
 		log_warnx("reload: no serving worker to take a connection; "
 		    "closing it");
 		close(fd);
@@ -194,8 +238,15 @@ relay_read(struct tao_master *m, struct tao_proc *p, int dead)
 	int rc = 0, fd;
 	unsigned n = 0, max = dead ? RELAY_DEAD_MAX : RELAY_READ_MAX;
 
-	while (n++ < max &&
-	    (rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) == 1) {
+	while (n++ < max) {
+		if (!dead && p->p_state == TAO_PROC_DRAINING &&
+		    target_behind(m, p, TAO_CHAN_QUEUE_HIGH)) {
+			p->p_relay_paused = 1;
+			tao__watch_mod(m, &p->p_w, chan_events(p));
+			return;
+		}
+		if ((rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) != 1)
+			break;
 		if (msg.cm_type == TAO_CHAN_CONN && fd >= 0) {
 			relay_conn(m, p, &msg, fd);
 			continue;
