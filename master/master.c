@@ -147,8 +147,8 @@ on_worker_exit(struct tao_master *m, struct tao_proc *p, int status)
 
 	log_exit(p, status);
 	/* Connections it handed over may still sit in its channel: all of
-	 * them, before the channel closes (tao__proc_free). */
-	tao__relay_drain(m, p);
+	 * them must reach the new generation before the channel closes. */
+	tao__relay_read_dead(m, p);
 	tao__master_collect_dead(m, p);
 	tao__proc_free(m, p);	/* p stays readable until the batch ends */
 	if (m->m_reload.rl_active && gen == m->m_reload.rl_gen && starting) {

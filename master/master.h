@@ -77,8 +77,11 @@ struct tao_chan_out {
 };
 
 /* At most this many records wait per worker; a connection handed over
- * beyond it is closed (and logged). */
+ * beyond it is closed (and logged).  The relay does not get there: it
+ * stops taking connections from old workers while the worker they go
+ * to has TAO_CHAN_QUEUE_HIGH records waiting (relay.c). */
 #define TAO_CHAN_QUEUE_MAX	4096
+#define TAO_CHAN_QUEUE_HIGH	256
 
 struct tao_chan_queue {
 	struct tao_chan_out	*q_items;	/* ring of q_cap */
@@ -95,6 +98,9 @@ struct tao_proc {
 	int			 p_cpu;		/* pinned to; -1 not */
 	int			 p_state;
 	int			 p_ready_killed; /* no READY in time */
+	int			 p_relay_paused; /* its channel not read: the
+						  * worker its connections go
+						  * to is behind (relay.c) */
 	uint64_t		 p_started_ms;
 	struct tao_chan_queue	 p_outq;
 	LIST_ENTRY(tao_proc)	 p_entry;
@@ -229,11 +235,16 @@ int	tao__relay_send(struct tao_master *, struct tao_proc *, uint32_t type,
 	    uint32_t arg, uint64_t value, int fd);
 /* Control records (drain, stop, hand-off): a failure kills the worker. */
 void	tao__relay_ctl(struct tao_master *, struct tao_proc *, uint32_t type);
-/* Read everything the worker sent (READY, connections handed over). */
+/* Read what the worker sent (READY, connections handed over), at most
+ * a batch per call; the rest wakes the next iteration. */
 void	tao__relay_read(struct tao_master *, struct tao_proc *);
-/* The same without a bound, for a worker that has exited. */
-void	tao__relay_drain(struct tao_master *, struct tao_proc *);
+/* The same for a worker that has exited: everything left in its
+ * channel, before the channel closes with it. */
+void	tao__relay_read_dead(struct tao_master *, struct tao_proc *);
 void	tao__relay_clear(struct tao_proc *);
+/* Read the channels of old workers again whose connections can go on
+ * (after a queue drained, a worker left, a reload committed). */
+void	tao__relay_resume(struct tao_master *);
 /* Send what waits in p's queue (on EPOLLOUT). */
 void	tao__relay_flush(struct tao_master *, struct tao_proc *);
 /* A connection handed over: to a serving worker, slot's if it can. */

@@ -319,6 +319,7 @@ tao__proc_free(struct tao_master *m, struct tao_proc *p)
 	tao__watch_kill(m, &p->p_w);
 	tao__mshm_islot_reclaim(m, p->p_islot, p->p_slot);
 	m->m_islot_used[p->p_islot] = 0;
+	tao__relay_resume(m);	/* it may have been where others' went */
 }
 
 /* How long a worker of the serving generation may take to say READY

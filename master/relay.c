@@ -9,11 +9,17 @@
  * until the queue is empty; records leave in the order they were sent.
  *
  *	q_items: [ . . o o o o . . ]   q_head -> first o, q_len o's
+ *
+ * Back-pressure: while the worker that takes an old worker's connections
+ * has TAO_CHAN_QUEUE_HIGH records waiting (it is slow, or stopped), the
+ * old worker's channel is not read (p_relay_paused): its hand-overs wait
+ * in the channel, then in the old worker, which keeps serving those
+ * connections, instead of filling the queue until one has to be closed.
+ * Reading resumes once that queue is under half of it.
  */
 #include <sys/epoll.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -22,8 +28,11 @@
 #include "core/log.h"
 
 #define RELAY_READ_MAX	64	/* channel records handled per wake-up */
-
-static void	relay_read(struct tao_master *, struct tao_proc *, int max);
+/* What a dead worker's channel can hold: its send buffer took 278
+ * records at the default 208 KiB; this is room for a send buffer 200
+ * times that, and only stops a process that inherited the worker's end
+ * (a module's fork) from keeping the master reading for ever. */
+#define RELAY_DEAD_MAX	(1u << 16)
 
 static int
 queue_push(struct tao_chan_queue *q, const struct tao_chan_out *o)
@@ -64,6 +73,13 @@ out_drop(struct tao_proc *p, struct tao_chan_out *o)
 	    "over; closed it", p->p_slot, (long)p->p_pid);
 }
 
+static uint32_t
+chan_events(const struct tao_proc *p)
+{
+	return (p->p_relay_paused ? 0 : EPOLLIN) |
+	    (p->p_outq.q_len > 0 ? EPOLLOUT : 0);
+}
+
 /* Send what waits, in order, until the channel is full. */
 void
 tao__relay_flush(struct tao_master *m, struct tao_proc *p)
@@ -84,7 +100,9 @@ tao__relay_flush(struct tao_master *m, struct tao_proc *p)
 		q->q_head = (q->q_head + 1) % q->q_cap;
 		q->q_len--;
 	}
-	tao__watch_mod(m, &p->p_w, EPOLLIN | (q->q_len ? EPOLLOUT : 0));
+	tao__watch_mod(m, &p->p_w, chan_events(p));
+	if (q->q_len < TAO_CHAN_QUEUE_HIGH / 2)
+		tao__relay_resume(m);
 }
 
 int
@@ -93,7 +111,8 @@ tao__relay_send(struct tao_master *m, struct tao_proc *p, uint32_t type,
 {
 	struct tao_chan_out o = { { type, arg, value }, fd };
 
-	if (p->p_w.w_events == 0) {	/* the worker closed its end */
+	/* The worker closed its end (a paused channel may have no events). */
+	if (p->p_w.w_events == 0 && !p->p_relay_paused) {
 		if (fd >= 0)
 			close(fd);
 		errno = EPIPE;
@@ -117,7 +136,7 @@ tao__relay_send(struct tao_master *m, struct tao_proc *p, uint32_t type,
 		errno = ENOBUFS;
 		return -1;
 	}
-	tao__watch_mod(m, &p->p_w, EPOLLIN | EPOLLOUT);
+	tao__watch_mod(m, &p->p_w, chan_events(p));
 	return 0;
 }
 
@@ -142,11 +161,48 @@ tao__relay_clear(struct tao_proc *p)
 	q->q_head = q->q_len = q->q_cap = 0;
 }
 
+/* Where slot's connections go: the serving worker of the same slot (or
+ * any serving worker of the current generation); NULL if none serves. */
+static struct tao_proc *
+relay_target(struct tao_master *m, int slot)
+{
+	struct tao_proc *to = m->m_slots[slot % m->m_nworkers].sl_current, *p;
+
+	if (to != NULL && to->p_state == TAO_PROC_SERVING)
+		return to;
+	LIST_FOREACH(p, &m->m_procs, p_entry)
+		if (p->p_gen == m->m_gen && p->p_state == TAO_PROC_SERVING)
+			return p;
+	return NULL;
+}
+
+/* Is from's target too far behind to take more now? */
+static int
+target_behind(struct tao_master *m, const struct tao_proc *from,
+    unsigned limit)
+{
+	const struct tao_proc *to = relay_target(m, from->p_slot);
+
+	return to != NULL && to->p_outq.q_len >= limit;
+}
+
+void
+tao__relay_resume(struct tao_master *m)
+{
+	struct tao_proc *p;
+
+	LIST_FOREACH(p, &m->m_procs, p_entry)
+		if (p->p_relay_paused &&
+		    !target_behind(m, p, TAO_CHAN_QUEUE_HIGH / 2)) {
+			p->p_relay_paused = 0;
+			tao__watch_mod(m, &p->p_w, chan_events(p));
+		}
+}
+
 /*
- * An old worker hands a connection over: pass it to the serving worker of
- * the same slot (or any serving worker of the current generation); after
- * a binary upgrade's commit, to the new master (master/upgrade.c).  fd is
- * owned here.
+ * An old worker hands a connection over: pass it to its slot's serving
+ * worker; after a binary upgrade's commit, to the new master
+ * (master/upgrade.c).  fd is owned here.
  */
 static void
 relay_conn(struct tao_master *m, struct tao_proc *from,
@@ -160,16 +216,9 @@ void
 tao__relay_conn(struct tao_master *m, int slot, const struct tao_chan_msg *msg,
     int fd)
 {
-	struct tao_proc *to = m->m_slots[slot % m->m_nworkers].sl_current, *p;
+	struct tao_proc *to = relay_target(m, slot);
 
-	if (to == NULL || to->p_state != TAO_PROC_SERVING)
-		LIST_FOREACH(p, &m->m_procs, p_entry)
-			if (p->p_gen == m->m_gen &&
-			    p->p_state == TAO_PROC_SERVING) {
-				to = p;
-				break;
-			}
-	if (to == NULL || to->p_state != TAO_PROC_SERVING) {
+	if (to == NULL) {
 		log_warnx("reload: no serving worker to take a connection; "
 		    "closing it");
 		close(fd);
@@ -181,32 +230,34 @@ tao__relay_conn(struct tao_master *m, int slot, const struct tao_chan_msg *msg,
 		    (long)to->p_pid);
 }
 
-void
-tao__relay_read(struct tao_master *m, struct tao_proc *p)
-{
-	relay_read(m, p, RELAY_READ_MAX);
-}
-
-/* A worker that exited: everything it sent before (connections handed
- * over: a worker hands over more than RELAY_READ_MAX at once and exits),
- * since its channel is closed right after.  The buffer is finite. */
-void
-tao__relay_drain(struct tao_master *m, struct tao_proc *p)
-{
-	relay_read(m, p, INT_MAX);
-}
-
+/*
+ * A live worker gets at most RELAY_READ_MAX records per wake-up: one
+ * flooding its channel must not keep the master inside one callback,
+ * and the watch is level-triggered, so what is left wakes the next
+ * iteration.  A dead worker gets no next iteration (its channel is
+ * closed when it is freed), so its channel is read to the end: it can
+ * no longer write, what is there is bounded by the socket's buffer
+ * (RELAY_DEAD_MAX), and every connection record left unread would be a
+ * connection closed with its client's request in it: a reset and a lost
+ * reply (t120; t053 met it when a worker of 100 connections held over
+ * 64 and the master read its exit first).
+ */
 static void
-relay_read(struct tao_master *m, struct tao_proc *p, int max)
+relay_read(struct tao_master *m, struct tao_proc *p, int dead)
 {
 	struct tao_chan_msg msg;
-	int rc = 0, fd, n = 0;
+	int rc = 0, fd;
+	unsigned n = 0, max = dead ? RELAY_DEAD_MAX : RELAY_READ_MAX;
 
-	/* At most RELAY_READ_MAX records per wake-up: a worker flooding its
-	 * channel must not keep the master inside one callback.  The watch
-	 * is level-triggered, so what is left wakes the next iteration. */
-	while (n++ < max &&
-	    (rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) == 1) {
+	while (n++ < max) {
+		if (!dead && p->p_state == TAO_PROC_DRAINING &&
+		    target_behind(m, p, TAO_CHAN_QUEUE_HIGH)) {
+			p->p_relay_paused = 1;
+			tao__watch_mod(m, &p->p_w, chan_events(p));
+			return;
+		}
+		if ((rc = tao__chan_recv(p->p_w.w_fd, &msg, &fd)) != 1)
+			break;
 		if (msg.cm_type == TAO_CHAN_CONN && fd >= 0) {
 			relay_conn(m, p, &msg, fd);
 			continue;
@@ -221,9 +272,10 @@ relay_read(struct tao_master *m, struct tao_proc *p, int max)
 	}
 	/* A malformed record: the worker is broken or hostile.  Anything
 	 * else: it is exiting, SIGCHLD will follow.  Stop polling either
-	 * way; a broken worker is killed and respawned like a crash. */
+	 * way; a broken worker is killed and respawned like a crash (not
+	 * once reaped: its pid may already be another process's). */
 	if (rc == -1) {
-		if (errno == EBADMSG) {
+		if (errno == EBADMSG && !dead) {
 			log_warnx("master: worker %d (pid %ld) sent a malformed "
 			    "channel record; killing it", p->p_slot,
 			    (long)p->p_pid);
@@ -231,6 +283,18 @@ relay_read(struct tao_master *m, struct tao_proc *p, int max)
 		}
 		tao__watch_mod(m, &p->p_w, 0);
 	}
+}
+
+void
+tao__relay_read(struct tao_master *m, struct tao_proc *p)
+{
+	relay_read(m, p, 0);
+}
+
+void
+tao__relay_read_dead(struct tao_master *m, struct tao_proc *p)
+{
+	relay_read(m, p, 1);
 }
 
 void

@@ -84,6 +84,7 @@ reload_commit(struct tao_master *m)
 	rl->rl_ctl = NULL;
 	tao__metrics_commit(m);
 	m->m_nworkers = tao__config_worker_count(&m->m_cf);
+	tao__relay_resume(m);	/* hand-overs go to new workers now */
 	tao__log_set_level(m->m_cf.cf_log_level);
 	reload_finish(m, 1, "reloaded");
 }

@@ -86,7 +86,7 @@
  * room for every worker's share; the new master deals them round-robin
  * to its serving workers (tao__relay_conn).  A worker that exits right
  * after its last hand-over has its channel read to the end first
- * (tao__relay_drain).  The old master exits only once what it queued
+ * (tao__relay_read_dead).  The old master exits only once what it queued
  * for U is sent (bounded by drain_timeout_ms + 2 s), and taoctl's reply
  * waits for UP_TAKEN, so when `taoctl upgrade` returns the pidfile holds
  * the new pid.

@@ -87,6 +87,45 @@ settle(struct th_daemon *d, int n, struct th_status *st)
 	return -1;
 }
 
+static const char *
+state_name(enum th_conn_state st)
+{
+	switch (st) {
+	case TH_CONN_CLOSED:	return "closed by taod";
+	case TH_CONN_RESET:	return "reset";
+	case TH_CONN_BAD:	return "bad reply";
+	case TH_CONN_TIMEOUT:	return "timed out";
+	default:		return "?";
+	}
+}
+
+/*
+ * Which long-lived connection broke, how, and when: relative to the
+ * reloads (start[i], end[i]: when taoctl reload i + 1 was run and when
+ * it returned), so that a failure says which step of a reload it
+ * follows.  The local port finds the connection in taod's log.
+ */
+static void
+diag_breaks(struct th_load *l, const double *start, const double *end,
+    int n)
+{
+	const struct th_load_break *b;
+	int total, kept = th_load_breaks(l, &b, &total), i;
+
+	for (int k = 0; k < kept; k++) {
+		for (i = n - 1; i > 0 && start[i] > b[k].at_ms; i--)
+			;
+		diag("  break %d: connection %d (port %d) %s (%s) after %lld "
+		    "replies, %d lost; at %+.1f ms from the start of reload "
+		    "%d (which took %.1f ms)", k + 1, b[k].conn, b[k].port,
+		    state_name(b[k].state), b[k].err ? strerror(b[k].err) :
+		    "-", b[k].replies, b[k].lost, b[k].at_ms - start[i], i + 1,
+		    end[i] - start[i]);
+	}
+	if (total > kept)
+		diag("  and %d more breaks", total - kept);
+}
+
 #define BAD_RELOAD_MS	300	/* reload_timeout_ms of the invalid config */
 
 /*
@@ -208,7 +247,7 @@ test_bar(struct th_daemon *d)
 	struct th_load *l = start_load(d, 1);
 	char out[4096];
 	int failed = 0, waits = 0, gen0, settled;
-	double t0;
+	double t0, start[RELOADS], end[RELOADS];
 
 	th_status(d, &st);
 	gen0 = st.generation;
@@ -217,9 +256,12 @@ test_bar(struct th_daemon *d)
 	if (th_storm_wait(storm, 50, th_ms(5000)) == -1)
 		diag("the connect storm does not get going");
 	t0 = th_now_ms();
-	for (int i = 0; i < RELOADS; i++)
+	for (int i = 0; i < RELOADS; i++) {
+		start[i] = th_now_ms();
 		if (reload(d, out, sizeof(out), &waits) != 0 && failed++ == 0)
 			diag("reload %d failed: %s", i + 1, out);
+		end[i] = th_now_ms();
+	}
 	diag("%d reloads in %.0f ms (%d waits for old generations)",
 	    RELOADS, th_now_ms() - t0, waits);
 	/* Storm and load go on against the last generation a little. */
@@ -246,6 +288,7 @@ test_bar(struct th_daemon *d)
 	diag("long-lived, over %d reloads: %d closed by taod, %d reset, "
 	    "%lld replies lost, %d reconnects, %d connects failed", RELOADS,
 	    t.closed, t.reset, t.lost, t.reconnects, t.connect_failed);
+	diag_breaks(l, start, end, RELOADS);
 	is_int(t.bad, 0, "long-lived: no wrong reply");
 	is_int(t.reset, 0, "bar, long-lived: 0 resets");
 	is_int(t.lost, 0, "bar, long-lived: 0 lost replies");

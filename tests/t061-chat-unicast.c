@@ -14,58 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/chat.h"
 #include "lib/harness.h"
 #include "tap.h"
 
 #define TRIES	32	/* clients opened at most to find one per worker */
-
-static int
-welcome_tlv(struct th_client *c, int timeout_ms)
-{
-	struct th_frame f;
-	char text[64];
-	unsigned long long n;
-
-	if (th_client_expect(c, 3, &f, timeout_ms) != 1 ||
-	    f.len >= sizeof(text))
-		return -1;
-	memcpy(text, f.data, f.len);
-	text[f.len] = '\0';
-	if (sscanf(text, "netid=%llu worker=%d", &n, &c->tag) != 2)
-		return -1;
-	c->netid = n;
-	return 0;
-}
-
-static int
-welcome_line(struct th_client *c, int timeout_ms)
-{
-	char line[256];
-	unsigned long long n;
-
-	if (th_client_next_line(c, line, sizeof(line), timeout_ms) != 1 ||
-	    sscanf(line, "* welcome, you are %llu (worker %d)", &n,
-	    &c->tag) != 2)
-		return -1;
-	c->netid = n;
-	return 0;
-}
 
 /* Open a client on `port` whose worker is (want >= 0) or is not
  * (want < 0: not on ~want) the given slot. */
 static int
 open_on(struct th_client *c, int port, int line, int want)
 {
-	for (int i = 0; i < TRIES; i++) {
-		if (th_client_open(c, port) == -1)
-			return -1;
-		if ((line ? welcome_line(c, th_ms(3000)) :
-		    welcome_tlv(c, th_ms(3000))) == 0 &&
-		    (want >= 0 ? c->tag == want : c->tag != ~want))
-			return 0;
-		th_client_close(c);
-	}
-	return -1;
+	return th_chat_open_on(c, port, line, want, TRIES);
 }
 
 /* Wait for a TLV frame of `type` whose payload is netid + text. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/chat.h"
 #include "lib/harness.h"
 #include "tap.h"
 
@@ -36,36 +37,11 @@ static int kill_seq[NCLIENTS];		/* first sequence sent after the kill */
 static uint8_t got[NCLIENTS][NCLIENTS][MAXSEQ];	/* [receiver][sender][seq] */
 static int reorders;
 
-static int
-welcome(struct th_client *c)
-{
-	struct th_frame f;
-	char text[64];
-	unsigned long long n;
-
-	if (th_client_expect(c, 3, &f, th_ms(3000)) != 1 ||
-	    f.len >= sizeof(text))
-		return -1;
-	memcpy(text, f.data, f.len);
-	text[f.len] = '\0';
-	if (sscanf(text, "netid=%llu worker=%d", &n, &c->tag) != 2)
-		return -1;
-	c->netid = n;
-	return 0;
-}
-
 /* Open a client whose welcome says it is on `slot`. */
 static int
 open_on(struct th_client *c, int port, int slot)
 {
-	for (int i = 0; i < 64; i++) {
-		if (th_client_open(c, port) == -1)
-			return -1;
-		if (welcome(c) == 0 && c->tag == slot)
-			return 0;
-		th_client_close(c);
-	}
-	return -1;
+	return th_chat_open_on(c, port, 0, slot, 64);
 }
 
 static void

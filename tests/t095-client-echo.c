@@ -26,85 +26,13 @@
 
 #include <tao.h>
 
+#include "tests/lib/clientecho.h"
 #include "tests/lib/harness.h"
 #include "tests/tap.h"
 
 #define NMSG		100
 #define MAX_SIZE	(1u << 20)
 #define DEPTH		4
-
-struct run {
-	struct tao_loop		*loop;
-	int			 timed_out;
-};
-
-static void
-run_timeout(struct tao_loop *l, void *arg)
-{
-	struct run *r = arg;
-
-	r->timed_out = 1;
-	tao_loop_stop(l);
-}
-
-/* Run the loop until a callback stops it or ms pass: 0, or -1 on
- * timeout. */
-static int
-run_for(struct tao_loop *l, int ms)
-{
-	struct run r = { l, 0 };
-	int64_t id = tao_loop_run_after(l, (uint64_t)ms, run_timeout, &r);
-
-	if (id < 0)
-		bail("tao_loop_run_after");
-	if (tao_loop_run(l) < 0)
-		bail("tao_loop_run");
-	if (!r.timed_out)
-		(void)tao_loop_timer_cancel(l, id);
-	return r.timed_out ? -1 : 0;
-}
-
-/* ---- 100 echoes of up to 1 MiB ---------------------------------------- */
-
-struct echo {
-	struct tao_client	*c;
-	int32_t			 type[NMSG];
-	size_t			 size[NMSG];
-	uint32_t		 seed[NMSG];
-	uint8_t			*scratch;
-	int			 sent, got, bad, other, connects;
-	int			 send_errors;
-};
-
-static void
-echo_send_next(struct echo *e)
-{
-	int i = e->sent;
-
-	th_fill(e->scratch, e->size[i], e->seed[i]);
-	if (tao_client_send(e->c, e->type[i], e->scratch, e->size[i]) != 0)
-		e->send_errors++;
-	e->sent++;
-}
-
-static void
-echo_reply(struct tao_client *c, const struct tao_message *m, void *arg)
-{
-	struct echo *e = arg;
-	int i = e->got++;
-
-	if (i >= e->sent || m->type != e->type[i] || m->len != e->size[i])
-		e->bad++;
-	else {
-		th_fill(e->scratch, m->len, e->seed[i]);
-		if (m->len > 0 && memcmp(e->scratch, m->data, m->len) != 0)
-			e->bad++;
-	}
-	if (e->sent < NMSG)
-		echo_send_next(e);
-	if (e->got == NMSG)
-		tao_loop_stop(tao_client_loop(c));
-}
 
 static void
 count_connect(struct tao_client *c, void *arg)
@@ -113,50 +41,42 @@ count_connect(struct tao_client *c, void *arg)
 	(*(int *)arg)++;
 }
 
+/* ---- 100 echoes of up to 1 MiB ---------------------------------------- */
+
 static void
 test_echo(struct tao_loop *l, int port)
 {
 	struct tao_client_opts o = { .loop = l };
-	struct echo *e = calloc(1, sizeof(*e));
+	struct th_cecho *e = th_cecho_new(NMSG, 0, MAX_SIZE);
+	long long total = th_cecho_bytes(e);
+	struct tao_client *c;
 	char addr[32];
-	long long total = 0;
 	double t0;
 
-	if (e == NULL || (e->scratch = malloc(MAX_SIZE)) == NULL)
-		bail("malloc");
-	for (int i = 0; i < NMSG; i++) {
-		e->type[i] = (int32_t)(th_rand() % 1000) + 1;
-		e->size[i] = i == 0 ? 0 : i == 1 ? MAX_SIZE :
-		    th_rand() % (MAX_SIZE + 1);
-		e->seed[i] = th_rand();
-		total += (long long)e->size[i];
-	}
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	o.write_queue_max = 8u << 20;
-	e->c = tao_client_connect(addr, &o);
-	ok(e->c != NULL, "tao_client_connect %s", addr);
-	if (e->c == NULL)
+	c = tao_client_connect(addr, &o);
+	ok(c != NULL, "tao_client_connect %s", addr);
+	if (c == NULL)
 		bail("no client");
-	tao_client_on_message(e->c, echo_reply, e);
-	tao_client_on_connect(e->c, count_connect, &e->connects);
-	ok(!tao_client_connected(e->c), "not connected before the loop ran");
-	for (int i = 0; i < DEPTH; i++)
-		echo_send_next(e);
-	ok(tao_client_queued(e->c) > 0, "sends before the connection are "
-	    "queued (%zu bytes)", tao_client_queued(e->c));
+	th_cecho_attach(e, c);
+	ok(!tao_client_connected(c), "not connected before the loop ran");
+	th_cecho_send(e, DEPTH);
+	ok(tao_client_queued(c) > 0, "sends before the connection are "
+	    "queued (%zu bytes)", tao_client_queued(c));
 	t0 = th_now_ms();
-	ok(run_for(l, th_ms(30000)) == 0, "100 echoes within the time limit");
+	ok(th_loop_run_for(l, th_ms(30000)) == 0, "100 echoes within the time "
+	    "limit");
 	diag("%lld payload bytes each way in %.0f ms", total,
 	    th_now_ms() - t0);
 	is_int(e->got, NMSG, "every echo came back");
 	is_int(e->bad, 0, "each one matched its message, in order");
 	is_int(e->send_errors, 0, "no send failed");
 	is_int(e->connects, 1, "on_connect ran once");
-	ok(tao_client_connected(e->c), "still connected");
-	is_int(tao_client_queued(e->c), 0, "nothing left queued");
-	tao_client_free(e->c);
-	free(e->scratch);
-	free(e);
+	ok(tao_client_connected(c), "still connected");
+	is_int(tao_client_queued(c), 0, "nothing left queued");
+	tao_client_free(c);
+	th_cecho_free(e);
 }
 
 /* ---- line codec ----------------------------------------------------- */
@@ -196,7 +116,8 @@ test_line(struct tao_loop *l, int port)
 	ok(tao_client_send(c, TAO_TYPE_LINE, "hello", 5) == 0 &&
 	    tao_client_send(c, TAO_TYPE_LINE, "world", 5) == 0,
 	    "line codec: two lines queued");
-	ok(run_for(l, th_ms(5000)) == 0, "line codec: both come back");
+	ok(th_loop_run_for(l, th_ms(5000)) == 0, "line codec: both come "
+	    "back");
 	is_str(ls.got, "hello|world|", "line codec: as sent");
 	is_int(ls.bad_type, 0, "line codec: frames have TAO_TYPE_LINE");
 	tao_client_free(c);
@@ -290,7 +211,8 @@ test_handlers(struct tao_loop *l, int port)
 	(void)tao_client_send(c, 8, "abc", 3);
 	(void)tao_client_send(c, 7, "abcd", 4);
 	(void)tao_client_send(c, 7, "odd", 3);	/* refused when it returns */
-	ok(run_for(l, th_ms(5000)) == 0, "the refusal closes the connection");
+	ok(th_loop_run_for(l, th_ms(5000)) == 0, "the refusal closes the "
+	    "connection");
 	is_int(h.typed, 2, "two type-7 echoes reached their handler");
 	is_int(h.decoded_ok, 2, "with what the decoder made");
 	is_int(h.other, 1, "the type-8 echo went to on_message");
@@ -366,7 +288,7 @@ test_heartbeat(struct tao_loop *l)
 	hc = beat_client(l, d->port[0], 100, &hb);
 	sc = beat_client(l, d->port[0], 0, &silent);
 	t0 = th_now_ms();
-	(void)run_for(l, 2000);
+	(void)th_loop_run_for(l, 2000);
 	diag("heartbeat replies %d; silent client closed after %.0f ms",
 	    hb.replies, silent.closes ? silent.closed_at - t0 : -1.0);
 	is_int(hb.connects, 1, "the heartbeating client connected once");
@@ -422,7 +344,8 @@ test_dead_server(struct tao_loop *l)
 	tao_client_on_error(c, on_error_record, &h);
 	tao_client_on_close(c, on_close_stop, &h);
 	t0 = th_now_ms();
-	ok(run_for(l, th_ms(3000)) == 0, "a silent server is given up on");
+	ok(th_loop_run_for(l, th_ms(3000)) == 0, "a silent server is given "
+	    "up on");
 	elapsed = th_now_ms() - t0;
 	diag("after %.0f ms: %s", elapsed, h.msg);
 	is_int(h.kind, TAO_CLIENT_ERR_TIMEOUT, "as TAO_CLIENT_ERR_TIMEOUT");

@@ -38,6 +38,7 @@
 
 #include <tao.h>
 
+#include "tests/lib/clientecho.h"
 #include "tests/lib/harness.h"
 #include "tests/tap.h"
 
@@ -235,28 +236,6 @@ struct result {
 };
 
 static void
-stop_loop(struct tao_loop *l, void *arg)
-{
-	*(int *)arg = 1;
-	tao_loop_stop(l);
-}
-
-/* Run until a callback stops the loop: 0, or -1 after ms. */
-static int
-run_for(struct tao_loop *l, int ms)
-{
-	int timed_out = 0;
-	int64_t id = tao_loop_run_after(l, (uint64_t)ms, stop_loop,
-	    &timed_out);
-
-	if (id < 0 || tao_loop_run(l) < 0)
-		bail("running the loop");
-	if (!timed_out)
-		(void)tao_loop_timer_cancel(l, id);
-	return timed_out ? -1 : 0;
-}
-
-static void
 r_connect(struct tao_client *c, void *arg)
 {
 	struct result *r = arg;
@@ -319,7 +298,7 @@ attempt(struct tao_loop *l, int port, struct tao_client_opts *o,
 	tao_client_on_close(c, r_close, r);
 	tao_client_on_error(c, r_error, r);
 	tao_client_on_message(c, r_message, r);
-	if (run_for(l, th_ms(10000)) == -1)
+	if (th_loop_run_for(l, th_ms(10000)) == -1)
 		diag("no outcome in time");
 	tao_client_free(c);
 }
@@ -346,82 +325,31 @@ refused(struct tao_loop *l, int port, struct tao_client_opts *o,
 
 /* ---- 100 TLS echoes --------------------------------------------------- */
 
-struct echo {
-	struct tao_client	*c;
-	size_t			 size[NMSG];
-	uint32_t		 seed[NMSG];
-	uint8_t			*scratch;
-	int			 sent, got, bad, connects;
-};
-
-static void
-echo_send_next(struct echo *e)
-{
-	th_fill(e->scratch, e->size[e->sent], e->seed[e->sent]);
-	(void)tao_client_send(e->c, 2, e->scratch, e->size[e->sent]);
-	e->sent++;
-}
-
-static void
-echo_reply(struct tao_client *c, const struct tao_message *m, void *arg)
-{
-	struct echo *e = arg;
-	int i = e->got++;
-
-	if (i >= e->sent || m->type != 2 || m->len != e->size[i])
-		e->bad++;
-	else {
-		th_fill(e->scratch, m->len, e->seed[i]);
-		if (m->len > 0 && memcmp(e->scratch, m->data, m->len) != 0)
-			e->bad++;
-	}
-	if (e->sent < NMSG)
-		echo_send_next(e);
-	if (e->got == NMSG)
-		tao_loop_stop(tao_client_loop(c));
-}
-
-static void
-echo_connect(struct tao_client *c, void *arg)
-{
-	(void)c;
-	((struct echo *)arg)->connects++;
-}
-
 static void
 test_echo(struct tao_loop *l, int port, const char *server)
 {
 	struct tao_client_opts o = { .loop = l, .tls = 1,
 	    .tls_ca_file = ca_pem, .write_queue_max = 8u << 20 };
-	struct echo *e = calloc(1, sizeof(*e));
+	struct th_cecho *e = th_cecho_new(NMSG, 2, MAX_SIZE);
+	struct tao_client *c;
 	char addr[32];
 	double t0;
 
-	if (e == NULL || (e->scratch = malloc(MAX_SIZE)) == NULL)
-		bail("malloc");
-	for (int i = 0; i < NMSG; i++) {
-		e->size[i] = i == 0 ? 0 : i == 1 ? MAX_SIZE :
-		    th_rand() % (MAX_SIZE + 1);
-		e->seed[i] = th_rand();
-	}
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-	if ((e->c = tao_client_connect(addr, &o)) == NULL)
+	if ((c = tao_client_connect(addr, &o)) == NULL)
 		bail("tao_client_connect (TLS echo)");
-	tao_client_on_message(e->c, echo_reply, e);
-	tao_client_on_connect(e->c, echo_connect, e);
-	for (int i = 0; i < 4; i++)
-		echo_send_next(e);
+	th_cecho_attach(e, c);
+	th_cecho_send(e, 4);
 	t0 = th_now_ms();
-	ok(run_for(l, th_ms(30000)) == 0, "TLS echo (%s): done in time",
-	    server);
+	ok(th_loop_run_for(l, th_ms(30000)) == 0, "TLS echo (%s): done in "
+	    "time", server);
 	diag("%d echoes through TLS in %.0f ms", e->got, th_now_ms() - t0);
 	is_int(e->connects, 1, "TLS echo: one connection, certificate and "
 	    "IP address verified");
 	is_int(e->got, NMSG, "TLS echo: 100 messages up to 1 MiB came back");
 	is_int(e->bad, 0, "TLS echo: each matched, in order");
-	tao_client_free(e->c);
-	free(e->scratch);
-	free(e);
+	tao_client_free(c);
+	th_cecho_free(e);
 }
 
 /* taod with a tls listener, if this build's taod can do it. */

@@ -128,51 +128,25 @@ get_config(struct th_daemon *d, char *out, size_t outlen, int *ports)
 static int
 tlv_echoes(int port)
 {
-	int fd = th_connect(port), rc;
-
-	if (fd == -1)
-		return 0;
-	rc = th_echo_once(fd, 7, 100, th_rand()) == 0;
-	close(fd);
-	return rc;
+	return th_tlv_echoes(port, 7, 100, th_rand());
 }
 
 static int
 line_echoes(int port)
 {
-	static const char msg[] = "reload equivalence\n";
-	char buf[sizeof(msg)];
-	int fd = th_connect(port), rc = 0;
-
-	if (fd == -1)
-		return 0;
-	if (th_write_all(fd, msg, sizeof(msg) - 1) == 0 &&
-	    th_read_exact(fd, buf, sizeof(msg) - 1, th_ms(3000)) == 0)
-		rc = memcmp(buf, msg, sizeof(msg) - 1) == 0;
-	close(fd);
-	return rc;
+	return th_line_echoes(port, "reload equivalence\n");
 }
 
-/* A TLS handshake and echo succeed; 1 also checks the certificate. */
+/* A TLS handshake and echo succeed; also the certificate, if named. */
 static int
 tls_echoes(int port, SSL_CTX *ctx, const char *want_cert)
 {
-	struct tlsc t;
-	int rc;
+	char why[300];
 
-	if (tlsc_open(&t, ctx, port) == -1) {
-		diag("  tls: %s", t.err);
-		return 0;
-	}
-	rc = tlsc_echo(&t, 9, 300, th_rand()) == 0;
-	if (!rc)
-		diag("  tls echo: %s", t.err);
-	if (rc && want_cert != NULL && !tlsc_peer_is(&t, want_cert)) {
-		diag("  tls: the server presented another certificate");
-		rc = 0;
-	}
-	tlsc_close(&t);
-	return rc;
+	if (tlsc_echoes(port, ctx, 9, 300, want_cert, why, sizeof(why)))
+		return 1;
+	diag("  %s", why);
+	return 0;
 }
 
 /* A connection that sends nothing (or `partial` bytes of a header) is

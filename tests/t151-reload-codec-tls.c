@@ -77,42 +77,21 @@ listeners(struct th_daemon *d, char *lines, size_t len, int *ports)
 static int
 tlv_echoes(int port)
 {
-	int fd = th_connect(port), rc;
-
-	if (fd == -1)
-		return 0;
-	rc = th_echo_once(fd, 4, 64, th_rand()) == 0;
-	close(fd);
-	return rc;
+	return th_tlv_echoes(port, 4, 64, th_rand());
 }
 
 static int
 line_echoes(int port)
 {
-	static const char msg[] = "a line after the reload\n";
-	char buf[sizeof(msg)];
-	int fd = th_connect(port), rc = 0;
-
-	if (fd == -1)
-		return 0;
-	if (th_write_all(fd, msg, sizeof(msg) - 1) == 0 &&
-	    th_read_exact(fd, buf, sizeof(msg) - 1, th_ms(3000)) == 0)
-		rc = memcmp(buf, msg, sizeof(msg) - 1) == 0;
-	close(fd);
-	return rc;
+	return th_line_echoes(port, "a line after the reload\n");
 }
 
 static int
 tls_echoes(int port)
 {
-	struct tlsc t;
-	int rc;
+	char why[300];
 
-	if (tlsc_open(&t, trust, port) == -1)
-		return 0;
-	rc = tlsc_echo(&t, 6, 200, th_rand()) == 0;
-	tlsc_close(&t);
-	return rc;
+	return tlsc_echoes(port, trust, 6, 200, NULL, why, sizeof(why));
 }
 
 static void

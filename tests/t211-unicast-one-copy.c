@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/chat.h"
 #include "lib/harness.h"
 #include "tap.h"
 
@@ -21,34 +22,9 @@
 #define NMSG	20
 
 static int
-welcome(struct th_client *c, int timeout_ms)
-{
-	struct th_frame f;
-	char text[64];
-	unsigned long long n;
-
-	if (th_client_expect(c, 3, &f, timeout_ms) != 1 ||
-	    f.len >= sizeof(text))
-		return -1;
-	memcpy(text, f.data, f.len);
-	text[f.len] = '\0';
-	if (sscanf(text, "netid=%llu worker=%d", &n, &c->tag) != 2)
-		return -1;
-	c->netid = n;
-	return 0;
-}
-
-static int
 open_on(struct th_client *c, int port, int want)
 {
-	for (int i = 0; i < TRIES; i++) {
-		if (th_client_open(c, port) == -1)
-			return -1;
-		if (welcome(c, th_ms(3000)) == 0 && c->tag == want)
-			return 0;
-		th_client_close(c);
-	}
-	return -1;
+	return th_chat_open_on(c, port, 0, want, TRIES);
 }
 
 static int

@@ -53,13 +53,7 @@ varint_echoes(int port)
 static int
 tlv_echoes(int port)
 {
-	int fd = th_connect(port), rc;
-
-	if (fd == -1)
-		return 0;
-	rc = th_echo_once(fd, 3, 20, 1) == 0;
-	close(fd);
-	return rc;
+	return th_tlv_echoes(port, 3, 20, 1);
 }
 
 static int

@@ -71,6 +71,8 @@ struct th_load {
 	int		 connected;	/* atomic */
 	int		 finished;	/* atomic: the thread is done */
 	struct th_load_totals t;
+	struct th_load_break breaks[TH_LOAD_BREAKS_MAX];
+	int		 nbreaks;	/* all breaks; the first ones kept */
 	uint8_t		*expect;	/* scratch for the expected payload */
 };
 
@@ -116,19 +118,28 @@ conn_break(struct th_load *l, struct lconn *c, enum th_conn_state st,
     int err)
 {
 	double mark = __atomic_load_n(&l->mark_us, __ATOMIC_ACQUIRE) / 1e3;
+	int lost = 0;
 
 	for (int i = 0; i < c->qlen; i++) {
 		const struct pending *p = &c->q[(c->qhead + i) % l->o.depth];
 
 		if (p->sent_at == 0)
 			continue;	/* never wholly written */
-		c->pub.lost++;
-		l->t.lost++;
+		lost++;
 		if (mark > 0 && p->sent_at < mark) {
 			c->pub.lost_before_mark++;
 			l->t.lost_before_mark++;
 		}
 	}
+	c->pub.lost += lost;
+	l->t.lost += lost;
+	if (l->nbreaks < TH_LOAD_BREAKS_MAX)
+		l->breaks[l->nbreaks] = (struct th_load_break){
+			.conn = (int)(c - l->c), .port = c->pub.port,
+			.state = st, .err = err, .at_ms = th_now_ms(),
+			.replies = c->replies_here, .lost = lost,
+		};
+	l->nbreaks++;
 	c->qlen = 0;
 	c->pub.state = st;
 	c->pub.err = err;
@@ -528,6 +539,16 @@ th_load_diag(const char *what, const struct th_load_totals *t)
 	    "%d connects failed, %d reconnects, %d open", what, t->sent,
 	    t->replies, t->lost, t->lost_before_mark, t->closed, t->reset,
 	    t->bad, t->timeout, t->connect_failed, t->reconnects, t->open);
+}
+
+int
+th_load_breaks(struct th_load *l, const struct th_load_break **b, int *total)
+{
+	*b = l->breaks;
+	if (total != NULL)
+		*total = l->nbreaks;
+	return l->nbreaks < TH_LOAD_BREAKS_MAX ? l->nbreaks :
+	    TH_LOAD_BREAKS_MAX;
 }
 
 const struct th_load_conn *

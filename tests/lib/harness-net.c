@@ -195,6 +195,37 @@ done:
 }
 
 int
+th_tlv_echoes(int port, int32_t type, size_t len, uint32_t seed)
+{
+	int fd = th_connect(port), rc;
+
+	if (fd == -1)
+		return 0;
+	rc = th_echo_once(fd, type, len, seed) == 0;
+	close(fd);
+	return rc;
+}
+
+int
+th_line_echoes(int port, const char *line)
+{
+	size_t len = strlen(line);
+	char *buf = malloc(len + 1);
+	int fd, rc = 0;
+
+	if (buf == NULL)
+		return 0;
+	if ((fd = th_connect(port)) != -1) {
+		if (th_write_all(fd, line, len) == 0 &&
+		    th_read_exact(fd, buf, len, th_ms(3000)) == 0)
+			rc = memcmp(buf, line, len) == 0;
+		close(fd);
+	}
+	free(buf);
+	return rc;
+}
+
+int
 th_wait_closed(int fd, int timeout_ms)
 {
 	char sink[65536];

@@ -210,6 +210,12 @@ int		 th_recv_frame(int fd, int32_t *type, void *buf, size_t cap,
 		    uint32_t *len, int timeout_ms);
 /* Send one frame of len th_fill(seed) bytes, expect it back: 0 or -1. */
 int		 th_echo_once(int fd, int32_t type, size_t len, uint32_t seed);
+/* Probes: connect to 127.0.0.1:port, echo one frame (th_echo_once) or
+ * one line (with its newline, back within 3 s x scale), close; 1 if it
+ * came back, 0 if not. */
+int		 th_tlv_echoes(int port, int32_t type, size_t len,
+		    uint32_t seed);
+int		 th_line_echoes(int port, const char *line);
 /* 0 once the peer has closed (EOF or reset) within timeout_ms, reading
  * and discarding what comes first; -1 if it stays open. */
 int		 th_wait_closed(int fd, int timeout_ms);
@@ -363,6 +369,24 @@ void		 th_load_stop(struct th_load *l, struct th_load_totals *t);
 const struct th_load_conn *th_load_conn(struct th_load *l, int i);
 void		 th_load_diag(const char *what,
 		    const struct th_load_totals *t);
+/*
+ * Every break (the first TH_LOAD_BREAKS_MAX of them), in the order they
+ * happened: which connection, its local port (to find it in taod's
+ * log), how it broke, when (th_now_ms()), and what it had done.
+ */
+#define TH_LOAD_BREAKS_MAX	32
+struct th_load_break {
+	int		 conn;		/* index, as for th_load_conn() */
+	int		 port;		/* local port, -1 before connect */
+	enum th_conn_state state;
+	int		 err;
+	double		 at_ms;
+	long long	 replies;	/* on this socket before it broke */
+	int		 lost;		/* requests it took with it */
+};
+/* The breaks kept (readable after th_load_stop()); *total: all breaks. */
+int		 th_load_breaks(struct th_load *l,
+		    const struct th_load_break **b, int *total);
 void		 th_load_free(struct th_load *l);
 
 /*

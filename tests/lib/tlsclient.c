@@ -171,3 +171,26 @@ tlsc_peer_is(struct tlsc *t, const char *pem_path)
 	X509_free(want);
 	return same;
 }
+
+int
+tlsc_echoes(int port, struct ssl_ctx_st *ctx, int32_t type, size_t len,
+    const char *want_cert, char *why, size_t whylen)
+{
+	struct tlsc t;
+	int rc;
+
+	if (tlsc_open(&t, ctx, port) == -1) {
+		snprintf(why, whylen, "tls: %s", t.err);
+		return 0;
+	}
+	rc = tlsc_echo(&t, type, len, th_rand()) == 0;
+	if (!rc)
+		snprintf(why, whylen, "tls echo: %s", t.err);
+	if (rc && want_cert != NULL && !tlsc_peer_is(&t, want_cert)) {
+		snprintf(why, whylen, "tls: the server presented another "
+		    "certificate");
+		rc = 0;
+	}
+	tlsc_close(&t);
+	return rc;
+}

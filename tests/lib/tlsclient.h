@@ -1,8 +1,8 @@
 /*
  * tlsclient.h - a small blocking TLS client for the reload tests
  * (t150, t151): connect, handshake verifying "localhost" against the
- * given trust file, TLV frames over it, the server certificate's
- * SHA-256.  Certificates are made with tlsc_make_certs().
+ * given trust file, TLV frames over it, the server's certificate, and
+ * the probe made of them (tlsc_echoes).  Certificates are made with tlsc_make_certs().
  */
 #ifndef TAO_TESTS_TLSCLIENT_H
 #define TAO_TESTS_TLSCLIENT_H
@@ -37,5 +37,15 @@ int		 tlsc_echo(struct tlsc *t, int32_t type, size_t len,
 		    uint32_t seed);
 /* 1 if the peer's certificate is the one in pem_path, 0 if not. */
 int		 tlsc_peer_is(struct tlsc *t, const char *pem_path);
+/*
+ * The probe of a tls listener: connect to port trusting ctx, handshake,
+ * echo one TLV frame (type, len bytes of th_fill(th_rand()): main thread
+ * only), and if want_cert is not NULL check that the server presented
+ * the certificate in that file; close.  1 if all of it worked; 0 with
+ * why set to "tls: ..." or "tls echo: ..." if not.
+ */
+int		 tlsc_echoes(int port, struct ssl_ctx_st *ctx, int32_t type,
+		    size_t len, const char *want_cert, char *why,
+		    size_t whylen);
 
 #endif
