@@ -43,6 +43,7 @@ struct tao_listener {
 	int			 l_index;	/* position in the config */
 	int			 l_polling;	/* registered in epoll */
 	int			 l_tls;		/* connections speak TLS */
+	const struct tao_listen_access *l_access; /* never NULL */
 };
 
 
