@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "master/master.h"
@@ -46,8 +47,7 @@ queue_push(struct tao_chan_queue *q, const struct tao_chan_out *o)
 static int
 out_send(const struct tao_proc *p, const struct tao_chan_out *o)
 {
-	return tao__chan_send_fd(p->p_w.w_fd, o->o_msg.cm_type,
-	    o->o_msg.cm_arg, o->o_msg.cm_value, o->o_fd);
+	return tao__chan_send_msg(p->p_w.w_fd, &o->o_msg, o->o_fd);
 }
 
 static void
@@ -84,11 +84,28 @@ queue_flush(struct tao_master *m, struct tao_proc *p)
 	tao__watch_mod(m, &p->p_w, EPOLLIN | (q->q_len ? EPOLLOUT : 0));
 }
 
+static int	relay_send_msg(struct tao_master *, struct tao_proc *,
+		    const struct tao_chan_msg *, int);
+
 int
 tao__relay_send(struct tao_master *m, struct tao_proc *p, uint32_t type,
     uint32_t arg, uint64_t value, int fd)
 {
-	struct tao_chan_out o = { { type, arg, value }, fd };
+	struct tao_chan_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.cm_type = type;
+	msg.cm_arg = arg;
+	msg.cm_value = value;
+	return relay_send_msg(m, p, &msg, fd);
+}
+
+/* tao__relay_send of a whole record (a handed-over peer with it). */
+static int
+relay_send_msg(struct tao_master *m, struct tao_proc *p,
+    const struct tao_chan_msg *msg, int fd)
+{
+	struct tao_chan_out o = { *msg, fd };
 
 	if (p->p_w.w_events == 0) {	/* the worker closed its end */
 		if (fd >= 0)
@@ -164,8 +181,7 @@ relay_conn(struct tao_master *m, struct tao_proc *from,
 		close(fd);
 		return;
 	}
-	if (tao__relay_send(m, to, TAO_CHAN_CONN, msg->cm_arg, msg->cm_value,
-	    fd) == -1)
+	if (relay_send_msg(m, to, msg, fd) == -1)
 		log_warn("reload: passing a connection to worker %ld",
 		    (long)to->p_pid);
 }

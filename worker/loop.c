@@ -222,7 +222,8 @@ channel_on_event(struct tao_worker *w)
 			 * drain closes it gracefully. */
 			if (fd >= 0) {
 				tao__conn_adopt(w, fd,
-				    tao__handoff_codec(m.cm_arg), m.cm_value);
+				    tao__handoff_codec(m.cm_arg), m.cm_value,
+				    m.cm_peer);
 				fd = -1;
 			}
 			break;

@@ -66,6 +66,8 @@ struct tao_worker {
 	uint64_t		 w_accept_delay_ms;
 	uint64_t		 w_accept_log_ms;
 	uint64_t		 w_refuse_log_ms;
+	uint64_t		 w_access_log_ms;	/* access.c */
+	uint64_t		 w_access_quiet;
 	struct tao_stats_block	*w_stats;	/* ours, in shared memory */
 	struct tao_netmap	 w_netmap;	/* our connections by netid */
 	struct tao_io		 w_ring_io;	/* our eventfd */
