@@ -113,7 +113,10 @@ static const char config[] =
     "allow 10.0.0.0/8\n"
     "allow ::ffff:198.51.100.0/120\n"	/* the IPv4 rule 198.51.100.0/24 */
     "deny all\n"
-    "listen 127.0.0.1:0 tlv\n";		/* 5: no rules: everyone */
+    "listen 127.0.0.1:0 tlv\n"		/* 5: no rules: everyone */
+    "listen 127.0.0.1:0 tlv\n"		/* 6: no rule matches: allowed */
+    "deny 10.0.0.0/8\n"
+    "deny ::/0\n";
 
 int
 main(void)
@@ -121,10 +124,10 @@ main(void)
 	double t0;
 	int lines;
 
-	plan(23);
+	plan(24);
 	th_init("t273-access-rules", 60);
 	if ((d = th_daemon_fork(config, th_peer_server, NULL)) == NULL ||
-	    d->nports != 6)
+	    d->nports != 7)
 		bail("server did not start");
 	t0 = th_now_ms();
 	expect(served(th_connect(d->port[0])), 0, "direct 127.0.0.1, "
@@ -135,6 +138,8 @@ main(void)
 	expect(served(connect6(d->port[3])), 0, "direct ::1, an IPv4 rule "
 	    "skipped, deny ::1/128");
 	expect(served(th_connect(d->port[5])), 1, "no rules");
+	expect(served(th_connect(d->port[6])), 1, "no rule matches "
+	    "127.0.0.1 (deny 10.0.0.0/8, deny ::/0)");
 	proxied("v1 192.0.2.1 (allowed before its /24 is denied)", 0, 4,
 	    "192.0.2.1", 1);
 	proxied("v1 192.0.2.2", 0, 4, "192.0.2.2", 0);
