@@ -567,8 +567,8 @@ tao__config_codecs(struct tao_config *cf, const struct tao_codec_set *set,
 			continue;
 		tao__codec_names(set, names, sizeof(names));
 		snprintf(err, errlen, "%s:%d: listen: unknown codec '%s' "
-		    "(want %s, or tls)", file, lc->lc_line, lc->lc_codec_name,
-		    names);
+		    "(want %s, tls or proxy)", file, lc->lc_line,
+		    lc->lc_codec_name, names);
 		return -1;
 	}
 	return 0;
