@@ -38,11 +38,11 @@
  *            |          gen (master, in reclaim)                           |
  *            |  line 1  sleeping flag (the islot as consumer sets it,      |
  *            |          producers clear it when they decide to wake it)    |
- * ringdata_off+------------------------------------------------------------+
- *            | ring data [nislots][ring_size]   records, producer only     |
  * iplimit_off+-------------------------------------------------------------+
  *            | per-address connection counts and their owners, under a     |
  *            | robust mutex (shm/iplimit-t.h)                              |
+ * ringdata_off+------------------------------------------------------------+
+ *            | ring data [nislots][ring_size]   records, producer only     |
  * total_size +-------------------------------------------------------------+
  *
  * "Worker" above means the one process that holds the islot; while an islot

@@ -71,10 +71,11 @@ layout_compute(unsigned nislots, unsigned max_conns, uint64_t ring_size,
 	l->ringctl_off = off;
 	off = round_up(off + (uint64_t)nislots * sizeof(struct tao_ring_ctl),
 	    TAO_SHM_PAGE);
-	l->ringdata_off = off;
-	off = round_up(off + (uint64_t)nislots * ring_size, TAO_SHM_PAGE);
 	l->iplimit_off = off;
-	off += tao__iplimit_size(nislots, max_conns);
+	off = round_up(off + tao__iplimit_size(nislots, max_conns),
+	    TAO_SHM_PAGE);
+	l->ringdata_off = off;
+	off += (uint64_t)nislots * ring_size;
 	if (off > SIZE_MAX)
 		goto fail;
 	l->total = off;
