@@ -89,14 +89,17 @@ v2_cases(void)
 	check("v2 LOCAL", h, n, NULL);
 }
 
-/* A v2 header with TLVs, then a frame, one byte per write. */
+/* A v2 header with TLVs (or a v1 line), then a frame, one byte per
+ * write. */
 static void
-byte_by_byte(void)
+byte_by_byte(int v1)
 {
 	uint8_t h[512], tlv[] = { 0x04, 0x00, 0x03, 'a', 'b', 'c' };
 	char peer[128];
-	size_t n = th_proxy_v2(h, sizeof(h), 0, 4, "198.51.100.77",
-	    "10.0.0.1", 555, 7000, tlv, sizeof(tlv));
+	size_t n = v1 ? th_proxy_v1((char *)h, sizeof(h), "TCP4",
+	    "198.51.100.77", "10.0.0.1", 555, 7000) : th_proxy_v2(h,
+	    sizeof(h), 0, 4, "198.51.100.77", "10.0.0.1", 555, 7000, tlv,
+	    sizeof(tlv));
 	int fd = th_connect(d->port[0]), okw = fd >= 0;
 
 	th_put_header(h + n, TH_PEER_ASK, 0);
@@ -109,8 +112,8 @@ byte_by_byte(void)
 	ok(okw && th_recv_frame(fd, &type, peer, sizeof(peer) - 1, &len,
 	    th_ms(5000)) == 0 && type == TH_PEER_ASK &&
 	    (peer[len] = '\0', strcmp(peer, "198.51.100.77:555") == 0),
-	    "v2 header and frame split byte by byte: peer %s",
-	    okw ? peer : "?");
+	    "%s header and frame split byte by byte: peer %s",
+	    v1 ? "v1" : "v2", okw ? peer : "?");
 	if (fd >= 0)
 		close(fd);
 }
@@ -122,7 +125,7 @@ main(void)
 	size_t n;
 	int fd;
 
-	plan(22);
+	plan(23);
 	th_init("t270-proxy-peer", 60);
 	d = th_daemon_fork("workers 1\nlisten 127.0.0.1:0 tlv proxy\n"
 	    "listen 127.0.0.1:0 tlv\n", th_peer_server, NULL);
@@ -137,7 +140,8 @@ main(void)
 	n = th_proxy_v1(h, sizeof(h), "UNKNOWN", NULL, NULL, 0, 0);
 	check("v1 UNKNOWN", h, n, NULL);
 	v2_cases();
-	byte_by_byte();
+	byte_by_byte(0);
+	byte_by_byte(1);
 	/* The plain listener takes no header. */
 	fd = th_connect(d->port[1]);
 	char want[64];
