@@ -25,6 +25,9 @@ struct tao_settings {
 	 * worker, default 4, and jobs queued per worker, default 1024. */
 	int		st_blocking_threads;
 	uint32_t	st_blocking_queue_max;
+	/* Connections from one client address, all workers and listeners
+	 * together (shm/iplimit.h); 0 = no limit. */
+	uint32_t	st_max_conns_per_ip;
 };
 
 #endif

@@ -34,7 +34,8 @@ FUZZ_MAX_LEN	?= 4096
 FUZZ_ARGS	?=
 FUZZ_DIR	:= build/fuzz
 FUZZ_LIB_SRCS	:= $(sort $(wildcard proto/*.c)) fuzz/codec-check.c \
-		   master/config.c master/config-reload.c master/affinity.c core/log.c
+		   master/config.c master/config-reload.c master/affinity.c core/log.c \
+		   master/config-access.c master/buf.c
 
 # Recursive (=) so that pkg-config runs only when something is fuzzed.
 FUZZ_CFLAGS	?= -std=gnu11 -D_GNU_SOURCE -I. -Iinclude \

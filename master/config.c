@@ -1,9 +1,8 @@
 /*
  * config.c - the taod.conf(5) parser.
  *
- * A table maps each directive to a setter; setters see the line's words
- * and report problems through a message buffer, never stderr.  Numbers are
- * checked for range and trailing garbage; sizes accept k, m and g.
+ * A table maps each directive to a setter (words in, message out, never
+ * stderr).  Numbers are range-checked; sizes accept k, m and g.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -200,15 +199,15 @@ set_listen(struct tao_config *cf, char **argv, int argc, char *msg,
 		if (codec != NULL) {
 			lc->lc_codec = codec;
 			lc->lc_codec_name[0] = '\0';
-		} else if (strcmp(argv[i], "tls") == 0)
-			lc->lc_tls = 1;
+		} else if (tao__config_listen_flag(cf, argv[i]))
+			continue;	/* tls, proxy */
 		else if (lc->lc_codec_name[0] == '\0' && strlcpy(
 		    lc->lc_codec_name, argv[i], sizeof(lc->lc_codec_name)) <
 		    sizeof(lc->lc_codec_name))
 			lc->lc_codec = NULL;	/* tao__config_codecs */
 		else
 			return complain(msg, msglen, "listen: unknown option "
-			    "'%s' (want tlv, line, tls or one codec name)",
+			    "'%s' (want tlv, line, tls, proxy or a codec name)",
 			    argv[i]);
 	}
 	for (int i = 0; i < cf->cf_nlistens && !port_is_zero(lc); i++)
@@ -369,7 +368,7 @@ set_metrics(struct tao_config *cf, char **argv, int argc, char *msg,
 static const struct directive directives[] = {
 	{ "workers",		1, 1, set_workers },
 	{ "worker_cpu_affinity", 1, MAX_WORDS - 1, set_affinity },
-	{ "listen",		1, 3, set_listen },
+	{ "listen",		1, 4, set_listen },
 	{ "app",		1, MAX_WORDS - 2, set_app },
 	{ "module_path",	1, 1, set_module_path },
 	{ "max_frame",		1, 1, set_max_frame },
@@ -394,6 +393,9 @@ static const struct directive directives[] = {
 	{ "tls_key",		1, 1, set_tls_key },
 	{ "tls_client_ca",	1, 1, set_tls_client_ca },
 	{ "metrics",		1, 1, set_metrics },
+	{ "allow",		1, 1, tao__config_set_allow },
+	{ "deny",		1, 1, tao__config_set_deny },
+	{ "max_connections_per_ip", 1, 1, tao__config_set_per_ip },
 };
 
 void
@@ -565,8 +567,8 @@ tao__config_codecs(struct tao_config *cf, const struct tao_codec_set *set,
 			continue;
 		tao__codec_names(set, names, sizeof(names));
 		snprintf(err, errlen, "%s:%d: listen: unknown codec '%s' "
-		    "(want %s, or tls)", file, lc->lc_line, lc->lc_codec_name,
-		    names);
+		    "(want %s, tls or proxy)", file, lc->lc_line,
+		    lc->lc_codec_name, names);
 		return -1;
 	}
 	return 0;

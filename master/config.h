@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "tao.h"
+#include "core/access.h"
 #include "core/settings.h"
 
 #define TAO_MAX_LISTENS		16
@@ -36,6 +37,9 @@ struct tao_config {
 	char			 cf_file[PATH_MAX];	/* "" = built-in */
 	int			 cf_workers;		/* 0 = auto */
 	struct tao_listen_conf	 cf_listens[TAO_MAX_LISTENS];
+	/* proxy flag and allow/deny rules of cf_listens[i] (kept apart so
+	 * the listener sets, which copy tao_listen_conf, stay small) */
+	struct tao_listen_access cf_access[TAO_MAX_LISTENS];
 	int			 cf_nlistens;
 	char			 cf_app[PATH_MAX];	/* name or module path */
 	char			 cf_app_options[256];	/* "notices", "" */
@@ -121,6 +125,23 @@ int	tao__config_worker_cpu(const struct tao_config *, int slot);
 /* The directive's value as taod.conf(5) writes it, for taoctl config. */
 void	tao__config_affinity_text(const struct tao_config *, char *,
 	    size_t);
+
+/*
+ * config-access.c: "proxy" and "tls" after a listen address (1: it was
+ * one of them), and the directives allow, deny and
+ * max_connections_per_ip (the set functions of config.c's table).
+ */
+int	tao__config_listen_flag(struct tao_config *, const char *word);
+int	tao__config_set_allow(struct tao_config *, char **argv, int argc,
+	    char *msg, size_t msglen);
+int	tao__config_set_deny(struct tao_config *, char **argv, int argc,
+	    char *msg, size_t msglen);
+int	tao__config_set_per_ip(struct tao_config *, char **argv, int argc,
+	    char *msg, size_t msglen);
+/* taoctl config: the listener's rules, one "allow ..." line each. */
+struct tao_buf;
+void	tao__config_print_access(const struct tao_config *, int listener,
+	    struct tao_buf *, int json);
 
 struct tao_buf;
 /*

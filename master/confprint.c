@@ -46,6 +46,7 @@ collect(const struct tao_config *cf, struct shown *v, char *cpus,
 	NUM("max_frame", st->st_max_frame);
 	NUM("write_queue_max", st->st_write_queue_max);
 	NUM("max_connections", cf->cf_max_connections);
+	NUM("max_connections_per_ip", st->st_max_conns_per_ip);
 	NUM("ring_size", cf->cf_ring_size);
 	NUM("heartbeat_ms", st->st_heartbeat_ms);
 	v[n++] = (struct shown){ "heartbeat_reply", V_ONOFF,
@@ -79,9 +80,11 @@ print_text(const struct tao_config *cf, const struct shown *v, int n,
 			for (int j = 0; j < cf->cf_nlistens; j++) {
 				const struct tao_listen_conf *lc =
 				    &cf->cf_listens[j];
-				tao__buf_printf(b, "listen %s %s%s\n",
+				tao__buf_printf(b, "listen %s %s%s%s\n",
 				    lc->lc_text, lc->lc_codec->name,
-				    lc->lc_tls ? " tls" : "");
+				    lc->lc_tls ? " tls" : "",
+				    cf->cf_access[j].la_proxy ? " proxy" : "");
+				tao__config_print_access(cf, j, b, 0);
 			}
 		switch (v[i].kind) {
 		case V_NUM:
@@ -113,8 +116,10 @@ print_json(const struct tao_config *cf, const struct shown *v, int n,
 		const struct tao_listen_conf *lc = &cf->cf_listens[j];
 		tao__buf_printf(b, "%s{\"address\":", j ? "," : "");
 		tao__buf_json_str(b, lc->lc_text);
-		tao__buf_printf(b, ",\"codec\":\"%s\",\"tls\":%s}",
+		tao__buf_printf(b, ",\"codec\":\"%s\",\"tls\":%s",
 		    lc->lc_codec->name, lc->lc_tls ? "true" : "false");
+		tao__config_print_access(cf, j, b, 1);
+		tao__buf_printf(b, "}");
 	}
 	tao__buf_printf(b, "]");
 	for (int i = 0; i < n; i++) {

@@ -181,7 +181,7 @@ find_resolved(const struct tao_lset *set, const struct tao_listen_conf *lc)
 int
 tao__lset_worker_fds(const struct tao_lset *set, const struct tao_config *cf,
     int slot, int nworkers, int *fds, const struct tao_codec **codecs,
-    int *tls, int max)
+    int *tls, const struct tao_listen_access **access, int max)
 {
 	int n = 0;
 
@@ -196,6 +196,7 @@ tao__lset_worker_fds(const struct tao_lset *set, const struct tao_config *cf,
 		for (int j = slot; j < ls->ls_nfd && n < max; j += nworkers) {
 			fds[n] = ls->ls_fd[j];
 			tls[n] = lc->lc_tls;
+			access[n] = &cf->cf_access[i];
 			codecs[n++] = lc->lc_codec;
 		}
 	}

@@ -39,10 +39,12 @@ int	tao__lset_apply(struct tao_lset *, struct tao_config *, int nworkers,
 	    uint32_t generation, char *err, size_t errlen);
 /* The sockets slot `slot` of `nworkers` polls for the listeners of cf
  * (a config tao__lset_apply has resolved), with the codec and tls flag cf
- * gives each; returns their count. */
+ * gives each (and its proxy flag and rules, pointing into cf); returns
+ * their count. */
 int	tao__lset_worker_fds(const struct tao_lset *,
 	    const struct tao_config *cf, int slot, int nworkers, int *fds,
-	    const struct tao_codec **codecs, int *tls, int max);
+	    const struct tao_codec **codecs, int *tls,
+	    const struct tao_listen_access **access, int max);
 /* Close sockets of addresses dropped from the config and no longer used
  * by any generation older than `oldest_gen`. */
 void	tao__lset_gc(struct tao_lset *, uint32_t oldest_gen);

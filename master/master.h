@@ -233,6 +233,9 @@ uint64_t tao__proc_ready_timeout(const struct tao_master *);
  * closed). */
 int	tao__relay_send(struct tao_master *, struct tao_proc *, uint32_t type,
 	    uint32_t arg, uint64_t value, int fd);
+/* The same with a whole record (a handed-over peer with it). */
+int	tao__relay_send_msg(struct tao_master *, struct tao_proc *,
+	    const struct tao_chan_msg *, int fd);
 /* Control records (drain, stop, hand-off): a failure kills the worker. */
 void	tao__relay_ctl(struct tao_master *, struct tao_proc *, uint32_t type);
 /* Read what the worker sent (READY, connections handed over), at most

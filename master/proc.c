@@ -146,7 +146,7 @@ child_params(struct tao_master *m, const struct tao_config *cf, int nworkers,
 	p->wp_nislots = m->m_nislots;
 	tao__log_set_level(cf->cf_log_level);	/* its generation's */
 	p->wp_nlisteners = tao__lset_worker_fds(&m->m_lset, cf, p->wp_slot,
-	    nworkers, p->wp_listen_fd, p->wp_codec, p->wp_tls,
+	    nworkers, p->wp_listen_fd, p->wp_codec, p->wp_tls, p->wp_access,
 	    TAO_WORKER_MAX_LISTENERS);
 	p->wp_tls_ctx = gen_tls(m, p->wp_generation);
 }

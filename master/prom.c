@@ -38,6 +38,9 @@ static const char *const help[TAO_STAT__COUNT] = {
 	[TAO_STAT_DROPPED] = "Messages dropped (unregistered type, full "
 	    "queue).",
 	[TAO_STAT_RING_READS] = "Records read from other workers' rings.",
+	[TAO_STAT_PROXY_ERRORS] = "Connections closed for a missing, "
+	    "malformed or slow PROXY protocol header.",
+	[TAO_STAT_DENIED] = "Connections refused by allow/deny rules.",
 	[TAO_STAT_CONNECTIONS] = "Open connections.",
 };
 

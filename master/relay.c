@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "master/master.h"
@@ -58,8 +59,7 @@ queue_push(struct tao_chan_queue *q, const struct tao_chan_out *o)
 static int
 out_send(const struct tao_proc *p, const struct tao_chan_out *o)
 {
-	return tao__chan_send_fd(p->p_w.w_fd, o->o_msg.cm_type,
-	    o->o_msg.cm_arg, o->o_msg.cm_value, o->o_fd);
+	return tao__chan_send_msg(p->p_w.w_fd, &o->o_msg, o->o_fd);
 }
 
 static void
@@ -109,7 +109,20 @@ int
 tao__relay_send(struct tao_master *m, struct tao_proc *p, uint32_t type,
     uint32_t arg, uint64_t value, int fd)
 {
-	struct tao_chan_out o = { { type, arg, value }, fd };
+	struct tao_chan_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.cm_type = type;
+	msg.cm_arg = arg;
+	msg.cm_value = value;
+	return tao__relay_send_msg(m, p, &msg, fd);
+}
+
+int
+tao__relay_send_msg(struct tao_master *m, struct tao_proc *p,
+    const struct tao_chan_msg *msg, int fd)
+{
+	struct tao_chan_out o = { *msg, fd };
 
 	/* The worker closed its end (a paused channel may have no events). */
 	if (p->p_w.w_events == 0 && !p->p_relay_paused) {
@@ -224,8 +237,7 @@ tao__relay_conn(struct tao_master *m, int slot, const struct tao_chan_msg *msg,
 		close(fd);
 		return;
 	}
-	if (tao__relay_send(m, to, TAO_CHAN_CONN, msg->cm_arg, msg->cm_value,
-	    fd) == -1)
+	if (tao__relay_send_msg(m, to, msg, fd) == -1)
 		log_warn("reload: passing a connection to worker %ld",
 		    (long)to->p_pid);
 }

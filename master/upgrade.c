@@ -558,8 +558,8 @@ tao__upgrade_relay(struct tao_master *m, const struct tao_chan_msg *msg,
 		    "master was given; it may not be unique",
 		    (unsigned long long)msg->cm_value);
 	}
-	if (tao__relay_send(m, up->up_peer, TAO_CHAN_CONN, msg->cm_arg,
-	    msg->cm_value, fd) == -1)
+	/* The whole record: a PROXY peer crosses with its connection. */
+	if (tao__relay_send_msg(m, up->up_peer, msg, fd) == -1)
 		log_warn("upgrade: passing a connection to the new master");
 	return 1;
 }

@@ -18,7 +18,19 @@ int
 tao__chan_send_fd(int fd, uint32_t type, uint32_t arg, uint64_t value,
     int passed_fd)
 {
-	struct tao_chan_msg m = { type, arg, value };
+	struct tao_chan_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.cm_type = type;
+	m.cm_arg = arg;
+	m.cm_value = value;
+	return tao__chan_send_msg(fd, &m, passed_fd);
+}
+
+int
+tao__chan_send_msg(int fd, const struct tao_chan_msg *mp, int passed_fd)
+{
+	struct tao_chan_msg m = *mp;
 	union {
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(sizeof(int))];

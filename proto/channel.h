@@ -32,15 +32,25 @@ enum tao_chan_type {
 				 * arg = errno */
 };
 
+#define TAO_CHAN_PEER_LEN	20
+
 struct tao_chan_msg {
 	uint32_t	cm_type;
 	uint32_t	cm_arg;
 	uint64_t	cm_value;
+	/* TAO_CHAN_CONN: the peer as the sending worker knows it (its
+	 * PROXY header's client, worker/conn.h struct tao__peer: family in
+	 * host order, port in network order, 16 address bytes); all zero
+	 * for the other types, and the receiver then asks the socket. */
+	uint8_t		cm_peer[TAO_CHAN_PEER_LEN];
 };
 
 /* 0, or -1 with errno (EAGAIN if the socket is full). */
 int	tao__chan_send(int fd, uint32_t type, uint32_t arg, uint64_t value);
-/* The same with a descriptor attached (SCM_RIGHTS). */
+/* A whole record (cm_peer included), with a descriptor if passed_fd
+ * >= 0. */
+int	tao__chan_send_msg(int fd, const struct tao_chan_msg *, int passed_fd);
+/* The same with a descriptor attached (SCM_RIGHTS), cm_peer zero. */
 int	tao__chan_send_fd(int fd, uint32_t type, uint32_t arg, uint64_t value,
 	    int passed_fd);
 /*

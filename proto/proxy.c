@@ -37,16 +37,29 @@ static const uint8_t v2sig[12] = {
 
 /* ---- v1 ------------------------------------------------------------- */
 
-#define DIGITS		"0123456789"
-#define V4CHARS		DIGITS "."
-#define V6CHARS		DIGITS "abcdefABCDEF:."
+/* Token classes (a range test, not strchr: this runs per byte). */
+#define DIGITS		0	/* 0-9 */
+#define V4CHARS		1	/* 0-9 . */
+#define V6CHARS		2	/* 0-9 a-f A-F : . */
+
+static int
+in_class(uint8_t c, int cls)
+{
+	if ((unsigned)(c - '0') < 10)
+		return 1;
+	if (cls == DIGITS)
+		return 0;
+	if (c == '.')
+		return 1;
+	return cls == V6CHARS && (c == ':' || (unsigned)((c | 0x20) - 'a') < 6);
+}
 
 /*
  * A token of 1..max bytes from `set`, ended by `end`, starting at *pos.
  * DONE moves *pos past `end`.
  */
 static int
-v1_token(const uint8_t *b, size_t len, size_t *pos, const char *set,
+v1_token(const uint8_t *b, size_t len, size_t *pos, int set,
     size_t max, uint8_t end, char *tok)
 {
 	size_t i, start = *pos;
@@ -60,8 +73,7 @@ v1_token(const uint8_t *b, size_t len, size_t *pos, const char *set,
 			*pos = i + 1;
 			return TAO_PROXY_DONE;
 		}
-		if (i - start == max || b[i] == '\0' ||
-		    strchr(set, b[i]) == NULL)
+		if (i - start == max || !in_class(b[i], set))
 			return TAO_PROXY_ERROR;
 	}
 	return TAO_PROXY_AGAIN;

@@ -38,6 +38,9 @@
  *            |          gen (master, in reclaim)                           |
  *            |  line 1  sleeping flag (the islot as consumer sets it,      |
  *            |          producers clear it when they decide to wake it)    |
+ * iplimit_off+-------------------------------------------------------------+
+ *            | per-address connection counts and their owners, under a     |
+ *            | robust mutex (shm/iplimit-t.h)                              |
  * ringdata_off+------------------------------------------------------------+
  *            | ring data [nislots][ring_size]   records, producer only     |
  * total_size +-------------------------------------------------------------+
@@ -56,8 +59,8 @@
 #include <stdint.h>
 
 #define TAO_SHM_MAGIC		UINT64_C(0x0a4d48532d4f4154)	/* "TAO-SHM\n" */
-#define TAO_SHM_VERSION		2	/* 2: live bitmap, netid layout,
-					 * 40-byte ring records */
+#define TAO_SHM_VERSION		3	/* 2: live bitmap, netid layout,
+					 * 40-byte ring records; 3: iplimit */
 #define TAO_SHM_LINE		128	/* false-sharing stride */
 #define TAO_SHM_PAGE		4096	/* section alignment */
 #define TAO_SHM_MAX_ISLOTS	1024
@@ -91,6 +94,7 @@ struct tao_shm_hdr {
 	uint32_t		h_row_size;
 	uint32_t		h_ringctl_stride;
 	uint32_t		h_pad0;
+	uint64_t		h_iplimit_off;	/* shm/iplimit-t.h */
 
 	/* line 1: never reused; starts at 1 */
 	_Alignas(TAO_SHM_LINE) _Atomic uint64_t h_netid;
@@ -139,6 +143,7 @@ struct tao_shm {
 	size_t			 sh_table_part_size;
 	size_t			 sh_ringctl_off;
 	size_t			 sh_ringdata_off;
+	size_t			 sh_iplimit_off;
 	unsigned		 sh_row_bits;		/* netid layout */
 	unsigned		 sh_islot_bits;
 	int			 sh_owns_mapping;	/* destroy unmaps */

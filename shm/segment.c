@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "shm/segment.h"
+#include "shm/iplimit.h"
 #include "shm/ring.h"
 #include "shm/stats.h"
 #include "shm/table.h"
@@ -33,6 +34,7 @@ struct layout {
 	size_t	part_size;
 	size_t	ringctl_off;
 	size_t	ringdata_off;
+	size_t	iplimit_off;
 	size_t	total;
 };
 
@@ -68,6 +70,9 @@ layout_compute(unsigned nislots, unsigned max_conns, uint64_t ring_size,
 	off = round_up(off + nislots * part, TAO_SHM_PAGE);
 	l->ringctl_off = off;
 	off = round_up(off + (uint64_t)nislots * sizeof(struct tao_ring_ctl),
+	    TAO_SHM_PAGE);
+	l->iplimit_off = off;
+	off = round_up(off + tao__iplimit_size(nislots, max_conns),
 	    TAO_SHM_PAGE);
 	l->ringdata_off = off;
 	off += (uint64_t)nislots * ring_size;
@@ -116,6 +121,7 @@ handle_new(void *base, size_t size, int owns)
 	shm->sh_table_part_size = h->h_table_part_size;
 	shm->sh_ringctl_off = h->h_ringctl_off;
 	shm->sh_ringdata_off = h->h_ringdata_off;
+	shm->sh_iplimit_off = h->h_iplimit_off;
 	shm->sh_row_bits = bit_length(shm->sh_max_connections);
 	shm->sh_islot_bits = shm->sh_nislots > 1 ?
 	    bit_length(shm->sh_nislots - 1) : 0;
@@ -139,6 +145,7 @@ header_init(struct tao_shm_hdr *h, const struct tao_shm_params *p,
 	h->h_table_part_size = l->part_size;
 	h->h_ringctl_off = l->ringctl_off;
 	h->h_ringdata_off = l->ringdata_off;
+	h->h_iplimit_off = l->iplimit_off;
 	h->h_stats_stride = sizeof(struct tao_stats_block);
 	h->h_row_size = sizeof(struct tao_shm_row);
 	h->h_ringctl_stride = sizeof(struct tao_ring_ctl);
@@ -169,6 +176,12 @@ tao__shm_create(const struct tao_shm_params *p)
 		goto fail;
 	for (i = 0; i < p->nislots; i++)
 		tao__table_part_init(shm, i);
+	if (tao__iplimit_init(shm) == -1) {
+		saved = errno;
+		free(shm);
+		errno = saved;
+		goto fail;
+	}
 	return shm;
 fail:
 	saved = errno;
@@ -205,7 +218,8 @@ tao__shm_attach_check(const void *base, size_t size)
 	    l.table_off != h->h_table_off ||
 	    l.part_size != h->h_table_part_size ||
 	    l.ringctl_off != h->h_ringctl_off ||
-	    l.ringdata_off != h->h_ringdata_off)
+	    l.ringdata_off != h->h_ringdata_off ||
+	    l.iplimit_off != h->h_iplimit_off)
 		goto invalid;
 	return 0;
 invalid:
@@ -425,6 +439,7 @@ tao__shm_islot_reclaim(struct tao_shm *shm, unsigned islot)
 	conns_give_back(shm, atomic_load_explicit(&b->sb_held,
 	    memory_order_relaxed));
 	atomic_store_explicit(&b->sb_held, 0, memory_order_relaxed);
+	tao__iplimit_reclaim(shm, islot);	/* before the rows go */
 	tao__table_reclaim(shm, islot);
 	tao__ring_reclaim(shm, islot);
 	tao__stats_reset(shm, islot);

@@ -47,6 +47,9 @@ enum tao_stat {
 	TAO_STAT_RING_READS,	/* records copied out of other islots' rings
 				 * (unicasts for other islots are skipped,
 				 * not copied) */
+	TAO_STAT_PROXY_ERRORS,	/* a PROXY header missing, malformed or
+				 * not complete in time: closed */
+	TAO_STAT_DENIED,	/* refused by a listener's allow/deny */
 	TAO_STAT_CONNECTIONS,	/* gauge: open connections now.  Not kept in
 				 * sb_counter: tao__stats_read derives it
 				 * from sb_held, its one owner */

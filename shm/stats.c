@@ -19,6 +19,8 @@ static const char *const stat_names[TAO_STAT__COUNT] = {
 	[TAO_STAT_RING_DROPS] = "ring_drops",
 	[TAO_STAT_DROPPED] = "dropped",
 	[TAO_STAT_RING_READS] = "ring_reads",
+	[TAO_STAT_PROXY_ERRORS] = "proxy_errors",
+	[TAO_STAT_DENIED] = "denied",
 	[TAO_STAT_CONNECTIONS] = "connections",
 };
 

@@ -239,6 +239,29 @@ tao__table_set_state(struct tao_shm *shm, unsigned islot, unsigned row,
 	write_end(r, s);
 }
 
+void
+tao__table_set_peer(struct tao_shm *shm, unsigned islot, unsigned row,
+    const char *peer)
+{
+	struct tao_shm_row *r;
+	struct tao_conn_row tmp;
+	uint64_t w[TAO_ROW_WORDS];
+	uint32_t s;
+	size_t n;
+
+	if (!in_range(shm, islot, row))
+		return;
+	r = tao__shm_row(shm, islot, row);
+	load_words(r, w);	/* ours, so current */
+	memcpy(&tmp, w, sizeof(tmp));
+	n = strnlen(peer, sizeof(tmp.cr_peer) - 1);
+	memset(tmp.cr_peer, 0, sizeof(tmp.cr_peer));
+	memcpy(tmp.cr_peer, peer, n);
+	s = write_begin(r);
+	store_words(r, &tmp);
+	write_end(r, s);
+}
+
 static void
 row_clear(struct tao_shm_row *r)
 {

@@ -40,6 +40,10 @@ void	tao__table_update_counters(struct tao_shm *, unsigned islot,
 void	tao__table_set_state(struct tao_shm *, unsigned islot, unsigned row,
 	    enum tao_row_state);
 
+/* Replace the peer text (a PROXY header named the real client). */
+void	tao__table_set_peer(struct tao_shm *, unsigned islot, unsigned row,
+	    const char *peer);
+
 /* Free the row; its index may be handed out again by the next insert. */
 void	tao__table_remove(struct tao_shm *, unsigned islot, unsigned row);
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "shm/segment.h"
+#include "shm/iplimit.h"
 #include "shm/stats.h"
 #include "tap.h"
 #include "lib/kids.h"
@@ -84,6 +85,9 @@ test_layout(void)
 	    h->h_table_off >= h->h_stats_off + 6 * sizeof(struct tao_stats_block) &&
 	    h->h_ringctl_off >= h->h_table_off + 6 * h->h_table_part_size &&
 	    h->h_ringdata_off >= h->h_ringctl_off + 6 * sizeof(struct tao_ring_ctl) &&
+	    h->h_iplimit_off >= h->h_ringctl_off + 6 * sizeof(struct tao_ring_ctl) &&
+	    h->h_iplimit_off % TAO_SHM_PAGE == 0 &&
+	    h->h_ringdata_off >= h->h_iplimit_off + tao__iplimit_size(6, 100) &&
 	    h->h_ringdata_off + 6 * 65536 == h->h_total_size,
 	    "sections in order, not overlapping, rings end the segment");
 	ok(h->h_table_part_size >= sizeof(struct tao_table_part) +

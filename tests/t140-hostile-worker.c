@@ -276,8 +276,8 @@ fds_settle(pid_t pid, int want, int ms)
 static void
 attack_channel(struct th_daemon *d, pid_t worker)
 {
-	struct tao_chan_msg ready = { TAO_CHAN_READY, 0, 0 };
-	struct tao_chan_msg conn = { TAO_CHAN_CONN, 0, 99 };
+	struct tao_chan_msg ready = { TAO_CHAN_READY, 0, 0, { 0 } };
+	struct tao_chan_msg conn = { TAO_CHAN_CONN, 0, 99, { 0 } };
 	unsigned char big[sizeof(struct tao_chan_msg) + 64];
 	int ch, base, fds[2], failed = 0, n, i;
 
@@ -303,7 +303,7 @@ attack_channel(struct th_daemon *d, pid_t worker)
 		failed |= raw_send(ch, &conn, sizeof(conn), fds, 1);
 	}
 	for (i = 0; i < 50; i++) {
-		struct tao_chan_msg u = { 5000u + (unsigned)i, 0, 0 };
+		struct tao_chan_msg u = { 5000u + (unsigned)i, 0, 0, { 0 } };
 
 		fds[0] = devnull();
 		failed |= raw_send(ch, &u, sizeof(u), fds, 1);

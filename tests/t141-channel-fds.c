@@ -151,7 +151,7 @@ recv_one(int fd, struct outcome *o, struct tao_chan_msg *m)
 static void
 test_two_fds_per_record(int sv[2])
 {
-	struct tao_chan_msg rec = { TAO_CHAN_READY, 0, 0 }, m;
+	struct tao_chan_msg rec = { TAO_CHAN_READY, 0, 0, { 0 } }, m;
 	struct outcome o;
 	int before = fd_count(), fds[2], i;
 
@@ -174,7 +174,7 @@ test_two_fds_per_record(int sv[2])
 static void
 conn_with_extra(int sv[2], int before)
 {
-	struct tao_chan_msg rec = { TAO_CHAN_CONN, 1, 42 }, m;
+	struct tao_chan_msg rec = { TAO_CHAN_CONN, 1, 42, { 0 } }, m;
 	int fds[MAX_SEND_FDS], a, b, i, first_ok = 1;
 
 	for (i = 0; i < ROUNDS; i++) {
@@ -202,7 +202,7 @@ conn_with_extra(int sv[2], int before)
 static void
 test_conn_records(int sv[2])
 {
-	struct tao_chan_msg rec = { TAO_CHAN_CONN, 1, 42 }, m;
+	struct tao_chan_msg rec = { TAO_CHAN_CONN, 1, 42, { 0 } }, m;
 	struct outcome o;
 	int before = fd_count(), fds[MAX_SEND_FDS], i, k;
 
@@ -251,7 +251,7 @@ test_conn_records(int sv[2])
 static void
 test_malformed(int sv[2])
 {
-	struct tao_chan_msg rec = { TAO_CHAN_CONN, 0, 7 }, m;
+	struct tao_chan_msg rec = { TAO_CHAN_CONN, 0, 7, { 0 } }, m;
 	unsigned char big[sizeof(rec) + 64];
 	struct outcome o;
 	int before = fd_count(), fds[4], i;
@@ -286,7 +286,7 @@ test_malformed(int sv[2])
 	/* unknown types: read (callers ignore them), descriptors closed */
 	memset(&o, 0, sizeof(o));
 	for (i = 0; i < ROUNDS; i++) {
-		struct tao_chan_msg u = { 1000u + (unsigned)i, 1, 2 };
+		struct tao_chan_msg u = { 1000u + (unsigned)i, 1, 2, { 0 } };
 
 		fds[0] = devnull();
 		raw_send(sv[0], &u, sizeof(u), fds, 1, 1);
@@ -309,7 +309,7 @@ test_malformed(int sv[2])
 static void
 test_flood_is_cheap(int sv[2])
 {
-	struct tao_chan_msg rec = { TAO_CHAN_READY, 0, 0 }, m;
+	struct tao_chan_msg rec = { TAO_CHAN_READY, 0, 0, { 0 } }, m;
 	struct outcome o;
 	int before = fd_count(), fds[8], i, k;
 	double t0, took, sent_ms = 0;

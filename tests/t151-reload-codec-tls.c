@@ -167,8 +167,8 @@ main(void)
 	    "reload to B: %.*s", (int)strcspn(out, "\n"), out);
 	check_b(d, "after the reload");
 	ok(th_ctl(d, out, sizeof(out), "config", "--json", NULL) == 0 &&
-	    strstr(out, "\"codec\":\"line\",\"tls\":false}") != NULL &&
-	    strstr(out, "\"codec\":\"tlv\",\"tls\":true}") != NULL &&
+	    strstr(out, "\"codec\":\"line\",\"tls\":false,") != NULL &&
+	    strstr(out, "\"codec\":\"tlv\",\"tls\":true,") != NULL &&
 	    strstr(out, "\"workers\":1,") != NULL,
 	    "taoctl config --json says the same");
 	ok(th_echo_once(old_fd, 2, 1000, 2) == 0, "the TLV client connected "

@@ -29,6 +29,8 @@
 #include "worker/tls.h"
 #include "worker/wshm.h"
 #include "worker/pool.h"
+#include "worker/access.h"
+#include "worker/proxy.h"
 
 #define READ_ROUNDS	4		/* reads per readable event */
 #define TLS_READ_ROUNDS	16		/* the same bytes in TLS records */
@@ -92,13 +94,37 @@ conn_new(struct tao_worker *w, struct tao_listener *l, int fd,
 	return c;
 }
 
+/* on_connect, then serving: 0, or -1 if it was closed. */
+static int
+conn_announce(struct tao_conn *c)
+{
+	struct tao_worker *w = c->c_worker;
+	const struct tao_registry *r = w->w_p.wp_registry;
+
+	if (r->r_on_connect != NULL &&
+	    r->r_on_connect(c, r->r_on_connect_arg) < 0) {
+		log_debug("on_connect refused %s", tao__conn_peer(c));
+		tao__conn_abort(c, 0, NULL);
+		return -1;
+	}
+	c->c_flags |= TAO_CONN_ANNOUNCED;
+	c->c_flags &= ~TAO_CONN_MIGRATING;
+	if (w->w_state != TAO_WORKER_RUNNING && !w->w_handoff)
+		tao__conn_drain(c);	/* handed to us as we stop */
+	return c->c_flags & TAO_CONN_CLOSED ? -1 : 0;
+}
+
+/*
+ * A new connection of a proxy listener waits for its header first
+ * (worker/proxy.c): no access check, TLS or on_connect before the real
+ * peer is known.  A handed-over one passed its header long ago.
+ */
 static void
 conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
     const struct sockaddr *sa, uint64_t netid)
 {
-	const struct tao_registry *r = w->w_p.wp_registry;
 	struct tao_conn *c;
-	int one = 1;
+	int one = 1, proxy = l->l_access->la_proxy && netid == 0;
 
 	if ((c = conn_new(w, l, fd, sa, netid)) == NULL)
 		return;
@@ -107,8 +133,17 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (proxy) {
+		c->c_flags |= TAO_CONN_PROXY;
+		c->c_frame_start_ms = w->w_loop.el_now_ms;	/* its deadline */
+	} else if (tao__access_admit(c) == -1) {
+		tao__wshm_conn_close(w, c);	/* counted by admit */
+		close(fd);
+		free(c);
+		return;
+	}
 	/* A tls listener's connection starts with the handshake (tls.c). */
-	if (l->l_tls && tao__wtls_accept(c) == -1)
+	if (!proxy && l->l_tls && tao__wtls_accept(c) == -1)
 		goto fail;
 	if (tao__io_add(&w->w_loop, &c->c_io, TAO_IO_CONN, fd, EPOLLIN) == -1) {
 		log_warn("epoll_ctl add %s", tao__conn_peer(c));
@@ -118,17 +153,8 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 	if (netid == 0)
 		TAO_STAT_ADD(w, ACCEPTED, 1);
 	tao__conn_arm_timeouts(c);
-
-	if (r->r_on_connect != NULL &&
-	    r->r_on_connect(c, r->r_on_connect_arg) < 0) {
-		log_debug("on_connect refused %s", tao__conn_peer(c));
-		tao__conn_abort(c, 0, NULL);
-		return;
-	}
-	c->c_flags |= TAO_CONN_ANNOUNCED;
-	c->c_flags &= ~TAO_CONN_MIGRATING;
-	if (w->w_state != TAO_WORKER_RUNNING && !w->w_handoff)
-		tao__conn_drain(c);	/* handed to us as we stop */
+	if (!proxy)
+		(void)conn_announce(c);
 	return;
 fail:
 	tao__wtls_close(c);
@@ -136,6 +162,26 @@ fail:
 	close(fd);
 	free(c);
 	TAO_STAT_ADD(w, ERRORS, 1);
+}
+
+int
+tao__conn_proxied(struct tao_conn *c)
+{
+	if (tao__access_admit(c) == -1) {
+		tao__conn_abort(c, 0, NULL);
+		return -1;
+	}
+	if (c->c_listener->l_tls && tao__wtls_accept(c) == -1) {
+		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
+		tao__conn_abort(c, TAO_ESYS, NULL);
+		return -1;
+	}
+	tao__conn_arm_timeouts(c);
+	if (conn_announce(c) == -1)
+		return -1;
+	/* What followed the header waits in the socket: TLS reads it on
+	 * its next event, plaintext now. */
+	return c->c_tls == NULL ? tao__conn_read(c) : 0;
 }
 
 void
@@ -148,9 +194,10 @@ tao__conn_accept(struct tao_worker *w, struct tao_listener *l, int fd,
 
 void
 tao__conn_adopt(struct tao_worker *w, int fd, const struct tao_codec *codec,
-    uint64_t netid)
+    uint64_t netid, const uint8_t peer[20])
 {
 	struct sockaddr_storage ss;
+	struct tao__peer kept;
 	socklen_t len = sizeof(ss);
 	struct tao_listener *l = NULL;
 
@@ -160,8 +207,9 @@ tao__conn_adopt(struct tao_worker *w, int fd, const struct tao_codec *codec,
 		if (w->w_listeners[i].l_codec == codec &&
 		    !w->w_listeners[i].l_tls)
 			l = &w->w_listeners[i];
-	if (l == NULL || netid == 0 || getpeername(fd, (struct sockaddr *)&ss,
-	    &len) == -1) {
+	memcpy(&kept, peer, sizeof(kept));	/* the old owner's (PROXY) */
+	if (l == NULL || netid == 0 || (tao__peer_sockaddr(&kept, &ss) == -1
+	    && getpeername(fd, (struct sockaddr *)&ss, &len) == -1)) {
 		/* The new configuration has no listener of this kind. */
 		log_info("reload: closing a handed-over connection (no %s "
 		    "listener any more)", codec->name);
@@ -332,6 +380,8 @@ tao__conn_read(struct tao_conn *c)
 	size_t room;
 	ssize_t n;
 
+	if (c->c_flags & TAO_CONN_PROXY)
+		return tao__proxy_read(c);
 	for (int round = 0; round < rounds; round++) {
 		if (tao__framer_buffer(&c->c_in, w->w_loop.el_rbuf,
 		    w->w_loop.el_rbuf_size, need_room, &buf, &room) == -1) {

@@ -48,7 +48,12 @@ enum tao_conn_flag {
 	TAO_CONN_TLS_WANT_OUT	= 1 << 10,	/* a read waits to write */
 	TAO_CONN_TLS_WANT_IN	= 1 << 11,	/* a write waits to read */
 	TAO_CONN_TLS_FAILED	= 1 << 12,	/* fatal: no close_notify */
+	TAO_CONN_PROXY		= 1 << 13,	/* PROXY header not read yet */
+	TAO_CONN_IPHELD		= 1 << 14,	/* a max_connections_per_ip
+						 * unit (worker/access.c) */
 };
+
+struct tao_proxy_stash;
 
 struct ssl_st;
 
@@ -72,7 +77,8 @@ struct tao_conn {
 	struct tao_listener	*c_listener;
 	uint64_t		 c_netid;
 	/* Unfinished input (core/framer.h), 32-bit sizes.  With c_peer
-	 * the struct is 248 bytes, in jemalloc's 256-byte size class. */
+	 * and c_proxy the struct is 256 bytes, jemalloc's 256-byte size
+	 * class. */
 	struct tao_framer	 c_in;
 	struct tao__peer	 c_peer;
 	struct tao_wqueue	 c_wq;
@@ -93,6 +99,8 @@ struct tao_conn {
 	/* A blocking handler's job in flight (worker/pool.h): while set the
 	 * connection is not read, and it is not freed. */
 	struct tao_job		*c_job;
+	/* A PROXY header split over reads, until it ends (proxy.c). */
+	struct tao_proxy_stash	*c_proxy;
 };
 
 /* The connection of its flush/closed list node. */
@@ -115,7 +123,9 @@ void	tao__conn_accept(struct tao_worker *, struct tao_listener *, int fd,
 	    const struct sockaddr *, socklen_t);
 /* Take a connection handed over by the previous generation. */
 void	tao__conn_adopt(struct tao_worker *, int fd, const struct tao_codec *,
-	    uint64_t netid);
+	    uint64_t netid, const uint8_t peer[20]);
+/* The sockaddr of a kept peer; 0, or -1 if it has none (family 0). */
+int	tao__peer_sockaddr(const struct tao__peer *, struct sockaddr_storage *);
 /* Between frames, nothing queued, not closing. */
 int	tao__conn_quiescent(const struct tao_conn *);
 /* Can it move to the new generation now (plaintext and quiescent)? */

@@ -51,6 +51,25 @@ tao__peer_set(struct tao__peer *p, const struct sockaddr *sa)
 	}
 }
 
+int
+tao__peer_sockaddr(const struct tao__peer *p, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (p->p_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = p->p_port;
+		memcpy(&s6->sin6_addr, p->p_addr, 16);
+	} else if (p->p_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = p->p_port;
+		memcpy(&s4->sin_addr, p->p_addr, 4);
+	} else
+		return -1;
+	return 0;
+}
+
 /* "addr:port" into out; returns the length it needed, like snprintf. */
 static int
 peer_format(const struct tao__peer *p, char *out, size_t outlen)
@@ -69,7 +88,7 @@ int
 tao__conn_quiescent(const struct tao_conn *c)
 {
 	return !(c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
-	    TAO_CONN_READ_PAUSED)) && c->c_in.fr_buf == NULL &&
+	    TAO_CONN_READ_PAUSED | TAO_CONN_PROXY)) && c->c_in.fr_buf == NULL &&
 	    c->c_wq.q_bytes == 0 && c->c_job == NULL;
 }
 

@@ -14,6 +14,7 @@
 #include "worker/pool.h"
 #include "worker/tls.h"
 #include "worker/wshm.h"
+#include "worker/proxy.h"
 
 /* ---- closing -------------------------------------------------------- */
 
@@ -167,5 +168,6 @@ tao__conn_free(struct tao_conn *c)
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
 	tao__framer_free(&c->c_in);
+	tao__proxy_free(c);
 	free(c);
 }

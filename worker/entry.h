@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "core/access.h"
 #include "core/registry.h"
 #include "core/settings.h"
 
@@ -33,6 +34,9 @@ struct tao_worker_params {
 	int				 wp_listen_fd[TAO_WORKER_MAX_LISTENERS];
 	const struct tao_codec		*wp_codec[TAO_WORKER_MAX_LISTENERS];
 	int				 wp_tls[TAO_WORKER_MAX_LISTENERS];
+	/* PROXY header and allow/deny of each listener: the generation's
+	 * config in the master's memory, which the fork copied. */
+	const struct tao_listen_access	*wp_access[TAO_WORKER_MAX_LISTENERS];
 	/* This generation's TLS context (master/tls.h), inherited at fork;
 	 * NULL when no listener has tls. */
 	struct ssl_ctx_st		*wp_tls_ctx;

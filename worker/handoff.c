@@ -15,6 +15,7 @@
  * generation.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "proto/channel.h"
 #include "proto/codec.h"
@@ -32,6 +33,23 @@ const struct tao_codec *
 tao__handoff_codec(uint32_t id)
 {
 	return tao__codec_by_id(id);
+}
+
+/* Its netid and its peer go with it: a PROXY header's client address
+ * cannot be read back from the socket by the new owner. */
+static int
+send_conn(struct tao_worker *w, const struct tao_conn *c, int id)
+{
+	struct tao_chan_msg m;
+
+	_Static_assert(sizeof(c->c_peer) == TAO_CHAN_PEER_LEN,
+	    "the peer fits the channel record");
+	memset(&m, 0, sizeof(m));
+	m.cm_type = TAO_CHAN_CONN;
+	m.cm_arg = (uint32_t)id;
+	m.cm_value = c->c_netid;
+	memcpy(m.cm_peer, &c->c_peer, sizeof(c->c_peer));
+	return tao__chan_send_msg(w->w_channel_io.io_fd, &m, c->c_io.io_fd);
 }
 
 void
@@ -54,9 +72,7 @@ tao__worker_handoff_sweep(struct tao_worker *w)
 				tao__conn_drain(c);
 			continue;
 		}
-		if (tao__chan_send_fd(w->w_channel_io.io_fd, TAO_CHAN_CONN,
-		    (uint32_t)id, c->c_netid,
-		    c->c_io.io_fd) == -1) {
+		if (send_conn(w, c, id) == -1) {
 			if (errno != EAGAIN && errno != ENOBUFS)
 				log_warn("handing over %s", tao__conn_peer(c));
 			return;		/* channel full: retry on the timer */

@@ -40,6 +40,9 @@
 #include "worker/worker.h"
 #include "shm/segment.h"
 
+/* A listener the master gave no access settings (an embedding test). */
+static const struct tao_listen_access no_access;
+
 #define ACCEPT_BATCH	256
 #define ACCEPT_DELAY_MIN_MS	5
 #define ACCEPT_DELAY_MAX_MS	1000
@@ -219,7 +222,8 @@ channel_on_event(struct tao_worker *w)
 			 * drain closes it gracefully. */
 			if (fd >= 0) {
 				tao__conn_adopt(w, fd,
-				    tao__handoff_codec(m.cm_arg), m.cm_value);
+				    tao__handoff_codec(m.cm_arg), m.cm_value,
+				    m.cm_peer);
 				fd = -1;
 			}
 			break;
@@ -354,6 +358,8 @@ worker_setup(struct tao_worker *w)
 		l->l_io.io_fd = w->w_p.wp_listen_fd[i];
 		l->l_codec = w->w_p.wp_codec[i];
 		l->l_tls = w->w_p.wp_tls[i];
+		l->l_access = w->w_p.wp_access[i] != NULL ?
+		    w->w_p.wp_access[i] : &no_access;
 		l->l_index = i;
 	}
 	listeners_poll(w, 1);

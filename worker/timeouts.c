@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/timer.h"
 #include "worker/tls.h"
+#include "worker/proxy.h"
 
 /* The earliest deadline, or UINT64_MAX if none applies; *why names it. */
 static uint64_t
@@ -38,6 +39,10 @@ conn_next_deadline(const struct tao_conn *c, const char **why)
 
 	/* While a blocking job runs the peer is not read: only output can
 	 * time out (tao__conn_job_done restarts the clocks). */
+	if (c->c_flags & TAO_CONN_PROXY) {
+		*why = "PROXY header timeout";
+		return tao__proxy_deadline(c);	/* nothing else yet */
+	}
 	if (c->c_job != NULL)
 		goto output;
 	if (st->st_heartbeat_ms > 0) {
@@ -112,6 +117,10 @@ conn_timeout_fired(void *owner, void *arg)
 		if (c->c_flags & TAO_CONN_CLOSED)
 			return;
 		d = conn_next_deadline(c, &why);
+	}
+	if (d <= now && (c->c_flags & TAO_CONN_PROXY)) {
+		tao__proxy_fail(c, why);
+		return;
 	}
 	if (d <= now) {
 		TAO_STAT_ADD(w, TIMEOUTS, 1);

@@ -43,6 +43,7 @@ struct tao_listener {
 	int			 l_index;	/* position in the config */
 	int			 l_polling;	/* registered in epoll */
 	int			 l_tls;		/* connections speak TLS */
+	const struct tao_listen_access *l_access; /* never NULL */
 };
 
 
@@ -65,6 +66,8 @@ struct tao_worker {
 	uint64_t		 w_accept_delay_ms;
 	uint64_t		 w_accept_log_ms;
 	uint64_t		 w_refuse_log_ms;
+	uint64_t		 w_access_log_ms;	/* access.c */
+	uint64_t		 w_access_quiet;
 	struct tao_stats_block	*w_stats;	/* ours, in shared memory */
 	struct tao_netmap	 w_netmap;	/* our connections by netid */
 	struct tao_io		 w_ring_io;	/* our eventfd */

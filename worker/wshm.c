@@ -22,6 +22,7 @@
 #include "worker/conn.h"
 #include "core/timer.h"
 #include "worker/wshm.h"
+#include "worker/access.h"
 
 #define PUBLISH_MS	1000
 
@@ -86,6 +87,7 @@ tao__wshm_conn_close(struct tao_worker *w, struct tao_conn *c)
 	struct tao_shm *shm = w->w_p.wp_shm;
 
 	tao__netmap_del(&w->w_netmap, c->c_netid);
+	tao__access_release(c);		/* while the row is still ours */
 	if (c->c_row >= 0)
 		tao__table_remove(shm, self(w), (unsigned)c->c_row);
 	c->c_row = -1;

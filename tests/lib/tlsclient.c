@@ -2,6 +2,7 @@
  * tlsclient.c - see tlsclient.h.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +91,23 @@ tlsc_close(struct tlsc *t)
 int
 tlsc_open(struct tlsc *t, struct ssl_ctx_st *ctx, int port)
 {
+	return tlsc_open_after(t, ctx, port, NULL, 0);
+}
+
+int
+tlsc_open_after(struct tlsc *t, struct ssl_ctx_st *ctx, int port,
+    const void *pre, size_t prelen)
+{
 	memset(t, 0, sizeof(*t));
 	ERR_clear_error();
 	if ((t->fd = th_connect(port)) == -1) {
 		snprintf(t->err, sizeof(t->err), "connect: %s",
 		    strerror(errno));
+		return -1;
+	}
+	if (prelen > 0 && th_write_all(t->fd, pre, prelen) == -1) {
+		snprintf(t->err, sizeof(t->err), "write: %s", strerror(errno));
+		tlsc_close(t);
 		return -1;
 	}
 	if ((t->ssl = SSL_new(ctx)) == NULL ||
@@ -125,6 +138,25 @@ io_all(struct tlsc *t, void *buf, size_t len, int writing)
 		len -= n;
 	}
 	return 0;
+}
+
+int
+tlsc_request(struct tlsc *t, int32_t type, const void *data, size_t len,
+    int32_t *rtype, void *out, size_t cap, uint32_t *rlen)
+{
+	uint8_t hdr[TH_HEADER];
+
+	th_put_header(hdr, type, (uint32_t)len);
+	if (io_all(t, hdr, sizeof(hdr), 1) == -1 || (len > 0 &&
+	    io_all(t, (void *)(uintptr_t)data, len, 1) == -1) ||
+	    io_all(t, hdr, sizeof(hdr), 0) == -1)
+		return -1;
+	th_get_header(hdr, rtype, rlen);
+	if (*rlen > cap) {
+		snprintf(t->err, sizeof(t->err), "reply of %u bytes", *rlen);
+		return -1;
+	}
+	return *rlen > 0 ? io_all(t, out, *rlen, 0) : 0;
 }
 
 int

@@ -31,7 +31,14 @@ struct ssl_ctx_st *tlsc_ctx(const char *trust, const char *cert,
 		    const char *key);
 /* Connect to 127.0.0.1:port and handshake: 0, or -1 with t->err. */
 int		 tlsc_open(struct tlsc *t, struct ssl_ctx_st *ctx, int port);
+/* The same, writing pre[0..prelen) first (a PROXY header). */
+int		 tlsc_open_after(struct tlsc *t, struct ssl_ctx_st *ctx,
+		    int port, const void *pre, size_t prelen);
 void		 tlsc_close(struct tlsc *t);
+/* One TLV frame out, one back (payload into out, at most cap): 0/-1. */
+int		 tlsc_request(struct tlsc *t, int32_t type, const void *data,
+		    size_t len, int32_t *rtype, void *out, size_t cap,
+		    uint32_t *rlen);
 /* Send one TLV frame of len th_fill(seed) bytes and expect it back. */
 int		 tlsc_echo(struct tlsc *t, int32_t type, size_t len,
 		    uint32_t seed);
