@@ -39,6 +39,8 @@ static const char *const help[TAO_STAT__COUNT] = {
 	    "queue).",
 	[TAO_STAT_RING_READS] = "Records read from other workers' rings.",
 	[TAO_STAT_CONNECTIONS] = "Open connections.",
+	[TAO_STAT_QUEUE_BYTES] = "Bytes queued for writing, not yet "
+	    "written (all connections of the slot).",
 };
 
 static void

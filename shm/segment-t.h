@@ -40,6 +40,9 @@
  *            |          producers clear it when they decide to wake it)    |
  * ringdata_off+------------------------------------------------------------+
  *            | ring data [nislots][ring_size]   records, producer only     |
+ *  hist_off  +-------------------------------------------------------------+
+ *            | struct tao_hist_block [nislots]  latency histograms (its    |
+ *            |                          worker; shm/hist-t.h)              |
  * total_size +-------------------------------------------------------------+
  *
  * "Worker" above means the one process that holds the islot; while an islot
@@ -56,8 +59,8 @@
 #include <stdint.h>
 
 #define TAO_SHM_MAGIC		UINT64_C(0x0a4d48532d4f4154)	/* "TAO-SHM\n" */
-#define TAO_SHM_VERSION		2	/* 2: live bitmap, netid layout,
-					 * 40-byte ring records */
+#define TAO_SHM_VERSION		3	/* 2: live bitmap, netid layout,
+					 * 40-byte ring records; 3: histograms */
 #define TAO_SHM_LINE		128	/* false-sharing stride */
 #define TAO_SHM_PAGE		4096	/* section alignment */
 #define TAO_SHM_MAX_ISLOTS	1024
@@ -87,10 +90,11 @@ struct tao_shm_hdr {
 	uint64_t		h_table_part_size;
 	uint64_t		h_ringctl_off;
 	uint64_t		h_ringdata_off;
+	uint64_t		h_hist_off;
 	uint32_t		h_stats_stride;
 	uint32_t		h_row_size;
 	uint32_t		h_ringctl_stride;
-	uint32_t		h_pad0;
+	uint32_t		h_hist_stride;
 
 	/* line 1: never reused; starts at 1 */
 	_Alignas(TAO_SHM_LINE) _Atomic uint64_t h_netid;
@@ -139,6 +143,7 @@ struct tao_shm {
 	size_t			 sh_table_part_size;
 	size_t			 sh_ringctl_off;
 	size_t			 sh_ringdata_off;
+	size_t			 sh_hist_off;
 	unsigned		 sh_row_bits;		/* netid layout */
 	unsigned		 sh_islot_bits;
 	int			 sh_owns_mapping;	/* destroy unmaps */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "shm/segment.h"
+#include "shm/hist.h"
 #include "shm/ring.h"
 #include "shm/stats.h"
 #include "shm/table.h"
@@ -33,6 +34,7 @@ struct layout {
 	size_t	part_size;
 	size_t	ringctl_off;
 	size_t	ringdata_off;
+	size_t	hist_off;
 	size_t	total;
 };
 
@@ -71,6 +73,8 @@ layout_compute(unsigned nislots, unsigned max_conns, uint64_t ring_size,
 	    TAO_SHM_PAGE);
 	l->ringdata_off = off;
 	off += (uint64_t)nislots * ring_size;
+	l->hist_off = off;	/* rings are whole pages */
+	off += (uint64_t)nislots * sizeof(struct tao_hist_block);
 	if (off > SIZE_MAX)
 		goto fail;
 	l->total = off;
@@ -116,6 +120,7 @@ handle_new(void *base, size_t size, int owns)
 	shm->sh_table_part_size = h->h_table_part_size;
 	shm->sh_ringctl_off = h->h_ringctl_off;
 	shm->sh_ringdata_off = h->h_ringdata_off;
+	shm->sh_hist_off = h->h_hist_off;
 	shm->sh_row_bits = bit_length(shm->sh_max_connections);
 	shm->sh_islot_bits = shm->sh_nislots > 1 ?
 	    bit_length(shm->sh_nislots - 1) : 0;
@@ -139,6 +144,8 @@ header_init(struct tao_shm_hdr *h, const struct tao_shm_params *p,
 	h->h_table_part_size = l->part_size;
 	h->h_ringctl_off = l->ringctl_off;
 	h->h_ringdata_off = l->ringdata_off;
+	h->h_hist_off = l->hist_off;
+	h->h_hist_stride = sizeof(struct tao_hist_block);
 	h->h_stats_stride = sizeof(struct tao_stats_block);
 	h->h_row_size = sizeof(struct tao_shm_row);
 	h->h_ringctl_stride = sizeof(struct tao_ring_ctl);
@@ -167,8 +174,10 @@ tao__shm_create(const struct tao_shm_params *p)
 	header_init(base, p, ring, &l);
 	if ((shm = handle_new(base, l.total, 1)) == NULL)
 		goto fail;
-	for (i = 0; i < p->nislots; i++)
+	for (i = 0; i < p->nislots; i++) {
 		tao__table_part_init(shm, i);
+		tao__hist_block_reset(tao__shm_hist(shm, i));
+	}
 	return shm;
 fail:
 	saved = errno;
@@ -194,7 +203,8 @@ tao__shm_attach_check(const void *base, size_t size)
 	if (h->h_hdr_size != sizeof(*h) || h->h_total_size != size ||
 	    h->h_stats_stride != sizeof(struct tao_stats_block) ||
 	    h->h_row_size != sizeof(struct tao_shm_row) ||
-	    h->h_ringctl_stride != sizeof(struct tao_ring_ctl))
+	    h->h_ringctl_stride != sizeof(struct tao_ring_ctl) ||
+	    h->h_hist_stride != sizeof(struct tao_hist_block))
 		goto invalid;
 	/* Offsets are redundant with the parameters: recompute and compare,
 	 * so every section is known to lie inside the mapping. */
@@ -205,7 +215,8 @@ tao__shm_attach_check(const void *base, size_t size)
 	    l.table_off != h->h_table_off ||
 	    l.part_size != h->h_table_part_size ||
 	    l.ringctl_off != h->h_ringctl_off ||
-	    l.ringdata_off != h->h_ringdata_off)
+	    l.ringdata_off != h->h_ringdata_off ||
+	    l.hist_off != h->h_hist_off)
 		goto invalid;
 	return 0;
 invalid:
@@ -407,5 +418,6 @@ tao__shm_islot_reclaim(struct tao_shm *shm, unsigned islot)
 	tao__table_reclaim(shm, islot);
 	tao__ring_reclaim(shm, islot);
 	tao__stats_reset(shm, islot);
+	tao__hist_block_reset(tao__shm_hist(shm, islot));
 	live_set(shm, islot, 0);
 }

@@ -29,6 +29,7 @@
 #include "worker/tls.h"
 #include "worker/wshm.h"
 #include "worker/pool.h"
+#include "worker/whist.h"
 
 #define READ_ROUNDS	4		/* reads per readable event */
 #define TLS_READ_ROUNDS	16		/* the same bytes in TLS records */
@@ -211,14 +212,18 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 			TAO_STAT_ADD(w, ERRORS, 1);
 			tao__conn_abort(c, TAO_ENOMEM, "no memory for a job");
 		}
-	} else if (found == 1)
+	} else if (found == 1) {
+		uint64_t t0 = tao__whist_begin(w);
 		h->h_handler(c, &m, h->h_arg);
-	else if (found == -1) {
+		tao__whist_handler(w, h, t0);
+	} else if (found == -1) {
 		TAO_STAT_ADD(w, ERRORS, 1);
 		tao__conn_abort(c, TAO_EPROTO, "message rejected by its decoder");
-	} else if (r->r_on_message != NULL)
+	} else if (r->r_on_message != NULL) {
+		uint64_t t0 = tao__whist_begin(w);
 		r->r_on_message(c, &m, r->r_on_message_arg);
-	else
+		tao__whist_handler(w, NULL, t0);
+	} else
 		TAO_STAT_ADD(w, DROPPED, 1);	/* Go Tao 1.2: not fatal */
 }
 
@@ -387,6 +392,7 @@ conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
 	if (tao__wq_append(&c->c_wq, &w->w_loop.el_pool, head, head_len, data, len,
 	    tail, tail_len) == -1)
 		return TAO_ENOMEM;
+	tao__whist_queued(w, c, head_len + len + tail_len);
 	c->c_msgs_out++;
 	TAO_STAT_ADD(w, MSGS_OUT, 1);
 	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
@@ -430,7 +436,7 @@ int
 tao__conn_flush(struct tao_conn *c)
 {
 	struct tao_worker *w = c->c_worker;
-	size_t written;
+	size_t written = 0;
 	int rc;
 
 	if (c->c_flags & TAO_CONN_CLOSED)
@@ -438,10 +444,11 @@ tao__conn_flush(struct tao_conn *c)
 	tao__evloop_flush_del(&w->w_loop, &c->c_pending);
 	if ((c->c_flags & TAO_CONN_CLOSING) && c->c_job != NULL) {
 		/* Closing waits for the job's replies (tao__conn_job_done). */
-		if (c->c_wq.q_bytes > 0 && (rc = c->c_tls == NULL ?
+		rc = c->c_wq.q_bytes == 0 ? 1 : c->c_tls == NULL ?
 		    tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
-		    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written))
-		    == -1) {
+		    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
+		tao__whist_written(w, c, written);
+		if (rc == -1) {
 			tao__conn_abort(c, TAO_ESYS, NULL);
 			return -1;
 		}
@@ -455,6 +462,7 @@ tao__conn_flush(struct tao_conn *c)
 	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
 	    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
 	if (written > 0) {
+		tao__whist_written(w, c, written);
 		TAO_STAT_ADD(w, BYTES_OUT, written);
 		c->c_bytes_out += written;
 		c->c_last_tx_ms = w->w_loop.el_now_ms;

@@ -22,6 +22,7 @@
 #define TAO_READ_BUFFER_SIZE		(256 * 1024)
 
 struct tao_shm;
+struct tao_hist_block;
 struct tao_ring_cursor;
 struct tao_timers;
 struct tao_conn;
@@ -66,6 +67,7 @@ struct tao_worker {
 	uint64_t		 w_accept_log_ms;
 	uint64_t		 w_refuse_log_ms;
 	struct tao_stats_block	*w_stats;	/* ours, in shared memory */
+	struct tao_hist_block	*w_hist;	/* ours too (worker/whist.h) */
 	struct tao_netmap	 w_netmap;	/* our connections by netid */
 	struct tao_io		 w_ring_io;	/* our eventfd */
 	struct tao_ring_cursor	*w_cursors;	/* one per producer islot */

@@ -1,0 +1,89 @@
+/*
+ * whist.h - the worker's latency histograms and write-queue gauge
+ * (shm/hist-t.h, TAO_STAT_QUEUE_BYTES), kept from three points of the
+ * data path:
+ *
+ *	dispatch     t0 = clock; handler; tao__whist_handler: clock again,
+ *	             t1 - t0 into the type's series.  t0 and t1 also become
+ *	             the loop's el_now_ns, the queue stamp of what the
+ *	             handler sends (no clock read per send)
+ *	send         tao__whist_queued: a mark in the queue (core/wqueue.h),
+ *	             the gauge up
+ *	write        tao__whist_written: the gauge down; a clock read only
+ *	             when a mark's last byte went out, its wait counted
+ *
+ * A blocking handler (worker/pool.c) is timed on its pool thread into
+ * its job and counted by the loop when the job is done, so every series
+ * keeps one writer, the loop thread.
+ */
+#ifndef TAO_WORKER_WHIST_H
+#define TAO_WORKER_WHIST_H
+
+#include <stdint.h>
+
+#include "core/clock.h"
+#include "core/registry.h"
+#include "shm/hist.h"
+#include "worker/conn.h"
+
+/* At start: our block gets the registered types (before any frame). */
+void	tao__whist_start(struct tao_worker *);
+
+static inline struct tao_hist *
+tao__whist_series(struct tao_worker *w, const struct tao_handler *h)
+{
+	unsigned i = h != NULL && h->h_seq < TAO_HIST_TYPES ? h->h_seq :
+	    TAO_HIST_OTHER;
+
+	return &w->w_hist->hb_handler[i];
+}
+
+/* Before a handler runs: the clock, also the stamp of its sends. */
+static inline uint64_t
+tao__whist_begin(struct tao_worker *w)
+{
+	return w->w_loop.el_now_ns = tao__now_ns();
+}
+
+/* A handler (h, or NULL for on_message) that began at t0 returned. */
+static inline void
+tao__whist_handler(struct tao_worker *w, const struct tao_handler *h,
+    uint64_t t0)
+{
+	uint64_t t1 = tao__now_ns();
+
+	w->w_loop.el_now_ns = t1;
+	tao__hist_add(tao__whist_series(w, h), t1 - t0, 1, t1 - t0);
+}
+
+/* A message of len bytes went into c's queue. */
+static inline void
+tao__whist_queued(struct tao_worker *w, struct tao_conn *c, size_t len)
+{
+	tao__wq_mark(&c->c_wq, w->w_loop.el_now_ns);
+	tao__stats_add(w->w_stats, TAO_STAT_QUEUE_BYTES, len);
+}
+
+/* written bytes of c's queue went out. */
+static inline void
+tao__whist_written(struct tao_worker *w, struct tao_conn *c, size_t written)
+{
+	const struct tao_wqueue *q = &c->c_wq;
+	uint64_t now, n, wait;
+
+	tao__stats_sub(w->w_stats, TAO_STAT_QUEUE_BYTES, written);
+	if (q->q_mlen == 0 || q->q_out < q->q_marks[q->q_mhead].m_end)
+		return;
+	now = tao__now_ns();
+	while (tao__wq_mark_done(&c->c_wq, now, &n, &wait))
+		tao__hist_add(&w->w_hist->hb_wqwait, wait / n, n, wait);
+}
+
+/* c's queue is about to be dropped unwritten. */
+static inline void
+tao__whist_dropped(struct tao_worker *w, const struct tao_conn *c)
+{
+	tao__stats_sub(w->w_stats, TAO_STAT_QUEUE_BYTES, c->c_wq.q_bytes);
+}
+
+#endif
