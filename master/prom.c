@@ -131,5 +131,6 @@ tao__master_prometheus(struct tao_master *m, struct tao_buf *b)
 		tao__master_slot_counters(m, i, &per[i]);
 	per_worker(m, b, per, n);
 	worker_generations(m, b, n);
+	tao__master_prom_hist(m, b, n);
 	server_gauges(m, b);
 }

@@ -53,6 +53,7 @@ tao__master_collect_dead(struct tao_master *m, struct tao_proc *p)
 		if (tao__stats_is_gauge(s))
 			snap.ss_counter[s] = 0;	/* levels die with it */
 	tao__stats_accumulate(&m->m_dead_totals[p->p_slot], &snap);
+	tao__master_hist_collect(m, p);
 }
 
 int

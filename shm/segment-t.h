@@ -38,11 +38,11 @@
  *            |          gen (master, in reclaim)                           |
  *            |  line 1  sleeping flag (the islot as consumer sets it,      |
  *            |          producers clear it when they decide to wake it)    |
- * ringdata_off+------------------------------------------------------------+
- *            | ring data [nislots][ring_size]   records, producer only     |
  *  hist_off  +-------------------------------------------------------------+
  *            | struct tao_hist_block [nislots]  latency histograms (its    |
  *            |                          worker; shm/hist-t.h)              |
+ * ringdata_off+------------------------------------------------------------+
+ *            | ring data [nislots][ring_size]   records, producer only     |
  * total_size +-------------------------------------------------------------+
  *
  * "Worker" above means the one process that holds the islot; while an islot

@@ -71,10 +71,11 @@ layout_compute(unsigned nislots, unsigned max_conns, uint64_t ring_size,
 	l->ringctl_off = off;
 	off = round_up(off + (uint64_t)nislots * sizeof(struct tao_ring_ctl),
 	    TAO_SHM_PAGE);
+	l->hist_off = off;
+	off = round_up(off + (uint64_t)nislots * sizeof(struct tao_hist_block),
+	    TAO_SHM_PAGE);
 	l->ringdata_off = off;
 	off += (uint64_t)nislots * ring_size;
-	l->hist_off = off;	/* rings are whole pages */
-	off += (uint64_t)nislots * sizeof(struct tao_hist_block);
 	if (off > SIZE_MAX)
 		goto fail;
 	l->total = off;

@@ -83,7 +83,9 @@ test_layout(void)
 	ok(h->h_stats_off >= sizeof(*h) &&
 	    h->h_table_off >= h->h_stats_off + 6 * sizeof(struct tao_stats_block) &&
 	    h->h_ringctl_off >= h->h_table_off + 6 * h->h_table_part_size &&
-	    h->h_ringdata_off >= h->h_ringctl_off + 6 * sizeof(struct tao_ring_ctl) &&
+	    h->h_hist_off >= h->h_ringctl_off + 6 * sizeof(struct tao_ring_ctl) &&
+	    h->h_hist_off % TAO_SHM_PAGE == 0 &&
+	    h->h_ringdata_off >= h->h_hist_off + 6 * sizeof(struct tao_hist_block) &&
 	    h->h_ringdata_off + 6 * 65536 == h->h_total_size,
 	    "sections in order, not overlapping, rings end the segment");
 	ok(h->h_table_part_size >= sizeof(struct tao_table_part) +
