@@ -19,6 +19,7 @@
 
 #include "master/buf.h"
 #include "master/master.h"
+#include "core/registry.h"
 #include "shm/hist.h"
 #include "shm/segment.h"
 
@@ -47,6 +48,34 @@ tao__master_hist_free(struct tao_master *m)
 {
 	free(m->m_hist);
 	m->m_hist = NULL;
+}
+
+static void
+publish(struct tao_hist_block *b, const struct tao_handler *h)
+{
+	struct tao_hist *s;
+
+	if (!h->h_used || h->h_seq >= TAO_HIST_TYPES)
+		return;
+	s = &b->hb_handler[h->h_seq];
+	atomic_store_explicit(&s->hi_type, h->h_type, memory_order_relaxed);
+	atomic_store_explicit(&s->hi_used, 1, memory_order_relaxed);
+}
+
+/* Before an islot's worker is forked: its series get their types (the
+ * registry is the same for every worker), so a scrape shows them from
+ * the start, also while the worker is starting. */
+void
+tao__master_hist_prepare(struct tao_master *m, int islot)
+{
+	const struct tao_registry *r = &m->m_server->s_registry;
+	struct tao_hist_block *b = tao__shm_hist(m->m_shm, (unsigned)islot);
+
+	tao__hist_block_reset(b);
+	for (size_t i = 0; i < TAO_REGISTRY_DIRECT; i++)
+		publish(b, &r->r_direct[i]);
+	for (size_t i = 0; i < r->r_nsorted; i++)
+		publish(b, &r->r_sorted[i]);
 }
 
 /* Add one series (index i of a worker's block, or of a base) into v. */

@@ -234,6 +234,7 @@ void	tao__master_prometheus(struct tao_master *, struct tao_buf *);
 /* hist.c: latency histograms (the base of dead workers, their export). */
 int	tao__master_hist_init(struct tao_master *);
 void	tao__master_hist_free(struct tao_master *);
+void	tao__master_hist_prepare(struct tao_master *, int islot);
 void	tao__master_hist_collect(struct tao_master *, const struct tao_proc *);
 void	tao__master_prom_hist(struct tao_master *, struct tao_buf *,
 	    int nslots);

@@ -98,6 +98,7 @@ tao__mshm_islot_prepare(struct tao_master *m, int islot, int slot,
 	    gen);
 	tao__shm_islot_set_state(m->m_shm, (unsigned)islot,
 	    TAO_ISLOT_STARTING);
+	tao__master_hist_prepare(m, islot);
 	/* Drain a wake-up left over from the previous holder. */
 	uint64_t junk;
 	(void)!read(m->m_eventfds[islot], &junk, sizeof(junk));

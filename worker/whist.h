@@ -24,10 +24,16 @@
 #include "core/clock.h"
 #include "core/registry.h"
 #include "shm/hist.h"
+#include "shm/segment.h"
 #include "worker/conn.h"
 
-/* At start: our block gets the registered types (before any frame). */
-void	tao__whist_start(struct tao_worker *);
+/* At start: our block (its types were set by the master before the
+ * fork, master/hist.c). */
+static inline void
+tao__whist_start(struct tao_worker *w)
+{
+	w->w_hist = tao__shm_hist(w->w_p.wp_shm, (unsigned)w->w_p.wp_islot);
+}
 
 static inline struct tao_hist *
 tao__whist_series(struct tao_worker *w, const struct tao_handler *h)
