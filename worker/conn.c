@@ -263,10 +263,13 @@ tao__conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 {
 	const struct tao_settings *st = conn_settings(c);
 	size_t room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
-	int own = c->c_in.fr_buf != NULL;
+	int own = c->c_in.fr_buf != NULL, rc;
 
-	switch (tao__framer_input(&c->c_in, c->c_listener->l_codec,
-	    st->st_max_frame, buf, n, room, conn_ready, conn_deliver, c)) {
+	tao__whist_batch(c->c_worker);
+	rc = tao__framer_input(&c->c_in, c->c_listener->l_codec,
+	    st->st_max_frame, buf, n, room, conn_ready, conn_deliver, c);
+	tao__whist_batch(c->c_worker);	/* c may be closed, not yet freed */
+	switch (rc) {
 	case TAO_FRAMER_IDLE:
 		if (own)	/* the unfinished frame is done */
 			c->c_frame_start_ms = 0;
