@@ -11,7 +11,8 @@
  * backwards across crashes, respawns and reloads (the reaping and the
  * scrape run in the same single-threaded loop: a dead worker is counted
  * either in its block or in the totals, never both, never neither).
- * A counter added to enum tao_stat appears here by itself.
+ * A counter added to enum tao_stat appears here by itself.  The latency
+ * histograms, with their own base of dead workers, are in hist.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
