@@ -25,6 +25,9 @@ struct tao_settings {
 	 * worker, default 4, and jobs queued per worker, default 1024. */
 	int		st_blocking_threads;
 	uint32_t	st_blocking_queue_max;
+	/* Keep the latency histograms (worker/whist.h): set when the
+	 * metrics listener is on, so nobody pays for what nobody reads. */
+	int		st_histograms;
 };
 
 #endif

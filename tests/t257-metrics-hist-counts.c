@@ -2,16 +2,18 @@
  * t257-metrics-hist-counts - the histograms of GET /metrics count what
  * was sent, in the right buckets.
  *
- * A libtao server (2 workers, metrics) registers type 1 (echo), type 2
- * (sleeps 40 ms, echoes), type 3 (blocking: sleeps 100 ms on the pool,
- * echoes) and on_message (echo: type 77 lands in "other").  After 100
- * type-1 frames over 4 connections, 3 of type 2, 2 of type 3 and 7 of
- * type 77, summed over the two workers:
+ * A libtao server (2 workers) starts with metrics off and echoes 10
+ * type-1 frames, uncounted (no histograms are kept while nobody can read
+ * them); a reload turns the metrics listener on.  The server registers
+ * type 1 (echo), type 2 (sleeps 40 ms, echoes), type 3 (blocking: sleeps
+ * 100 ms on the pool, echoes) and on_message (echo: type 77 lands in
+ * "other").  After the reload, 100 type-1 frames over 4 connections, 3
+ * of type 2, 2 of type 3 and 7 of type 77, summed over the two workers:
  *  - tao_handler_seconds_count per type is 100, 3, 2, 7;
  *  - the sleeps land in their bucket: type 2 all in (32.768, 65.536] ms,
  *    type 3 all in (65.536, 131.072] ms, and _sum at least the sleeps;
- *  - tao_write_queue_wait_seconds_count equals msgs_out (every reply
- *    written once);
+ *  - tao_write_queue_wait_seconds_count equals msgs_out less the 10
+ *    replies of before the reload (every reply written once);
  *  - promtool check metrics accepts the exposition.
  * Then a client with a 4 KiB receive buffer sends 4 frames of type 4,
  * each answered by 32 replies of 60 000 bytes (7.7 MB), and reads
@@ -214,9 +216,9 @@ check_known(const char *body)
 	    sum2(body, "tao_handler_seconds_sum", ",type=\"2\""),
 	    sum2(body, "tao_handler_seconds_sum", ",type=\"3\""));
 	is_int((int)sum2(body, "tao_write_queue_wait_seconds_count", ""),
-	    (int)sum2(body, "tao_msgs_out_total", ""), "every reply's "
-	    "write-queue wait counted once (msgs_out %.0f)",
-	    sum2(body, "tao_msgs_out_total", ""));
+	    (int)sum2(body, "tao_msgs_out_total", "") - 10, "every reply's "
+	    "write-queue wait counted once (msgs_out %.0f, 10 before the "
+	    "metrics)", sum2(body, "tao_msgs_out_total", ""));
 	is_int((int)sum2(body, "tao_queue_bytes", ""), 0, "queues empty");
 }
 
@@ -285,6 +287,30 @@ check_queue(int port, int mport, char *resp, size_t len)
 	close(fd);
 }
 
+#define CONF	"listen 127.0.0.1:0 tlv\nworkers 2\nwrite_queue_max 16777216\n"
+
+/* Metrics off: the workers keep no histograms (st_histograms); 10
+ * frames then, and a reload that turns the listener on. */
+static int
+start_off_then_on(struct th_daemon *d)
+{
+	char out[4096];
+	int fd, port;
+
+	if ((fd = th_connect(d->port[0])) == -1)
+		bail("connect");
+	for (int j = 0; j < 10; j++)
+		if (th_echo_once(fd, 1, 50, (uint32_t)j))
+			bail("echo before the reload");
+	close(fd);
+	if (th_daemon_config(d, CONF "metrics 127.0.0.1:0\n") == -1 ||
+	    th_ctl(d, out, sizeof(out), "reload", NULL) != 0)
+		bail("reload: %s", out);
+	if ((port = th_metrics_port(d, th_ms(5000))) <= 0)
+		bail("no metrics listener after the reload");
+	return port;
+}
+
 int
 main(void)
 {
@@ -294,10 +320,9 @@ main(void)
 
 	th_init("t257-metrics-hist-counts", 90);
 	plan(0);
-	d = th_daemon_fork("listen 127.0.0.1:0 tlv\nworkers 2\n"
-	    "metrics 127.0.0.1:0\nwrite_queue_max 16777216\n", run, NULL);
-	if (d == NULL || (port = th_metrics_port(d, th_ms(5000))) <= 0)
-		bail("server did not start with metrics");
+	if ((d = th_daemon_fork(CONF, run, NULL)) == NULL)
+		bail("server did not start");
+	port = start_off_then_on(d);
 	send_known(d);
 	th_sleep_ms(200);	/* the last writes are counted */
 	check_known(scrape(port, resp, sizeof(resp)));

@@ -29,11 +29,13 @@
 #include "worker/conn.h"
 
 /* At start: our block (its types were set by the master before the
- * fork, master/hist.c). */
+ * fork, master/hist.c), or none when the metrics listener is off
+ * (st_histograms): then every hook below is one test of w_hist. */
 static inline void
 tao__whist_start(struct tao_worker *w)
 {
-	w->w_hist = tao__shm_hist(w->w_p.wp_shm, (unsigned)w->w_p.wp_islot);
+	w->w_hist = w->w_p.wp_settings.st_histograms ? tao__shm_hist(
+	    w->w_p.wp_shm, (unsigned)w->w_p.wp_islot) : NULL;
 }
 
 static inline struct tao_hist *
@@ -54,9 +56,20 @@ tao__whist_series(struct tao_worker *w, const struct tao_handler *h)
 static inline uint64_t
 tao__whist_begin(struct tao_worker *w)
 {
+	if (w->w_hist == NULL)
+		return 0;
 	if (!w->w_hist_chain)
 		w->w_loop.el_now_ns = tao__now_ns();
 	return w->w_loop.el_now_ns;
+}
+
+/* A blocking handler's run, measured on its pool thread. */
+static inline void
+tao__whist_job(struct tao_worker *w, const struct tao_handler *h,
+    uint64_t ns)
+{
+	if (w->w_hist != NULL)
+		tao__hist_add(tao__whist_series(w, h), ns, 1, ns);
 }
 
 /* A handler (h, or NULL for on_message) that began at t0 returned. */
@@ -64,8 +77,11 @@ static inline void
 tao__whist_handler(struct tao_worker *w, const struct tao_handler *h,
     uint64_t t0)
 {
-	uint64_t t1 = tao__now_ns();
+	uint64_t t1;
 
+	if (w->w_hist == NULL)
+		return;
+	t1 = tao__now_ns();
 	w->w_loop.el_now_ns = t1;
 	w->w_hist_chain = 1;
 	tao__hist_add(tao__whist_series(w, h), t1 - t0, 1, t1 - t0);
@@ -82,8 +98,9 @@ tao__whist_batch(struct tao_worker *w)
 static inline void
 tao__whist_queued(struct tao_worker *w, struct tao_conn *c, size_t len)
 {
-	tao__wq_mark(&c->c_wq, w->w_loop.el_now_ns);
 	tao__stats_add(w->w_stats, TAO_STAT_QUEUE_BYTES, len);
+	if (w->w_hist != NULL)
+		tao__wq_mark(&c->c_wq, w->w_loop.el_now_ns);
 }
 
 /* written bytes of c's queue went out. */
