@@ -35,6 +35,17 @@ tao__now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Nanoseconds, for durations (the histograms of shm/hist.h); never for
+ * deadlines. */
+static inline uint64_t
+tao__now_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
 static inline uint64_t
 tao__now_ms_ceil(void)
 {

@@ -15,13 +15,21 @@
 #include "core/loop.h"
 #include "core/timer.h"
 
+/* One clock reading for both caches (floor milliseconds). */
+static void
+now_refresh(struct tao_evloop *l)
+{
+	l->el_now_ns = tao__now_ns();
+	l->el_now_ms = l->el_now_ns / 1000000;
+}
+
 int
 tao__evloop_init(struct tao_evloop *l, size_t rbuf_size, void *owner)
 {
 	memset(l, 0, sizeof(*l));
 	l->el_epfd = -1;
 	l->el_owner = owner;
-	l->el_now_ms = tao__now_ms();
+	now_refresh(l);
 	TAILQ_INIT(&l->el_flush);
 	TAILQ_INIT(&l->el_closed);
 	tao__wq_pool_init(&l->el_pool);
@@ -118,7 +126,7 @@ tao__io_close(struct tao_evloop *l, struct tao_io *io)
 void
 tao__evloop_timers_run(struct tao_evloop *l)
 {
-	l->el_now_ms = tao__now_ms();
+	now_refresh(l);
 	(void)tao__timers_run(l->el_timers, l->el_now_ms);
 }
 
@@ -135,7 +143,7 @@ tao__evloop_wait(struct tao_evloop *l, int timeout)
 	    timeout);
 	int saved = errno;
 
-	l->el_now_ms = tao__now_ms();
+	now_refresh(l);
 	if (n == -1) {
 		errno = saved;
 		return saved == EINTR ? 0 : -1;

@@ -74,6 +74,9 @@ struct tao_evloop {
 	struct tao_timers	*el_timers;
 	struct tao_wq_pool	 el_pool;	/* output chunks */
 	uint64_t		 el_now_ms;	/* cached per iteration */
+	uint64_t		 el_now_ns;	/* the same reading in ns, and
+						 * newer ones of the worker's
+						 * dispatch (worker/whist.h) */
 	uint8_t			*el_rbuf;	/* shared read buffer */
 	size_t			 el_rbuf_size;
 	struct tao_pending_list	 el_flush;	/* output queued */

@@ -15,9 +15,11 @@ registry_insert(struct tao_registry *r, struct tao_handler h)
 
 	if (tao__registry_find(r, type) != NULL)
 		return TAO_EEXIST;
+	h.h_seq = r->r_nhandlers;
 	if (type >= 0 && type < TAO_REGISTRY_DIRECT) {
 		r->r_direct[type] = h;
 		r->r_nblocking += h.h_blocking;
+		r->r_nhandlers++;
 		return 0;
 	}
 	grown = realloc(r->r_sorted, (r->r_nsorted + 1) * sizeof(*grown));
@@ -29,6 +31,7 @@ registry_insert(struct tao_registry *r, struct tao_handler h)
 	grown[i] = h;
 	r->r_nsorted++;
 	r->r_nblocking += h.h_blocking;
+	r->r_nhandlers++;
 	return 0;
 }
 

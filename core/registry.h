@@ -34,6 +34,8 @@ struct tao_handler {
 	};
 	void		*h_arg;
 	int		 h_blocking;	/* runs on the worker's pool */
+	unsigned	 h_seq;		/* registration order, from 0 (the
+					 * histogram series of shm/hist.h) */
 };
 
 struct tao_registry {
@@ -53,6 +55,7 @@ struct tao_registry {
 	tao_deliver_fn		 r_on_deliver;
 	void			*r_on_deliver_arg;
 	int			 r_nblocking;	/* handlers with h_blocking */
+	unsigned		 r_nhandlers;	/* registered, every kind */
 };
 
 /* 0, TAO_EINVAL for a NULL handler, TAO_EEXIST for a second registration

@@ -28,6 +28,9 @@ struct tao_settings {
 	/* Connections from one client address, all workers and listeners
 	 * together (shm/iplimit.h); 0 = no limit. */
 	uint32_t	st_max_conns_per_ip;
+	/* Keep the latency histograms (worker/whist.h): set when the
+	 * metrics listener is on, so nobody pays for what nobody reads. */
+	int		st_histograms;
 };
 
 #endif

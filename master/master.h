@@ -117,6 +117,7 @@ struct tao_slot {
 struct tao_ctl_client;
 struct tao_ctl_listener;
 struct tao_metrics;
+struct tao_master_hist;
 struct ssl_ctx_st;
 
 struct tao_reload {
@@ -192,6 +193,7 @@ struct tao_master {
 	int			 m_nislots;
 	uint8_t			*m_islot_used;
 	struct tao_stats_snapshot m_dead_totals[TAO_MAX_WORKERS];
+	struct tao_master_hist	*m_hist;	/* hist.c: dead workers' histograms */
 	struct tao_metrics	*m_metrics;	/* metrics.c; never NULL once
 						 * set up, even when off */
 	uint64_t		 m_now_ms;
@@ -314,6 +316,14 @@ void	tao__master_slot_counters(struct tao_master *, int slot,
 
 /* prom.c: GET /metrics, the Prometheus text exposition format 0.0.4. */
 void	tao__master_prometheus(struct tao_master *, struct tao_buf *);
+
+/* hist.c: latency histograms (the base of dead workers, their export). */
+int	tao__master_hist_init(struct tao_master *);
+void	tao__master_hist_free(struct tao_master *);
+void	tao__master_hist_prepare(struct tao_master *, int islot);
+void	tao__master_hist_collect(struct tao_master *, const struct tao_proc *);
+void	tao__master_prom_hist(struct tao_master *, struct tao_buf *,
+	    int nslots);
 
 /* metrics.c: the metrics HTTP listener (contract at the top of it). */
 int	tao__metrics_start(struct tao_master *);

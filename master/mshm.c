@@ -56,6 +56,10 @@ tao__mshm_create(struct tao_master *m)
 		    sp.ring_size);
 		return -1;
 	}
+	if (tao__master_hist_init(m) == -1) {
+		log_warn("histograms");
+		return -1;
+	}
 	m->m_eventfds = calloc((size_t)m->m_nislots, sizeof(int));
 	m->m_islot_used = calloc((size_t)m->m_nislots, 1);
 	if (m->m_eventfds == NULL || m->m_islot_used == NULL) {
@@ -81,6 +85,7 @@ tao__mshm_destroy(struct tao_master *m)
 		close(m->m_eventfds[i]);
 	free(m->m_eventfds);
 	free(m->m_islot_used);
+	tao__master_hist_free(m);
 	m->m_eventfds = NULL;
 	m->m_islot_used = NULL;
 }
@@ -93,6 +98,7 @@ tao__mshm_islot_prepare(struct tao_master *m, int islot, int slot,
 	    gen);
 	tao__shm_islot_set_state(m->m_shm, (unsigned)islot,
 	    TAO_ISLOT_STARTING);
+	tao__master_hist_prepare(m, islot);
 	/* Drain a wake-up left over from the previous holder. */
 	uint64_t junk;
 	(void)!read(m->m_eventfds[islot], &junk, sizeof(junk));

@@ -141,6 +141,7 @@ child_params(struct tao_master *m, const struct tao_config *cf, int nworkers,
 	p->wp_bind = &m->m_server->s_worker;
 	p->wp_registry = &m->m_server->s_registry;
 	p->wp_settings = cf->cf_settings;
+	p->wp_settings.st_histograms = cf->cf_metrics[0] != '\0';
 	p->wp_shm = m->m_shm;
 	p->wp_eventfds = m->m_eventfds;
 	p->wp_nislots = m->m_nislots;

@@ -11,7 +11,8 @@
  * backwards across crashes, respawns and reloads (the reaping and the
  * scrape run in the same single-threaded loop: a dead worker is counted
  * either in its block or in the totals, never both, never neither).
- * A counter added to enum tao_stat appears here by itself.
+ * A counter added to enum tao_stat appears here by itself.  The latency
+ * histograms, with their own base of dead workers, are in hist.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@ static const char *const help[TAO_STAT__COUNT] = {
 	    "malformed or slow PROXY protocol header.",
 	[TAO_STAT_DENIED] = "Connections refused by allow/deny rules.",
 	[TAO_STAT_CONNECTIONS] = "Open connections.",
+	[TAO_STAT_QUEUE_BYTES] = "Bytes queued for writing, not yet "
+	    "written (all connections of the slot).",
 };
 
 static void
@@ -132,5 +135,6 @@ tao__master_prometheus(struct tao_master *m, struct tao_buf *b)
 		tao__master_slot_counters(m, i, &per[i]);
 	per_worker(m, b, per, n);
 	worker_generations(m, b, n);
+	tao__master_prom_hist(m, b, n);
 	server_gauges(m, b);
 }

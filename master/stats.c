@@ -49,8 +49,11 @@ tao__master_collect_dead(struct tao_master *m, struct tao_proc *p)
 	/* The connections it still held died with it: they are closed now,
 	 * so accepted - closed keeps matching the live gauge. */
 	snap.ss_counter[TAO_STAT_CLOSED] += snap.ss_counter[TAO_STAT_CONNECTIONS];
-	snap.ss_counter[TAO_STAT_CONNECTIONS] = 0;	/* a gauge */
+	for (unsigned s = 0; s < TAO_STAT__COUNT; s++)
+		if (tao__stats_is_gauge(s))
+			snap.ss_counter[s] = 0;	/* levels die with it */
 	tao__stats_accumulate(&m->m_dead_totals[p->p_slot], &snap);
+	tao__master_hist_collect(m, p);
 }
 
 int

@@ -41,6 +41,9 @@
  * iplimit_off+-------------------------------------------------------------+
  *            | per-address connection counts and their owners, under a     |
  *            | robust mutex (shm/iplimit-t.h)                              |
+ *  hist_off  +-------------------------------------------------------------+
+ *            | struct tao_hist_block [nislots]  latency histograms (its    |
+ *            |                          worker; shm/hist-t.h)              |
  * ringdata_off+------------------------------------------------------------+
  *            | ring data [nislots][ring_size]   records, producer only     |
  * total_size +-------------------------------------------------------------+
@@ -59,8 +62,9 @@
 #include <stdint.h>
 
 #define TAO_SHM_MAGIC		UINT64_C(0x0a4d48532d4f4154)	/* "TAO-SHM\n" */
-#define TAO_SHM_VERSION		3	/* 2: live bitmap, netid layout,
-					 * 40-byte ring records; 3: iplimit */
+#define TAO_SHM_VERSION		4	/* 2: live bitmap, netid layout,
+					 * 40-byte ring records; 3: iplimit;
+					 * 4: histograms */
 #define TAO_SHM_LINE		128	/* false-sharing stride */
 #define TAO_SHM_PAGE		4096	/* section alignment */
 #define TAO_SHM_MAX_ISLOTS	1024
@@ -90,10 +94,11 @@ struct tao_shm_hdr {
 	uint64_t		h_table_part_size;
 	uint64_t		h_ringctl_off;
 	uint64_t		h_ringdata_off;
+	uint64_t		h_hist_off;
 	uint32_t		h_stats_stride;
 	uint32_t		h_row_size;
 	uint32_t		h_ringctl_stride;
-	uint32_t		h_pad0;
+	uint32_t		h_hist_stride;
 	uint64_t		h_iplimit_off;	/* shm/iplimit-t.h */
 
 	/* line 1: never reused; starts at 1 */
@@ -144,6 +149,7 @@ struct tao_shm {
 	size_t			 sh_ringctl_off;
 	size_t			 sh_ringdata_off;
 	size_t			 sh_iplimit_off;
+	size_t			 sh_hist_off;
 	unsigned		 sh_row_bits;		/* netid layout */
 	unsigned		 sh_islot_bits;
 	int			 sh_owns_mapping;	/* destroy unmaps */

@@ -12,6 +12,7 @@
 
 #include "shm/segment.h"
 #include "shm/iplimit.h"
+#include "shm/hist.h"
 #include "shm/ring.h"
 #include "shm/stats.h"
 #include "shm/table.h"
@@ -20,8 +21,8 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
     "shared-memory atomics must be lock-free to work across processes");
 _Static_assert(sizeof(struct tao_shm_hdr) == 4 * TAO_SHM_LINE,
     "header is four lines");
-_Static_assert(sizeof(struct tao_stats_block) == 2 * TAO_SHM_LINE,
-    "stats block is two lines");
+_Static_assert(sizeof(struct tao_stats_block) % TAO_SHM_LINE == 0,
+    "stats block is whole lines (the master's part on its own)");
 _Static_assert(sizeof(struct tao_shm_row) == 128, "row is 128 bytes");
 _Static_assert(sizeof(struct tao_table_part) == TAO_SHM_LINE,
     "partition header is one line");
@@ -35,6 +36,7 @@ struct layout {
 	size_t	ringctl_off;
 	size_t	ringdata_off;
 	size_t	iplimit_off;
+	size_t	hist_off;
 	size_t	total;
 };
 
@@ -73,6 +75,9 @@ layout_compute(unsigned nislots, unsigned max_conns, uint64_t ring_size,
 	    TAO_SHM_PAGE);
 	l->iplimit_off = off;
 	off = round_up(off + tao__iplimit_size(nislots, max_conns),
+	    TAO_SHM_PAGE);
+	l->hist_off = off;
+	off = round_up(off + (uint64_t)nislots * sizeof(struct tao_hist_block),
 	    TAO_SHM_PAGE);
 	l->ringdata_off = off;
 	off += (uint64_t)nislots * ring_size;
@@ -122,6 +127,7 @@ handle_new(void *base, size_t size, int owns)
 	shm->sh_ringctl_off = h->h_ringctl_off;
 	shm->sh_ringdata_off = h->h_ringdata_off;
 	shm->sh_iplimit_off = h->h_iplimit_off;
+	shm->sh_hist_off = h->h_hist_off;
 	shm->sh_row_bits = bit_length(shm->sh_max_connections);
 	shm->sh_islot_bits = shm->sh_nislots > 1 ?
 	    bit_length(shm->sh_nislots - 1) : 0;
@@ -146,6 +152,8 @@ header_init(struct tao_shm_hdr *h, const struct tao_shm_params *p,
 	h->h_ringctl_off = l->ringctl_off;
 	h->h_ringdata_off = l->ringdata_off;
 	h->h_iplimit_off = l->iplimit_off;
+	h->h_hist_off = l->hist_off;
+	h->h_hist_stride = sizeof(struct tao_hist_block);
 	h->h_stats_stride = sizeof(struct tao_stats_block);
 	h->h_row_size = sizeof(struct tao_shm_row);
 	h->h_ringctl_stride = sizeof(struct tao_ring_ctl);
@@ -174,8 +182,10 @@ tao__shm_create(const struct tao_shm_params *p)
 	header_init(base, p, ring, &l);
 	if ((shm = handle_new(base, l.total, 1)) == NULL)
 		goto fail;
-	for (i = 0; i < p->nislots; i++)
+	for (i = 0; i < p->nislots; i++) {
 		tao__table_part_init(shm, i);
+		tao__hist_block_reset(tao__shm_hist(shm, i));
+	}
 	if (tao__iplimit_init(shm) == -1) {
 		saved = errno;
 		free(shm);
@@ -207,7 +217,8 @@ tao__shm_attach_check(const void *base, size_t size)
 	if (h->h_hdr_size != sizeof(*h) || h->h_total_size != size ||
 	    h->h_stats_stride != sizeof(struct tao_stats_block) ||
 	    h->h_row_size != sizeof(struct tao_shm_row) ||
-	    h->h_ringctl_stride != sizeof(struct tao_ring_ctl))
+	    h->h_ringctl_stride != sizeof(struct tao_ring_ctl) ||
+	    h->h_hist_stride != sizeof(struct tao_hist_block))
 		goto invalid;
 	/* Offsets are redundant with the parameters: recompute and compare,
 	 * so every section is known to lie inside the mapping. */
@@ -219,7 +230,8 @@ tao__shm_attach_check(const void *base, size_t size)
 	    l.part_size != h->h_table_part_size ||
 	    l.ringctl_off != h->h_ringctl_off ||
 	    l.ringdata_off != h->h_ringdata_off ||
-	    l.iplimit_off != h->h_iplimit_off)
+	    l.iplimit_off != h->h_iplimit_off ||
+	    l.hist_off != h->h_hist_off)
 		goto invalid;
 	return 0;
 invalid:
@@ -443,5 +455,6 @@ tao__shm_islot_reclaim(struct tao_shm *shm, unsigned islot)
 	tao__table_reclaim(shm, islot);
 	tao__ring_reclaim(shm, islot);
 	tao__stats_reset(shm, islot);
+	tao__hist_block_reset(tao__shm_hist(shm, islot));
 	live_set(shm, islot, 0);
 }

@@ -17,6 +17,7 @@
 #include "shm/stats-t.h"
 #include "shm/table-t.h"
 #include "shm/ring-t.h"
+#include "shm/hist-t.h"
 
 /*
  * Size of the segment these parameters describe, or 0 with errno EINVAL when
@@ -115,7 +116,8 @@ void		 tao__shm_islot_set_state(struct tao_shm *, unsigned islot,
  * islot is given to another worker: give its limit units back to the global
  * count, free every table row it owned (also one left mid-update with an
  * odd sequence), repair and re-generation its ring, clear its sleeping
- * flag, zero its stats block (state FREE) and clear its live bit.  Read the stats block first
+ * flag, zero its stats block (state FREE) and its histograms, and clear
+ * its live bit.  Read the stats block first
  * (tao__stats_read) if its counters must be carried into running totals.
  * Must not run while a process still writes as this islot.
  */
@@ -167,6 +169,13 @@ static inline struct tao_ring_ctl *
 tao__shm_ringctl(const struct tao_shm *shm, unsigned islot)
 {
 	return (struct tao_ring_ctl *)(shm->sh_base + shm->sh_ringctl_off) +
+	    islot;
+}
+
+static inline struct tao_hist_block *
+tao__shm_hist(const struct tao_shm *shm, unsigned islot)
+{
+	return (struct tao_hist_block *)(shm->sh_base + shm->sh_hist_off) +
 	    islot;
 }
 

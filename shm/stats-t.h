@@ -53,6 +53,9 @@ enum tao_stat {
 	TAO_STAT_CONNECTIONS,	/* gauge: open connections now.  Not kept in
 				 * sb_counter: tao__stats_read derives it
 				 * from sb_held, its one owner */
+	TAO_STAT_QUEUE_BYTES,	/* gauge: bytes in the write queues of the
+				 * islot's connections, queued and not yet
+				 * written (worker/conn.c keeps it) */
 	TAO_STAT__COUNT
 };
 

@@ -22,6 +22,7 @@ static const char *const stat_names[TAO_STAT__COUNT] = {
 	[TAO_STAT_PROXY_ERRORS] = "proxy_errors",
 	[TAO_STAT_DENIED] = "denied",
 	[TAO_STAT_CONNECTIONS] = "connections",
+	[TAO_STAT_QUEUE_BYTES] = "queue_bytes",
 };
 
 static const char *const state_names[] = {
@@ -43,7 +44,7 @@ tao__stats_name(enum tao_stat s)
 int
 tao__stats_is_gauge(enum tao_stat s)
 {
-	return s == TAO_STAT_CONNECTIONS;
+	return s == TAO_STAT_CONNECTIONS || s == TAO_STAT_QUEUE_BYTES;
 }
 
 const char *

@@ -84,10 +84,11 @@ test_layout(void)
 	ok(h->h_stats_off >= sizeof(*h) &&
 	    h->h_table_off >= h->h_stats_off + 6 * sizeof(struct tao_stats_block) &&
 	    h->h_ringctl_off >= h->h_table_off + 6 * h->h_table_part_size &&
-	    h->h_ringdata_off >= h->h_ringctl_off + 6 * sizeof(struct tao_ring_ctl) &&
 	    h->h_iplimit_off >= h->h_ringctl_off + 6 * sizeof(struct tao_ring_ctl) &&
 	    h->h_iplimit_off % TAO_SHM_PAGE == 0 &&
-	    h->h_ringdata_off >= h->h_iplimit_off + tao__iplimit_size(6, 100) &&
+	    h->h_hist_off >= h->h_iplimit_off + tao__iplimit_size(6, 100) &&
+	    h->h_hist_off % TAO_SHM_PAGE == 0 &&
+	    h->h_ringdata_off >= h->h_hist_off + 6 * sizeof(struct tao_hist_block) &&
 	    h->h_ringdata_off + 6 * 65536 == h->h_total_size,
 	    "sections in order, not overlapping, rings end the segment");
 	ok(h->h_table_part_size >= sizeof(struct tao_table_part) +
@@ -99,7 +100,8 @@ test_layout(void)
 		struct tao_stats_block *b = tao__shm_stats(shm, i);
 
 		if ((uintptr_t)b % TAO_SHM_LINE != 0 ||
-		    (uintptr_t)&b->sb_pid - (uintptr_t)b != TAO_SHM_LINE ||
+		    (uintptr_t)&b->sb_pid - (uintptr_t)b !=
+		    sizeof(*b) - TAO_SHM_LINE ||
 		    !inside(shm, b, sizeof(*b)) ||
 		    (uintptr_t)tao__shm_part(shm, i) % TAO_SHM_LINE != 0 ||
 		    !inside(shm, tao__shm_row(shm, i, 99), 128) ||

@@ -1,5 +1,6 @@
 /*
- * conn.c - a connection's input, dispatch and output.
+ * conn.c - a connection's input, dispatch and output (queueing a
+ * message: conn_send.c).
  *
  * Reading: with no unfinished frame the socket is read into the worker's
  * shared buffer and frames are decoded in place (no copy); only a trailing
@@ -31,6 +32,7 @@
 #include "worker/pool.h"
 #include "worker/access.h"
 #include "worker/proxy.h"
+#include "worker/whist.h"
 
 #define READ_ROUNDS	4		/* reads per readable event */
 #define TLS_READ_ROUNDS	16		/* the same bytes in TLS records */
@@ -259,14 +261,18 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 			TAO_STAT_ADD(w, ERRORS, 1);
 			tao__conn_abort(c, TAO_ENOMEM, "no memory for a job");
 		}
-	} else if (found == 1)
+	} else if (found == 1) {
+		uint64_t t0 = tao__whist_begin(w);
 		h->h_handler(c, &m, h->h_arg);
-	else if (found == -1) {
+		tao__whist_handler(w, h, t0);
+	} else if (found == -1) {
 		TAO_STAT_ADD(w, ERRORS, 1);
 		tao__conn_abort(c, TAO_EPROTO, "message rejected by its decoder");
-	} else if (r->r_on_message != NULL)
+	} else if (r->r_on_message != NULL) {
+		uint64_t t0 = tao__whist_begin(w);
 		r->r_on_message(c, &m, r->r_on_message_arg);
-	else
+		tao__whist_handler(w, NULL, t0);
+	} else
 		TAO_STAT_ADD(w, DROPPED, 1);	/* Go Tao 1.2: not fatal */
 }
 
@@ -306,10 +312,13 @@ tao__conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 {
 	const struct tao_settings *st = conn_settings(c);
 	size_t room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
-	int own = c->c_in.fr_buf != NULL;
+	int own = c->c_in.fr_buf != NULL, rc;
 
-	switch (tao__framer_input(&c->c_in, c->c_listener->l_codec,
-	    st->st_max_frame, buf, n, room, conn_ready, conn_deliver, c)) {
+	tao__whist_batch(c->c_worker);
+	rc = tao__framer_input(&c->c_in, c->c_listener->l_codec,
+	    st->st_max_frame, buf, n, room, conn_ready, conn_deliver, c);
+	tao__whist_batch(c->c_worker);	/* c may be closed, not yet freed */
+	switch (rc) {
 	case TAO_FRAMER_IDLE:
 		if (own)	/* the unfinished frame is done */
 			c->c_frame_start_ms = 0;
@@ -417,56 +426,6 @@ tao__conn_read(struct tao_conn *c)
 
 /* ---- output --------------------------------------------------------- */
 
-/* Queue one message; bounded: refuse over write_queue_max. */
-static int
-conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
-    int bounded)
-{
-	uint8_t head[TAO_CODEC_MAX_HEAD], tail[TAO_CODEC_MAX_TAIL];
-	size_t head_len, tail_len;
-	struct tao_worker *w = c->c_worker;
-
-	if (len > w->w_p.wp_settings.st_max_frame)
-		return TAO_ETOOBIG;
-	if (bounded && c->c_wq.q_bytes >= w->w_p.wp_settings.st_write_queue_max)
-		return TAO_EWOULDBLOCK;
-	if (c->c_wq.q_bytes == 0)
-		c->c_last_tx_ms = w->w_loop.el_now_ms;	/* send_timeout_ms from here */
-	c->c_listener->l_codec->encode(type, len, head, &head_len, tail,
-	    &tail_len);
-	if (tao__wq_append(&c->c_wq, &w->w_loop.el_pool, head, head_len, data, len,
-	    tail, tail_len) == -1)
-		return TAO_ENOMEM;
-	c->c_msgs_out++;
-	TAO_STAT_ADD(w, MSGS_OUT, 1);
-	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
-	return 0;
-}
-
-int
-tao_conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len)
-{
-	struct tao_job *j;
-
-	if (c == NULL || (data == NULL && len > 0))
-		return TAO_EINVAL;
-	if ((j = tao__pool_current()) != NULL)
-		return tao__pool_send(j, c, type, data, len);
-	if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
-		return TAO_ECLOSED;
-	return conn_send(c, type, data, len, 1);
-}
-
-/* The job's sends go out even while a graceful close waits for it. */
-int
-tao__conn_send_job(struct tao_conn *c, int32_t type, const void *data,
-    size_t len)
-{
-	if (c->c_flags & TAO_CONN_CLOSED)
-		return TAO_ECLOSED;
-	return conn_send(c, type, data, len, 0);
-}
-
 /* Resume reading a connection whose output went back under its bound. */
 static void
 conn_resume(struct tao_conn *c)
@@ -480,7 +439,7 @@ int
 tao__conn_flush(struct tao_conn *c)
 {
 	struct tao_worker *w = c->c_worker;
-	size_t written;
+	size_t written = 0;
 	int rc;
 
 	if (c->c_flags & TAO_CONN_CLOSED)
@@ -488,10 +447,11 @@ tao__conn_flush(struct tao_conn *c)
 	tao__evloop_flush_del(&w->w_loop, &c->c_pending);
 	if ((c->c_flags & TAO_CONN_CLOSING) && c->c_job != NULL) {
 		/* Closing waits for the job's replies (tao__conn_job_done). */
-		if (c->c_wq.q_bytes > 0 && (rc = c->c_tls == NULL ?
+		rc = c->c_wq.q_bytes == 0 ? 1 : c->c_tls == NULL ?
 		    tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
-		    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written))
-		    == -1) {
+		    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
+		tao__whist_written(w, c, written);
+		if (rc == -1) {
 			tao__conn_abort(c, TAO_ESYS, NULL);
 			return -1;
 		}
@@ -505,6 +465,7 @@ tao__conn_flush(struct tao_conn *c)
 	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
 	    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
 	if (written > 0) {
+		tao__whist_written(w, c, written);
 		TAO_STAT_ADD(w, BYTES_OUT, written);
 		c->c_bytes_out += written;
 		c->c_last_tx_ms = w->w_loop.el_now_ms;

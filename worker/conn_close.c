@@ -15,6 +15,7 @@
 #include "worker/tls.h"
 #include "worker/wshm.h"
 #include "worker/proxy.h"
+#include "worker/whist.h"
 
 /* ---- closing -------------------------------------------------------- */
 
@@ -91,6 +92,7 @@ conn_close_finish(struct tao_conn *c, int err, int saved_errno)
 	tao__wshm_conn_close(w, c);
 	/* c_in stays until tao__conn_free: a message being handled may
 	 * point into it (tao.h: data is valid for the whole callback). */
+	tao__whist_dropped(w, c);
 	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
 }
 
@@ -166,6 +168,7 @@ tao__conn_free(struct tao_conn *c)
 	struct tao_worker *w = c->c_worker;
 
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
+	tao__whist_dropped(w, c);
 	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
 	tao__framer_free(&c->c_in);
 	tao__proxy_free(c);

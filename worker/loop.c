@@ -38,6 +38,7 @@
 #include "worker/pool.h"
 #include "core/timer.h"
 #include "worker/worker.h"
+#include "worker/whist.h"
 #include "shm/segment.h"
 
 /* A listener the master gave no access settings (an embedding test). */
@@ -430,6 +431,7 @@ tao__worker_run(const struct tao_worker_params *p)
 	w->w_p = *p;
 	w->w_loop.el_epfd = -1;
 	w->w_stats = tao__shm_stats(p->wp_shm, (unsigned)p->wp_islot);
+	tao__whist_start(w);
 	if (worker_setup(w) == -1) {
 		log_warn("worker setup");
 		return 1;

@@ -19,6 +19,7 @@
 #include "worker/conn.h"
 #include "worker/pool.h"
 #include "worker/worker.h"
+#include "worker/whist.h"
 
 #define POOL_MAX_THREADS	64
 
@@ -44,6 +45,7 @@ struct tao_job {
 	int			 j_close_err;	/* why, for on_error: loop */
 	int			 j_close_errno;
 	int			 j_closing;	/* the handler closed it */
+	uint64_t		 j_ns;		/* the handler's run (whist.h) */
 	struct tao_op		 j_done;	/* posted when it returns */
 	uint8_t			 j_data[];
 };
@@ -110,8 +112,10 @@ thread_main(void *arg)
 		pthread_mutex_unlock(&p->p_lock);
 
 		current_job = j;
+		uint64_t t0 = tao__now_ns();
 		j->j_handler->h_handler(j->j_conn, &j->j_msg,
 		    j->j_handler->h_arg);
+		j->j_ns = tao__now_ns() - t0;
 		current_job = NULL;
 		post(p, &j->j_done);	/* part of the job: cannot fail */
 	}
@@ -234,6 +238,7 @@ apply(struct tao_op *op)
 	case OP_DONE: {
 		int err = j->j_close_err, saved_errno = j->j_close_errno;
 		c->c_job = NULL;
+		tao__whist_job(c->c_worker, j->j_handler, j->j_ns);
 		if (j->j_closing)
 			tao_conn_close(c);
 		free(j);

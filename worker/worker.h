@@ -22,6 +22,7 @@
 #define TAO_READ_BUFFER_SIZE		(256 * 1024)
 
 struct tao_shm;
+struct tao_hist_block;
 struct tao_ring_cursor;
 struct tao_timers;
 struct tao_conn;
@@ -69,6 +70,9 @@ struct tao_worker {
 	uint64_t		 w_access_log_ms;	/* access.c */
 	uint64_t		 w_access_quiet;
 	struct tao_stats_block	*w_stats;	/* ours, in shared memory */
+	struct tao_hist_block	*w_hist;	/* ours too (worker/whist.h) */
+	int			 w_hist_chain;	/* el_now_ns is the last frame's
+						 * end, in this input batch */
 	struct tao_netmap	 w_netmap;	/* our connections by netid */
 	struct tao_io		 w_ring_io;	/* our eventfd */
 	struct tao_ring_cursor	*w_cursors;	/* one per producer islot */
