@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "tests/lib/harness.h"
@@ -24,6 +25,41 @@
 
 static uint64_t tolerance_ns = 50 * MS;
 static int scale = 1;
+/*
+ * The longest the kernel overslept a poll of the loop below: woke later
+ * than the timeout the heap asked for.  That delay is the scheduler's
+ * (a loaded machine), not the heap's, so a lateness check allows it on
+ * top of tolerance_ns; a heap asking for too long a timeout, or running
+ * a due timer late, is still caught.  Reset by each test.
+ */
+static uint64_t overslept_ns;
+
+static uint64_t now_ns(void);
+
+static uint64_t
+allowed_ns(void)
+{
+	return tolerance_ns + overslept_ns;
+}
+
+/*
+ * A run_every's count of firings depends on the loop waking in time:
+ * a wake-up the kernel delays past a period costs a firing (the timer
+ * fires once, not a burst).  Those scenarios measure again, up to TRIES
+ * times, when the kernel overslept by more than 10 ms; a heap that
+ * loses firings loses them on every try.
+ */
+#define TRIES	3
+
+static int
+stalled(int try)
+{
+	if (overslept_ns <= 10 * MS || try == TRIES)
+		return 0;
+	diag("try %d: the kernel overslept a poll by %.1f ms; measuring "
+	    "again", try, (double)overslept_ns / MS);
+	return 1;
+}
 
 static uint64_t
 now_ns(void)
@@ -43,6 +79,7 @@ static void
 loop(struct tao_timers *ts, const int *done, int limit_ms)
 {
 	uint64_t end = tao__now_ms() + (uint64_t)limit_ms * scale, now;
+	uint64_t before, woke;
 	int timeout;
 
 	while (!*done && tao__timers_count(ts) > 0 &&
@@ -50,8 +87,13 @@ loop(struct tao_timers *ts, const int *done, int limit_ms)
 		timeout = tao__timers_timeout(ts, now);
 		if (timeout == -1 || (uint64_t)timeout > end - now)
 			timeout = (int)(end - now);
+		before = now_ns();
 		if (poll(NULL, 0, timeout) == -1 && errno != EINTR)
 			bail("poll");
+		woke = now_ns();
+		if (woke - before > (uint64_t)timeout * MS + MS &&
+		    woke - before - (uint64_t)timeout * MS > overslept_ns)
+			overslept_ns = woke - before - (uint64_t)timeout * MS;
 		tao__timers_run(ts, tao__now_ms());
 	}
 }
@@ -148,7 +190,7 @@ test_deadlines(struct tao_timers *ts)
 		lateness = (int64_t)(s[i].fired_ns[0] - s[i].asked_ns);
 		if (lateness > worst)
 			worst = lateness;
-		if (lateness > (int64_t)tolerance_ns)
+		if (lateness > (int64_t)allowed_ns())
 			late++;
 	}
 	/* Rank must follow (delay, index): equal delays in insertion order. */
@@ -161,7 +203,7 @@ test_deadlines(struct tao_timers *ts)
 	is_int(once, N, "%d timers of 10-200 ms each fired once", N);
 	is_int(early, 0, "none before its time");
 	is_int(late, 0, "none more than %llu ms late (worst %.3f ms)",
-	    (unsigned long long)(tolerance_ns / MS), (double)worst / MS);
+	    (unsigned long long)(allowed_ns() / MS), (double)worst / MS);
 	ok(ordered, "fired in (deadline, insertion) order, ties included");
 }
 
@@ -219,7 +261,7 @@ test_add_in_callback(struct tao_timers *ts)
 	    child.fired_ns[0] >= parent.fired_ns[0] + 30 * MS,
 	    "  not before 30 ms after its parent");
 	lateness = (int64_t)(child.fired_ns[0] - child.asked_ns);
-	ok(lateness <= (int64_t)tolerance_ns, "  late by %.3f ms",
+	ok(lateness <= (int64_t)allowed_ns(), "  late by %.3f ms",
 	    (double)lateness / MS);
 }
 
@@ -238,7 +280,7 @@ on_grid(const struct shot *s, int from, int to, uint64_t from_due_ns,
 	for (k = from; k <= to && k <= s->fires && k <= MAX_FIRES; k++) {
 		due = from_due_ns + (uint64_t)(k - from) * period_ns;
 		if (s->fired_ns[k - 1] < due ||
-		    s->fired_ns[k - 1] > due + tolerance_ns) {
+		    s->fired_ns[k - 1] > due + allowed_ns()) {
 			diag("firing %d at %+.3f ms from its phase", k,
 			    ((double)s->fired_ns[k - 1] - (double)due) / MS);
 			return 0;
@@ -254,12 +296,20 @@ test_every(struct tao_timers *ts)
 	uint64_t gap, min_gap = UINT64_MAX, start;
 	int done = 0, k;
 
-	start = now_ns();
-	shot_add(ts, &every, 50, 50);
-	end.done = &done;
-	shot_add(ts, &end, 520, 0);
-	loop(ts, &done, 2000);
-	tao__timers_cancel(ts, every.id, NULL);
+	for (int try = 1; try <= TRIES; try++) {
+		memset(&every, 0, sizeof(every));
+		memset(&end, 0, sizeof(end));
+		done = 0;
+		overslept_ns = 0;
+		start = now_ns();
+		shot_add(ts, &every, 50, 50);
+		end.done = &done;
+		shot_add(ts, &end, 520, 0);
+		loop(ts, &done, 2000);
+		tao__timers_cancel(ts, every.id, NULL);
+		if (!stalled(try))
+			break;
+	}
 	for (k = 1; k < every.fires && k < MAX_FIRES; k++) {
 		gap = every.fired_ns[k] - every.fired_ns[k - 1];
 		if (gap < min_gap)
@@ -275,7 +325,7 @@ test_every(struct tao_timers *ts)
 	 */
 	ok(on_grid(&every, 1, every.fires, every.asked_ns, 50 * MS),
 	    "each firing k in [k * 50 ms, + %llu ms] from the start "
-	    "(shortest gap %.3f ms)", (unsigned long long)(tolerance_ns / MS),
+	    "(shortest gap %.3f ms)", (unsigned long long)(allowed_ns() / MS),
 	    (double)min_gap / MS);
 }
 
@@ -292,14 +342,22 @@ test_every_behind(struct tao_timers *ts)
 	uint64_t woke_ns, first;
 	int done = 0, after_sleep = 0, k;
 
-	every.sleep_at = 2;
-	every.sleep_ms = 300;
-	shot_add(ts, &every, 50, 50);
-	first = every.asked_ns;		/* firing k due at first + (k-1)*50 */
-	end.done = &done;
-	shot_add(ts, &end, 520, 0);
-	loop(ts, &done, 3000);
-	tao__timers_cancel(ts, every.id, NULL);
+	for (int try = 1; try <= TRIES; try++) {
+		memset(&every, 0, sizeof(every));
+		memset(&end, 0, sizeof(end));
+		done = 0;
+		overslept_ns = 0;
+		every.sleep_at = 2;
+		every.sleep_ms = 300;
+		shot_add(ts, &every, 50, 50);
+		first = every.asked_ns;	/* firing k due at first + (k-1)*50 */
+		end.done = &done;
+		shot_add(ts, &end, 520, 0);
+		loop(ts, &done, 3000);
+		tao__timers_cancel(ts, every.id, NULL);
+		if (!stalled(try))
+			break;
+	}
 
 	/* Firing 2 slept 300 ms: it ended near first + 350 ms. */
 	woke_ns = every.fired_ns[1] + 300 * MS;
@@ -309,7 +367,7 @@ test_every_behind(struct tao_timers *ts)
 			after_sleep++;
 	is_int(after_sleep, 1, "after a 300 ms stall in its callback, "
 	    "run_every 50 ms fired once before its next phase point");
-	ok(every.fires >= 3 && every.fired_ns[2] - woke_ns <= tolerance_ns,
+	ok(every.fires >= 3 && every.fired_ns[2] - woke_ns <= allowed_ns(),
 	    "  and that firing came at once (%.3f ms after the stall)",
 	    every.fires >= 3 ?
 	    ((double)every.fired_ns[2] - (double)woke_ns) / MS : -1.0);
@@ -350,7 +408,12 @@ main(void)
 	for (size_t i = 0; i < sizeof(scenario) / sizeof(scenario[0]); i++) {
 		if ((ts = tao__timers_new()) == NULL)
 			bail("tao__timers_new");
+		overslept_ns = 0;
 		scenario[i](ts);
+		if (overslept_ns > MS)
+			diag("scenario %zu: the kernel overslept a poll by up to "
+			    "%.1f ms; lateness checks allowed that on top",
+			    i + 1, (double)overslept_ns / MS);
 		if (tao__timers_check(ts) != 0 || tao__timers_count(ts) != 0)
 			sound = 0;
 		tao__timers_free(ts);
