@@ -172,6 +172,8 @@ reap(struct tao_master *m)
 				break;
 		if (p != NULL)
 			on_worker_exit(m, p, status);
+		else
+			(void)tao__cluster_reaped(m, pid, status);
 	}
 }
 
@@ -215,6 +217,8 @@ next_deadline(struct tao_master *m)
 
 	if (metrics < next)
 		next = metrics;
+	if (tao__cluster_next_deadline(m) < next)
+		next = tao__cluster_next_deadline(m);
 	for (int i = 0; i < m->m_nworkers; i++)
 		if (m->m_slots[i].sl_respawn_at && m->m_slots[i].sl_respawn_at <
 		    next)
@@ -305,6 +309,7 @@ check_deadlines(struct tao_master *m, uint64_t now)
 		}
 		m->m_stop_deadline = now + 1000;
 	}
+	tao__cluster_check(m, now);
 	tao__ctl_expire(m, now);
 	tao__metrics_expire(m, now);
 	check_ready_notify(m);
@@ -508,8 +513,10 @@ tao__master_run(struct tao_server *s)
 	}
 	for (int i = 0; i < m->m_nworkers; i++)
 		tao__proc_spawn_current(m, i);
+	tao__cluster_start(m);
 	tao__set_title("taod: master process");
-	while (!(m->m_stopping && LIST_EMPTY(&m->m_procs)))
+	while (!(m->m_stopping && LIST_EMPTY(&m->m_procs) &&
+	    !tao__cluster_running(m)))
 		master_turn(m);
 	log_info("stopped");
 	master_teardown(m);
