@@ -60,6 +60,7 @@ struct tao_bridge {
 	uint64_t		 b_invalid_logged;
 	/* link state, for the log and the counters */
 	int			 b_was_up;
+	int			 b_ever_up;
 	uint64_t		 b_down_since_ms;
 	uint64_t		 b_dropped_at_down;
 };

@@ -86,7 +86,7 @@ tao__bridge_state(struct tao_bridge *b)
 	uint64_t now = tao__now_ms();
 
 	if (up && !b->b_was_up) {
-		if (b->b_down_since_ms != 0) {
+		if (b->b_ever_up) {
 			tao__bridge_count(b, TAO_CL_RECONNECTS, 1);
 			log_info("cluster: link to redis %s:%d restored, "
 			    "subscriptions restored (down %llu ms, %llu "
@@ -100,16 +100,21 @@ tao__bridge_state(struct tao_bridge *b)
 			    "channels %s and %s", b->b_p.bp_node_id,
 			    b->b_p.bp_host, b->b_p.bp_port, b->b_chan_all,
 			    b->b_chan_mine);
-		b->b_down_since_ms = 0;
+		b->b_ever_up = 1;
 		set_state(b, TAO_CLUSTER_UP);
 	} else if (!up && b->b_was_up) {
 		b->b_down_since_ms = now;
 		b->b_dropped_at_down = tao__bridge_counter(b,
 		    TAO_CL_DROPPED_OUT);
 		set_state(b, TAO_CLUSTER_DOWN);
-	} else if (!up && b->b_down_since_ms == 0)
-		b->b_down_since_ms = now;	/* never up since start */
+	}
 	b->b_was_up = up;
+}
+
+static void
+link_connected(struct tao_rlink *l)
+{
+	tao__bridge_state(l->l_b);
 }
 
 static void
@@ -354,6 +359,7 @@ setup_links(struct tao_bridge *b)
 		l[i]->l_port = b->b_p.bp_port;
 		l[i]->l_password = b->b_p.bp_password;
 		l[i]->l_on_down = link_down;
+		l[i]->l_on_connected = link_connected;
 	}
 	tao__evloop_handle(&b->b_loop, TAO_RLINK_IO_KIND, tao__rlink_on_io);
 	return 0;

@@ -158,6 +158,8 @@ on_connect(const redisAsyncContext *ac, int status)
 	l->l_failures = 0;
 	l->l_logged = 0;
 	log_debug("cluster: redis %s: connected", l->l_name);
+	if (l->l_on_connected != NULL)
+		l->l_on_connected(l);
 }
 
 static void

@@ -40,6 +40,7 @@ struct tao_rlink {
 	uint64_t			 l_rand;	/* jitter state */
 	tao_rlink_up_fn			 l_on_up;
 	tao_rlink_down_fn		 l_on_down;
+	tao_rlink_up_fn			 l_on_connected;	/* connect done */
 };
 
 /* The io kind the adapter registers its sockets with. */
