@@ -145,6 +145,21 @@ on_published(redisAsyncContext *ac, void *r, void *privdata)
 		tao__bridge_count(b, TAO_CL_DROPPED_OUT, 1);
 }
 
+/*
+ * Back-pressure: with cluster_queue_max PUBLISHes awaiting replies the
+ * bridge stops reading the rings (it is woken again by the replies), so
+ * a burst waits in the ring, which is its buffer, instead of being
+ * dropped.  A Redis that stays slow lets the ring lap the bridge: those
+ * records are counted (dropped) and their numbers skipped (consume_all).
+ */
+static int
+queue_full(const struct tao_bridge *b)
+{
+	return b->b_pub.l_ac != NULL && (b->b_pending >= b->b_p.bp_queue_max ||
+	    b->b_pending_bytes + TAO_CLMSG_HDR + b->b_p.bp_max_frame >
+	    TAO_BRIDGE_QUEUE_BYTES);
+}
+
 /* Hand one message to hiredis, or count it dropped.  m's sequence
  * number is used either way, so receivers count exactly what they miss. */
 static void
@@ -189,7 +204,7 @@ on_record(void *arg, const struct tao_ring_rec_hdr *h, const void *payload)
 		m.cm_kind = TAO_CLMSG_BROADCAST;
 		m.cm_seq = b->b_seq_all++;
 		publish_out(b, b->b_chan_all, &m, payload);
-		return 0;
+		return queue_full(b);
 	}
 	/* The cursor filter lets through only unicasts addressed to us:
 	 * netids of other nodes (worker/wring.c). */
@@ -201,7 +216,7 @@ on_record(void *arg, const struct tao_ring_rec_hdr *h, const void *payload)
 	m.cm_seq = b->b_seq_node[node]++;
 	snprintf(chan, sizeof(chan), "%s:node:%u", b->b_p.bp_channel, node);
 	publish_out(b, chan, &m, payload);
-	return 0;
+	return queue_full(b);
 }
 
 /* The islots to read: live now or at the last look, never our own. */
@@ -244,14 +259,17 @@ consume_all(struct tao_bridge *b)
 	int i;
 
 	producers(b, set, 1);
-	while ((i = set_next(b, set, &k)) >= 0)
+	while (!queue_full(b) && (i = set_next(b, set, &k)) >= 0)
 		(void)tao__ring_consume(b->b_p.bp_shm, (unsigned)i,
 		    &b->b_cursors[i], on_record, b, CONSUME_BATCH);
 	for (i = 0; i < b->b_p.bp_nislots; i++)
 		drops += b->b_cursors[i].rc_drops;
 	if (drops > b->b_ring_drops) {
-		/* Lapped: these never reached Redis nor got a number. */
+		/* Lapped: these never reached Redis.  Their numbers are
+		 * skipped on the broadcast channel (most records are
+		 * broadcasts), so the receivers count them as lost. */
 		tao__bridge_count(b, TAO_CL_DROPPED_OUT, drops - b->b_ring_drops);
+		b->b_seq_all += drops - b->b_ring_drops;
 		log_warnx("cluster: bridge fell behind the rings: %llu "
 		    "message(s) not published", (unsigned long long)(drops -
 		    b->b_ring_drops));
@@ -298,6 +316,8 @@ before_poll(struct tao_evloop *l, int timeout)
 		return TAO_EVLOOP_STOP;
 	if (timeout == 0)
 		return 0;
+	if (queue_full(b))	/* the replies wake us, not the rings */
+		return timeout < 0 || timeout > 1000 ? 1000 : timeout;
 	tao__ring_sleep_begin(b->b_p.bp_shm, (unsigned)b->b_p.bp_islot);
 	producers(b, set, 0);
 	while ((i = set_next(b, set, &k)) >= 0)

@@ -330,7 +330,7 @@ counter(struct tao_master *m, int i)
 
 /*
  * Two lines, one link per node (the bridge), e.g.
- *	cluster up node 3 redis 127.0.0.1:6379 channel tao
+ *	cluster up node 3 pid 4242 redis 127.0.0.1:6379 channel tao
  *	cluster published 10 received 20 dropped 0 ... restarts 0
  */
 void
@@ -338,8 +338,8 @@ tao__cluster_status(struct tao_master *m, struct tao_buf *b)
 {
 	const struct tao_cluster_conf *cc = conf(m);
 
-	tao__buf_printf(b, "cluster %s node %u", state_name(m),
-	    tao__shm_node_id(m->m_shm));
+	tao__buf_printf(b, "cluster %s node %u pid %ld", state_name(m),
+	    tao__shm_node_id(m->m_shm), (long)m->m_bridge.mb_pid);
 	if (cc->cc_url[0] != '\0')
 		tao__buf_printf(b, " redis %s:%d channel %s", cc->cc_host,
 		    cc->cc_port, cc->cc_channel);

@@ -105,12 +105,16 @@ account(const struct th_fan *f, struct th_tally *t, const struct th_frame *fr)
 
 	if (fr->type == 4)
 		return;		/* presence */
-	if (fr->type != 1 || fr->len < 8 || fr->len - 8 >= sizeof(text)) {
+	size_t n;
+
+	if (fr->type != 1 || fr->len < 8) {
 		t->unexpected++;
 		return;
 	}
-	memcpy(text, fr->data + 8, fr->len - 8);
-	text[fr->len - 8] = '\0';
+	/* "s/k", possibly followed by filler */
+	n = fr->len - 8 < sizeof(text) - 1 ? fr->len - 8 : sizeof(text) - 1;
+	memcpy(text, fr->data + 8, n);
+	text[n] = '\0';
 	if (sscanf(text, "%d/%d", &s, &k) != 2 || s < 0 || s >= f->nsenders ||
 	    k < 0 || k >= TH_FAN_MAX_MSGS) {
 		t->unexpected++;
