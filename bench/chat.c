@@ -144,7 +144,9 @@ take_welcome(struct chat_thread *d, struct chat_conn *h,
 	if (sscanf(text, "netid=%llu worker=%d", &netid, &worker) != 2)
 		return -1;
 	h->h_netid = netid;
-	h->h_worker = worker;
+	/* --port2 (two cluster nodes): "same" means the same node, whose
+	 * id is in the netid's top 10 bits (shm/segment-t.h). */
+	h->h_worker = d->o->o_has_addr2 ? (int)(netid >> 54) : worker;
 	h->h_welcomed = 1;
 	d->welcoming--;
 	return 0;
