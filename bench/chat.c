@@ -101,7 +101,10 @@ bench_chat_setup(const struct bench_opts *o)
 	chat.sent_max = (uint64_t)(2 * o->o_rate / s * o->o_seconds) + 16;
 	/* Spread the senders over the connections (and so the threads). */
 	for (k = 0; k < s; k++) {
-		chat.sender_of[(int)((int64_t)k * o->o_conns / s)] = k;
+		/* With --port2 odd connections are on the second node:
+		 * every other sender is one of them. */
+		chat.sender_of[(int)((int64_t)k * o->o_conns / s) +
+		    (o->o_has_addr2 && o->o_conns / s > 1 ? k % 2 : 0)] = k;
 		chat.netid[k] = NO_NETID;
 	}
 	return 0;

@@ -36,7 +36,8 @@ trap 'exit 1' INT TERM HUP
 directives="workers worker_cpu_affinity listen app module_path max_frame write_queue_max max_connections
 ring_size heartbeat_ms heartbeat_reply idle_timeout_ms frame_timeout_ms
 drain_timeout_ms send_timeout_ms reload_timeout_ms max_old_generations blocking_threads blocking_queue_max control pidfile user
-log_level metrics tls_cert tls_key tls_client_ca"
+log_level metrics tls_cert tls_key tls_client_ca
+cluster cluster_password cluster_channel cluster_queue_max node_id"
 pages="tao.3 taod.conf.5 taod.8 taoctl.8"
 
 for page in $pages; do
