@@ -7,7 +7,7 @@
  *
  * Two nodes of two workers, 10 TLV clients on each, cluster_queue_max
  * 200.  Local latency: sender 0 (node 1) sends a probe, the time until
- * every node-1 client has it; 40 probes before and 40 during the stop.
+ * every node-1 client has it; 100 probes before and 100 during the stop.
  * Sender 1 (node 1) sends 6000 messages of 1 KiB, once with Redis
  * running (the memory baseline: local clients' queues) and once during
  * the stop, far more than the queue and the 4 MiB ring hold: the bridge
@@ -24,7 +24,7 @@
 #define NNODES		2
 #define NCLIENTS	20
 #define NSENDERS	2
-#define NPROBES		40
+#define NPROBES		100
 #define QUEUE_MAX	200
 #define BLAST		6000
 
@@ -170,12 +170,18 @@ main(void)
 	ok(queued >= 0 && queued <= QUEUE_MAX, "bridge queue within "
 	    "cluster_queue_max");
 	/* The 4 MiB ring holds < 4000 such records, the queue 200: the
-	 * rest lapped the bridge. */
+	 * rest lapped the bridge, which it sees when it reads again. */
+	double until = th_now_ms() + th_ms(5000);
+	while (th_now_ms() < until && th_cluster_stat(d[0], "dropped") <
+	    BLAST - 4000 - QUEUE_MAX)
+		(void)th_fan_drain(&f, 50);
 	ok(th_cluster_stat(d[0], "dropped") >= BLAST - 4000 - QUEUE_MAX,
 	    "what did not fit was counted as dropped (%lld)",
 	    th_cluster_stat(d[0], "dropped"));
-	ok(w1 - w0 < 8 * 1024, "worker RSS grew by less than 8 MiB more than "
-	    "with redis running");
+	/* ASan's quarantine holds freed memory for a while. */
+	ok(w1 - w0 < (th_sanitized() ? 32 : 8) * 1024, "worker RSS grew by "
+	    "less than %d MiB more than with redis running",
+	    th_sanitized() ? 32 : 8);
 	ok(b1 - b0 < 32 * 1024, "bridge RSS grew by less than 32 MiB");
 	/* After the stop: sender 0 goes on; node 2 gets it, exactly. */
 	int k = next_k[0];

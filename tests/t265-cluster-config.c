@@ -37,8 +37,8 @@ static const struct bad {
 };
 
 static const char *good[] = {
-	"cluster redis://127.0.0.1:6379/3\nnode_id 7\ncluster_channel my-app\n"
-	    "cluster_password s3cret\ncluster_queue_max 50\n",
+	("cluster redis://127.0.0.1:6379/3\nnode_id 7\ncluster_channel my-app\n"
+	    "cluster_password s3cret\ncluster_queue_max 50\n"),
 	"cluster redis://[::1]:6380\n",
 	"cluster redis://redis.example:6379\ncluster off\n",
 };
