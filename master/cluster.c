@@ -360,3 +360,25 @@ tao__cluster_json(struct tao_master *m, struct tao_buf *b)
 		    counter(m, i));
 	tao__buf_printf(b, ",\"restarts\":%u}", m->m_bridge.mb_restarts);
 }
+
+/* The Prometheus families of the link (master/prom.c): counters
+ * tao_cluster_<name>_total, gauges tao_cluster_up and _queued. */
+void
+tao__cluster_prometheus(struct tao_master *m, struct tao_buf *b)
+{
+	const char *st = state_name(m);
+
+	tao__buf_printf(b, "# HELP tao_cluster_up 1 while the cluster link "
+	    "to Redis is up (both connections, subscribed).\n"
+	    "# TYPE tao_cluster_up gauge\ntao_cluster_up{node=\"%u\"} %d\n",
+	    tao__shm_node_id(m->m_shm), strcmp(st, "up") == 0);
+	for (int i = 0; i < TAO_CL__COUNT; i++) {
+		int gauge = i == TAO_CL_QUEUED;
+		tao__buf_printf(b, "# HELP tao_cluster_%s%s The cluster link's "
+		    "%s (taoctl status).\n# TYPE tao_cluster_%s%s %s\n"
+		    "tao_cluster_%s%s %" PRIu64 "\n", counter_names[i],
+		    gauge ? "" : "_total", counter_names[i], counter_names[i],
+		    gauge ? "" : "_total", gauge ? "gauge" : "counter",
+		    counter_names[i], gauge ? "" : "_total", counter(m, i));
+	}
+}

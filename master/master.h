@@ -227,6 +227,7 @@ void	tao__cluster_reload(struct tao_master *, const struct tao_config *next);
 struct tao_buf;
 void	tao__cluster_status(struct tao_master *, struct tao_buf *);
 void	tao__cluster_json(struct tao_master *, struct tao_buf *);
+void	tao__cluster_prometheus(struct tao_master *, struct tao_buf *);
 
 /* relay.c */
 /* Send a record on p's channel, or queue it until there is room; fd (may

@@ -130,4 +130,5 @@ tao__master_prometheus(struct tao_master *m, struct tao_buf *b)
 	per_worker(m, b, per, n);
 	worker_generations(m, b, n);
 	server_gauges(m, b);
+	tao__cluster_prometheus(m, b);
 }

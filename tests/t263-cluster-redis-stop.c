@@ -122,6 +122,56 @@ blast(void)
 	}
 }
 
+/* After the stop: sender 0 goes on; node 2 gets it, exactly. */
+static void
+after_stop(void)
+{
+	for (int i = 0; i < 20; i++)
+		(void)th_fan_send(&f, 0, next_k[0]++);
+	ok(wait_node_has(1, 0, next_k[0] - 1, th_ms(10000)) == 0,
+	    "remote delivery goes on after SIGCONT");
+	/* lost counts node 1's whole sequence: every message a node-2
+	 * client did not get, whichever sender it came from. */
+	int exact = 0;
+	long long lost = th_cluster_stat(d[1], "lost");
+	for (int i = 0; i < f.n; i++)
+		if (f.c[i].tag == 1) {
+			exact += next_k[0] + next_k[1] - f.t[i].got == lost;
+			if (next_k[0] + next_k[1] - f.t[i].got != lost)
+				diag("client %d: sent %d + %d, got %ld (next %ld "
+				    "%ld)", i, next_k[0], next_k[1], f.t[i].got,
+				    f.t[i].next[0], f.t[i].next[1]);
+		}
+	is_int(exact, NCLIENTS / 2, "each node-2 client missed exactly its "
+	    "node's `lost` (%lld)", lost);
+}
+
+/* What the stop left: latency, queue, drops, memory growth (KiB). */
+static void
+check_stop(double before, double during, long long queued, long wgrow,
+    long bgrow)
+{
+	diag("local p99 %.2f ms before, %.2f ms during; queued %lld", before,
+	    during, queued);
+	ok(during <= before * 5 + th_ms(50), "local p99 unaffected");
+	ok(queued >= 0 && queued <= QUEUE_MAX, "bridge queue within "
+	    "cluster_queue_max");
+	/* The 4 MiB ring holds < 4000 such records, the queue 200: the
+	 * rest lapped the bridge, which it sees when it reads again. */
+	double until = th_now_ms() + th_ms(5000);
+	while (th_now_ms() < until && th_cluster_stat(d[0], "dropped") <
+	    BLAST - 4000 - QUEUE_MAX)
+		(void)th_fan_drain(&f, 50);
+	ok(th_cluster_stat(d[0], "dropped") >= BLAST - 4000 - QUEUE_MAX,
+	    "what did not fit was counted as dropped (%lld)",
+	    th_cluster_stat(d[0], "dropped"));
+	/* ASan's quarantine holds freed memory for a while. */
+	ok(wgrow < (th_sanitized() ? 32 : 8) * 1024, "worker RSS grew by "
+	    "less than %d MiB more than with redis running",
+	    th_sanitized() ? 32 : 8);
+	ok(bgrow < 32 * 1024, "bridge RSS grew by less than 32 MiB");
+}
+
 int
 main(void)
 {
@@ -163,47 +213,10 @@ main(void)
 	while (th_now_ms() < t0 + 3000)
 		(void)th_fan_drain(&f, 50);
 	ok(th_redis_signal(&r, SIGCONT) == 0, "redis SIGCONTinued after 3 s");
-	diag("local p99 %.2f ms before, %.2f ms during; queued %lld; worker "
-	    "anon RSS %ld -> %ld KiB, bridge %ld -> %ld KiB", before, during,
-	    queued, w0, w1, b0, b1);
-	ok(during <= before * 5 + th_ms(50), "local p99 unaffected");
-	ok(queued >= 0 && queued <= QUEUE_MAX, "bridge queue within "
-	    "cluster_queue_max");
-	/* The 4 MiB ring holds < 4000 such records, the queue 200: the
-	 * rest lapped the bridge, which it sees when it reads again. */
-	double until = th_now_ms() + th_ms(5000);
-	while (th_now_ms() < until && th_cluster_stat(d[0], "dropped") <
-	    BLAST - 4000 - QUEUE_MAX)
-		(void)th_fan_drain(&f, 50);
-	ok(th_cluster_stat(d[0], "dropped") >= BLAST - 4000 - QUEUE_MAX,
-	    "what did not fit was counted as dropped (%lld)",
-	    th_cluster_stat(d[0], "dropped"));
-	/* ASan's quarantine holds freed memory for a while. */
-	ok(w1 - w0 < (th_sanitized() ? 32 : 8) * 1024, "worker RSS grew by "
-	    "less than %d MiB more than with redis running",
-	    th_sanitized() ? 32 : 8);
-	ok(b1 - b0 < 32 * 1024, "bridge RSS grew by less than 32 MiB");
-	/* After the stop: sender 0 goes on; node 2 gets it, exactly. */
-	int k = next_k[0];
-	for (int i = 0; i < 20; i++)
-		(void)th_fan_send(&f, 0, next_k[0]++);
-	ok(wait_node_has(1, 0, next_k[0] - 1, th_ms(10000)) == 0,
-	    "remote delivery goes on after SIGCONT");
-	/* lost counts node 1's whole sequence: every message a node-2
-	 * client did not get, whichever sender it came from. */
-	int exact = 0;
-	long long lost = th_cluster_stat(d[1], "lost");
-	for (int i = 0; i < f.n; i++)
-		if (f.c[i].tag == 1) {
-			exact += next_k[0] + next_k[1] - f.t[i].got == lost;
-			if (next_k[0] + next_k[1] - f.t[i].got != lost)
-				diag("client %d: sent %d + %d, got %ld (next %ld "
-				    "%ld)", i, next_k[0], next_k[1], f.t[i].got,
-				    f.t[i].next[0], f.t[i].next[1]);
-		}
-	is_int(exact, NCLIENTS / 2, "each node-2 client missed exactly its "
-	    "node's `lost` (%lld)", lost);
-	(void)k;
+	check_stop(before, during, queued, w1 - w0, b1 - b0);
+	diag("worker anon RSS %ld -> %ld KiB, bridge %ld -> %ld KiB", w0, w1,
+	    b0, b1);
+	after_stop();
 	th_fan_close(&f);
 	for (int i = 0; i < NNODES; i++)
 		th_daemon_stop(d[i]);
