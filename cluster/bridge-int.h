@@ -45,6 +45,7 @@ struct tao_bridge {
 	unsigned char		*b_scratch;	/* header + max_frame */
 	uint32_t		 b_pending;	/* PUBLISHes without reply */
 	size_t			 b_pending_bytes;
+	uint64_t		 b_last_reply_ms;	/* or since pending > 0 */
 	uint64_t		 b_seq_all;
 	uint64_t		 b_seq_node[TAO_SHM_MAX_NODE + 1];
 	uint64_t		 b_nonce;

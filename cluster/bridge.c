@@ -61,6 +61,8 @@
 #define IO_RING		0
 #define IO_SIGNAL	1
 #define CONSUME_BATCH	1024
+#define REPLY_TIMEOUT_MS 10000	/* PUBLISHes unanswered that long: the
+				 * connection is dropped and made again */
 #define EXIT_FATAL	2
 
 static void
@@ -138,6 +140,7 @@ on_published(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	b->b_pending--;
 	b->b_pending_bytes -= (size_t)(uintptr_t)privdata;
+	b->b_last_reply_ms = tao__now_ms();
 	set_queued(b);
 	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
 		tao__bridge_count(b, TAO_CL_PUBLISHED, 1);
@@ -182,7 +185,8 @@ publish_out(struct tao_bridge *b, const char *chan, struct tao_clmsg *m,
 		tao__bridge_count(b, TAO_CL_DROPPED_OUT, 1);
 		return;
 	}
-	b->b_pending++;
+	if (b->b_pending++ == 0)
+		b->b_last_reply_ms = tao__now_ms();
 	b->b_pending_bytes += n;
 	set_queued(b);
 }
@@ -275,6 +279,27 @@ consume_all(struct tao_bridge *b)
 		    b->b_ring_drops));
 		b->b_ring_drops = drops;
 	}
+}
+
+/* Every second: a Redis that holds our PUBLISHes unanswered for
+ * REPLY_TIMEOUT_MS (stopped, or a dead peer TCP has not noticed) is
+ * dropped; they count as dropped and the link is made again. */
+static void
+on_watchdog(void *owner, void *arg)
+{
+	struct tao_bridge *b = owner;
+
+	(void)arg;
+	if (b->b_pub.l_ac == NULL || b->b_pending == 0 ||
+	    tao__now_ms() - b->b_last_reply_ms < REPLY_TIMEOUT_MS)
+		return;
+	log_warnx("cluster: redis %s:%d has not answered %u PUBLISH(es) for "
+	    "%d s; reconnecting", b->b_p.bp_host, b->b_p.bp_port,
+	    b->b_pending, REPLY_TIMEOUT_MS / 1000);
+	/* Not redisAsyncDisconnect: it would wait for those replies.  The
+	 * free calls them with NULL (dropped), then on_disconnect, which
+	 * schedules the reconnect. */
+	redisAsyncFree(b->b_pub.l_ac);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -474,6 +499,12 @@ tao__bridge_run(const struct tao_bridge_params *p)
 		log_warn("cluster: bridge set-up");
 		if (b != NULL)
 			bridge_free(b);
+		return 1;
+	}
+	if (tao__timers_add(b->b_loop.el_timers, tao__now_ms() + 1000, 1000,
+	    on_watchdog, b, NULL, NULL) < 0) {
+		log_warn("cluster: bridge set-up");
+		bridge_free(b);
 		return 1;
 	}
 	atomic_store(&tao__bridge_block(b)->cb_pid, (int32_t)getpid());
