@@ -214,6 +214,10 @@ attach(struct tao_rlink *l, redisAsyncContext *ac)
 	l->l_io.io_kind = TAO_RLINK_IO_KIND;
 	l->l_io.io_fd = ac->c.fd;
 	l->l_io.io_events = 0;
+	/* TCP keepalive (15 s): a peer gone without a FIN or RST (a
+	 * partition, a host that lost power) is noticed by the subscriber
+	 * too, which has nothing of its own to wait for. */
+	(void)redisEnableKeepAlive(&ac->c);
 	if (redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
 	    redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK)
 		return -1;
