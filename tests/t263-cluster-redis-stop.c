@@ -134,13 +134,20 @@ after_stop(void)
 	 * client did not get, whichever sender it came from. */
 	int exact = 0;
 	long long lost = th_cluster_stat(d[1], "lost");
+	/* A node-2 client that reads too slowly for the blasts loses
+	 * messages at its own worker (write_queue_max: `dropped`), which
+	 * is not the cluster's to count. */
+	long long local = th_stat(d[1], -1, "dropped") +
+	    th_stat(d[1], -1, "ring_drops");
 	for (int i = 0; i < f.n; i++)
 		if (f.c[i].tag == 1) {
-			exact += next_k[0] + next_k[1] - f.t[i].got == lost;
-			if (next_k[0] + next_k[1] - f.t[i].got != lost)
-				diag("client %d: sent %d + %d, got %ld (next %ld "
-				    "%ld)", i, next_k[0], next_k[1], f.t[i].got,
-				    f.t[i].next[0], f.t[i].next[1]);
+			long missed = next_k[0] + next_k[1] - f.t[i].got;
+			exact += missed == lost || (local > 0 && missed >=
+			    lost && missed <= lost + local);
+			if (missed != lost)
+				diag("client %d: sent %d + %d, got %ld; node 2 "
+				    "dropped locally %lld", i, next_k[0],
+				    next_k[1], f.t[i].got, local);
 		}
 	is_int(exact, NCLIENTS / 2, "each node-2 client missed exactly its "
 	    "node's `lost` (%lld)", lost);
