@@ -50,7 +50,7 @@ main(void)
 	long want = NSENDERS * NMSGS, total;
 	int sent = 0;
 
-	plan(11);
+	plan(12);
 	th_init("t260-cluster-fanout", 120);
 	if (th_redis_start(&r, 0) == -1)
 		bail("redis-server did not start");
@@ -81,8 +81,10 @@ main(void)
 	    "per-sender order, sender netids, nothing unexpected");
 	check_counters(d);
 	th_fan_close(&f);
+	int clean = 0;
 	for (int i = 0; i < NNODES; i++)
-		th_daemon_stop(d[i]);
+		clean += th_daemon_stop_clean(d[i]) == 0;
+	is_int(clean, NNODES, "every node stops cleanly, no sanitizer report");
 	th_redis_stop(&r);
 	return th_exit(done_testing());
 }

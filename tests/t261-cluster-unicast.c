@@ -155,7 +155,7 @@ main(void)
 {
 	struct th_redis r;
 
-	plan(15);
+	plan(16);
 	th_init("t261-cluster-unicast", 90);
 	if (th_redis_start(&r, 0) == -1)
 		bail("redis-server did not start");
@@ -164,8 +164,10 @@ main(void)
 			bail("node %d did not start", i + 1);
 	tlv_unicast();
 	line_and_tlv();
+	int clean = 0;
 	for (int i = 0; i < NNODES; i++)
-		th_daemon_stop(d[i]);
+		clean += th_daemon_stop_clean(d[i]) == 0;
+	is_int(clean, NNODES, "every node stops cleanly, no sanitizer report");
 	th_redis_stop(&r);
 	return th_exit(done_testing());
 }

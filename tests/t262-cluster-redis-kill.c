@@ -112,7 +112,7 @@ main(void)
 {
 	struct th_redis r;
 
-	plan(12);
+	plan(13);
 	th_init("t262-cluster-redis-kill", 120);
 	if (th_redis_start(&r, 0) == -1)
 		bail("redis-server did not start");
@@ -150,8 +150,10 @@ main(void)
 	is_int(th_daemon_log_count(d[0], "subscriptions restored"), 1,
 	    "the return is logged once");
 	th_fan_close(&f);
+	int clean = 0;
 	for (int i = 0; i < NNODES; i++)
-		th_daemon_stop(d[i]);
+		clean += th_daemon_stop_clean(d[i]) == 0;
+	is_int(clean, NNODES, "every node stops cleanly, no sanitizer report");
 	th_redis_stop(&r);
 	return th_exit(done_testing());
 }

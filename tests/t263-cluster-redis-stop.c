@@ -189,7 +189,7 @@ main(void)
 	long long queued;
 	pid_t bridge;
 
-	plan(9);
+	plan(10);
 	th_init("t263-cluster-redis-stop", 120);
 	if (th_redis_start(&r, 0) == -1)
 		bail("redis-server did not start");
@@ -226,8 +226,10 @@ main(void)
 	    b0, b1);
 	after_stop();
 	th_fan_close(&f);
+	int clean = 0;
 	for (int i = 0; i < NNODES; i++)
-		th_daemon_stop(d[i]);
+		clean += th_daemon_stop_clean(d[i]) == 0;
+	is_int(clean, NNODES, "every node stops cleanly, no sanitizer report");
 	th_redis_stop(&r);
 	return th_exit(done_testing());
 }

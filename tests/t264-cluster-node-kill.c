@@ -79,7 +79,7 @@ main(void)
 	long long lost = 0, dropped = 0;
 	pid_t bridge;
 
-	plan(8);
+	plan(9);
 	th_init("t264-cluster-node-kill", 120);
 	if (th_redis_start(&r, 0) == -1)
 		bail("redis-server did not start");
@@ -117,8 +117,8 @@ main(void)
 	    "nodes 1 and 3 deliver to each other again");
 	is_int(th_fan_sum(&f, -1, "dups"), 0, "nothing delivered twice");
 	th_fan_close(&f);
-	th_daemon_stop(d[0]);
-	th_daemon_stop(d[2]);
+	ok(th_daemon_stop_clean(d[0]) == 0 && th_daemon_stop_clean(d[2]) == 0,
+	    "the two nodes stop cleanly, no sanitizer report");
 	th_redis_stop(&r);
 	return th_exit(done_testing());
 }

@@ -130,7 +130,7 @@ main(void)
 	long long inv0, inv1;
 	int n, got;
 
-	plan(9);
+	plan(10);
 	th_init("t266-cluster-hostile", 90);
 	if (th_redis_start(&r, 0) == -1)
 		bail("redis-server did not start");
@@ -166,8 +166,10 @@ main(void)
 	forgeries(&a);
 	th_client_close(&a);
 	th_client_close(&c);
+	int clean = 0;
 	for (int i = 0; i < 2; i++)
-		th_daemon_stop(d[i]);
+		clean += th_daemon_stop_clean(d[i]) == 0;
+	is_int(clean, 2, "every node stops cleanly, no sanitizer report");
 	th_redis_stop(&r);
 	return th_exit(done_testing());
 }

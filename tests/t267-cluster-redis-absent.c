@@ -57,7 +57,7 @@ main(void)
 	struct th_redis r;
 	int port;
 
-	plan(8);
+	plan(9);
 	th_init("t267-cluster-redis-absent", 90);
 	if (th_redis_start(&r, 0) == -1)
 		bail("redis-server did not start");
@@ -93,8 +93,10 @@ main(void)
 			f.t[i].next[s] = k;
 	ok(burst_and_check(k, -1, -1), "remote delivery works");
 	th_fan_close(&f);
+	int clean = 0;
 	for (int i = 0; i < NNODES; i++)
-		th_daemon_stop(d[i]);
+		clean += th_daemon_stop_clean(d[i]) == 0;
+	is_int(clean, NNODES, "every node stops cleanly, no sanitizer report");
 	th_redis_stop(&r);
 	return th_exit(done_testing());
 }

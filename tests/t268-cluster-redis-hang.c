@@ -22,7 +22,7 @@ main(void)
 	struct th_redis r;
 	int k = 0;
 
-	plan(6);
+	plan(7);
 	th_init("t268-cluster-redis-hang", 90);
 	if (th_redis_start(&r, 0) == -1)
 		bail("redis-server did not start");
@@ -53,8 +53,10 @@ main(void)
 		(void)th_fan_drain(&f, 50);
 	ok(f.t[1].next[0] == k, "remote delivery resumed");
 	th_fan_close(&f);
+	int clean = 0;
 	for (int i = 0; i < 2; i++)
-		th_daemon_stop(d[i]);
+		clean += th_daemon_stop_clean(d[i]) == 0;
+	is_int(clean, 2, "every node stops cleanly, no sanitizer report");
 	th_redis_stop(&r);
 	return th_exit(done_testing());
 }
