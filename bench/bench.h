@@ -68,6 +68,8 @@ struct bench_opts {
 	enum bench_mode	 o_mode;
 	const char	*o_mode_name;
 	struct sockaddr_in o_addr;
+	struct sockaddr_in o_addr2;	/* --port2: every odd connection */
+	int		 o_has_addr2;
 	int		 o_conns;	/* -c / -n */
 	int		 o_depth;	/* -d, requests in flight per conn */
 	size_t		 o_payload;	/* -s */

@@ -101,7 +101,10 @@ bench_chat_setup(const struct bench_opts *o)
 	chat.sent_max = (uint64_t)(2 * o->o_rate / s * o->o_seconds) + 16;
 	/* Spread the senders over the connections (and so the threads). */
 	for (k = 0; k < s; k++) {
-		chat.sender_of[(int)((int64_t)k * o->o_conns / s)] = k;
+		/* With --port2 odd connections are on the second node:
+		 * every other sender is one of them. */
+		chat.sender_of[(int)((int64_t)k * o->o_conns / s) +
+		    (o->o_has_addr2 && o->o_conns / s > 1 ? k % 2 : 0)] = k;
 		chat.netid[k] = NO_NETID;
 	}
 	return 0;
@@ -144,7 +147,9 @@ take_welcome(struct chat_thread *d, struct chat_conn *h,
 	if (sscanf(text, "netid=%llu worker=%d", &netid, &worker) != 2)
 		return -1;
 	h->h_netid = netid;
-	h->h_worker = worker;
+	/* --port2 (two cluster nodes): "same" means the same node, whose
+	 * id is in the netid's top 10 bits (shm/segment-t.h). */
+	h->h_worker = d->o->o_has_addr2 ? (int)(netid >> 54) : worker;
 	h->h_welcomed = 1;
 	d->welcoming--;
 	return 0;

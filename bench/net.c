@@ -439,7 +439,8 @@ bench_connect_all(void *base, size_t stride, int n, int ep,
 #define CONN(i)	((struct bench_conn *)((char *)base + (size_t)(i) * stride))
 	for (i = 0; i < n; i++) {
 		c = CONN(i);
-		if (bench_conn_start(c, ep, &o->o_addr, EPOLLOUT, c) == -1) {
+		if (bench_conn_start(c, ep, o->o_has_addr2 && (i & 1) ?
+		    &o->o_addr2 : &o->o_addr, EPOLLOUT, c) == -1) {
 			r->r_connect_failures++;
 			continue;
 		}

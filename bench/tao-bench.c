@@ -61,7 +61,9 @@ usage(FILE *fp, int status)
 "          how many stayed open; SIGINT/SIGTERM end the hold early\n"
 "  chat    -c clients (100) all receive; --senders S (10) of them send\n"
 "          --rate R (100) messages/s in all, -s bytes (32, at least 24):\n"
-"          deliveries/s and latency, same-worker vs cross-worker\n"
+"          deliveries/s and latency, same-worker vs cross-worker;\n"
+"          --port2 P sends every other client to port P (a second taod\n"
+"          of a cluster): same/cross then mean same/other node\n"
 "options: -h HOST (127.0.0.1), -p PORT (required), -j THREADS (1),\n"
 "  -n N (same as -c), --timeout SECONDS for connects, replies and the\n"
 "  final drain (10; burst 30), --json prints one JSON line of results\n"
@@ -261,6 +263,11 @@ parse_option(int ch, struct bench_opts *o, const char **host, long *port)
 	case 'R':
 		o->o_rate = real("rate", optarg, 0.001, 1e7);
 		break;
+	case 'Q':
+		o->o_addr2.sin_port = htons((uint16_t)number("port2", optarg,
+		    1, 65535));
+		o->o_has_addr2 = 1;
+		break;
 	case 'L':
 		o->o_tls = 1;
 		break;
@@ -285,6 +292,11 @@ check_options(struct bench_opts *o, const char *host, long port)
 	}
 	resolve(o, host, port);
 	o->o_host = host;
+	if (o->o_has_addr2) {
+		uint16_t p2 = o->o_addr2.sin_port;
+		o->o_addr2 = o->o_addr;
+		o->o_addr2.sin_port = p2;
+	}
 	if (o->o_ca_file != NULL && !o->o_tls) {
 		fprintf(stderr, "tao-bench: --ca needs --tls\n");
 		usage(stderr, 2);
@@ -306,6 +318,7 @@ parse_args(int argc, char **argv, struct bench_opts *o)
 		{ "timeout",	required_argument,	NULL, 'T' },
 		{ "senders",	required_argument,	NULL, 'S' },
 		{ "rate",	required_argument,	NULL, 'R' },
+		{ "port2",	required_argument,	NULL, 'Q' },
 		{ "tls",	no_argument,		NULL, 'L' },
 		{ "ca",		required_argument,	NULL, 'A' },
 		{ "help",	no_argument,		NULL, '?' + 256 },

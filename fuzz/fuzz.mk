@@ -24,7 +24,7 @@
 # The compiler is always clang (libFuzzer): FUZZ_CC.  Only FUZZ_* variables
 # are defined here; the rest of the build is the GNUmakefile's.
 
-FUZZ_TARGETS	:= tlv line config ctl proxy varint
+FUZZ_TARGETS	:= tlv line config ctl proxy varint clmsg
 FUZZ_SRCS_varint := examples/codec/varint.c
 FUZZ_MAX_LEN_proxy := 4200
 
@@ -34,8 +34,8 @@ FUZZ_MAX_LEN	?= 4096
 FUZZ_ARGS	?=
 FUZZ_DIR	:= build/fuzz
 FUZZ_LIB_SRCS	:= $(sort $(wildcard proto/*.c)) fuzz/codec-check.c \
-		   master/config.c master/config-reload.c master/affinity.c core/log.c \
-		   master/config-access.c master/buf.c
+		   master/config.c master/config-reload.c master/config-cluster.c \
+		   master/affinity.c core/log.c master/config-access.c master/buf.c
 
 # Recursive (=) so that pkg-config runs only when something is fuzzed.
 FUZZ_CFLAGS	?= -std=gnu11 -D_GNU_SOURCE -I. -Iinclude \

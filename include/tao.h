@@ -479,8 +479,12 @@ int	tao_server_broadcast(struct tao_server *, int32_t type, const void *,
  * is on the calling worker the message is queued at once and a drop is
  * reported: TAO_EWOULDBLOCK if its queue is full, or what on_deliver
  * returned.  On another worker, 0 means published; a drop there (queue
- * full) is counted in `dropped`.  TAO_EINVAL and TAO_ESTATE as for
- * tao_server_broadcast.
+ * full) is counted in `dropped`.  With a `cluster` (taod.conf(5)), a
+ * netid of another node (the node id is in its top bits) goes to that
+ * node through the cluster bridge: 0 means handed to the bridge, which
+ * counts what it cannot deliver; TAO_ENOENT while the bridge is not
+ * running.  A broadcast reaches every node's connections the same way.
+ * TAO_EINVAL and TAO_ESTATE as for tao_server_broadcast.
  */
 int	tao_server_unicast(struct tao_server *, uint64_t netid, int32_t type,
 	    const void *, size_t);

@@ -418,6 +418,7 @@ tao__config_defaults(struct tao_config *cf)
 	cf->cf_reload_timeout_ms = 5000;
 	strlcpy(cf->cf_control, "taod.sock", sizeof(cf->cf_control));
 	cf->cf_log_level = TAO_LOG_INFO;
+	tao__config_cluster_defaults(cf);
 }
 
 static int
@@ -481,9 +482,7 @@ tao__config_line(struct tao_config *cf, const char *file, int lineno,
 		}
 		return 0;
 	}
-	snprintf(err, errlen, "%s:%d: unknown directive '%s'", file, lineno,
-	    argv[0]);
-	return -1;
+	return tao__config_line_more(cf, file, lineno, argv, argc, err, errlen);
 }
 
 int
@@ -548,7 +547,7 @@ tao__config_finish(struct tao_config *cf, char *err, size_t errlen)
 		    "tls_key", file);
 		return -1;
 	}
-	return 0;
+	return tao__config_cluster_finish(cf, err, errlen);
 }
 
 int

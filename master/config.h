@@ -33,6 +33,19 @@ struct tao_listen_conf {
 	int			 lc_tls;
 };
 
+/* cluster (master/config-cluster.c, cluster/bridge.c); cc_url "" = off */
+struct tao_cluster_conf {
+	char			 cc_url[300];		/* as written */
+	char			 cc_host[256];
+	int			 cc_port;
+	int			 cc_db;
+	char			 cc_password[256];	/* "" = no AUTH */
+	char			 cc_channel[48];	/* channel prefix */
+	unsigned		 cc_node_id;		/* effective */
+	int			 cc_node_set;		/* node_id given */
+	uint32_t		 cc_queue_max;
+};
+
 struct tao_config {
 	char			 cf_file[PATH_MAX];	/* "" = built-in */
 	int			 cf_workers;		/* 0 = auto */
@@ -67,6 +80,7 @@ struct tao_config {
 	int			 cf_cpu_affinity;	/* TAO_AFFINITY_* */
 	int			 cf_cpus[TAO_MAX_WORKERS];
 	int			 cf_ncpus;
+	struct tao_cluster_conf	 cf_cluster;
 };
 
 enum {
@@ -142,6 +156,21 @@ int	tao__config_set_per_ip(struct tao_config *, char **argv, int argc,
 struct tao_buf;
 void	tao__config_print_access(const struct tao_config *, int listener,
 	    struct tao_buf *, int json);
+
+/*
+ * config-cluster.c.  The directives not in config.c's table (cluster,
+ * cluster_password, cluster_channel, cluster_queue_max, node_id): 0 or
+ * -1 with "FILE:LINE: message" ("unknown directive" for a word that is
+ * none of them).
+ */
+int	tao__config_line_more(struct tao_config *, const char *file,
+	    int lineno, char **argv, int argc, char *err, size_t errlen);
+/* Cluster defaults (in tao__config_defaults) and checks across
+ * directives (in tao__config_finish): the node id derived from the host
+ * name and the first listen port when node_id is not given. */
+void	tao__config_cluster_defaults(struct tao_config *);
+int	tao__config_cluster_finish(struct tao_config *, char *err,
+	    size_t errlen);
 
 struct tao_buf;
 /*

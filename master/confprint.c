@@ -65,6 +65,14 @@ collect(const struct tao_config *cf, struct shown *v, char *cpus,
 	STR("tls_cert", V_PATH, cf->cf_tls_cert);
 	STR("tls_key", V_PATH, cf->cf_tls_key);
 	STR("tls_client_ca", V_PATH, cf->cf_tls_client_ca);
+	STR("cluster", V_STR, cf->cf_cluster.cc_url[0] ? cf->cf_cluster.cc_url :
+	    "off");
+	/* Never the secret itself. */
+	STR("cluster_password", V_PATH, cf->cf_cluster.cc_password[0] ?
+	    "(set)" : "");
+	STR("cluster_channel", V_STR, cf->cf_cluster.cc_channel);
+	NUM("cluster_queue_max", cf->cf_cluster.cc_queue_max);
+	NUM("node_id", cf->cf_cluster.cc_node_id);
 #undef NUM
 #undef STR
 	return n;
@@ -146,7 +154,7 @@ print_json(const struct tao_config *cf, const struct shown *v, int n,
 void
 tao__config_print(const struct tao_config *cf, struct tao_buf *b, int json)
 {
-	struct shown v[32];
+	struct shown v[40];
 	char cpus[TAO_MAX_WORKERS * 5];
 	int n = collect(cf, v, cpus, sizeof(cpus));
 

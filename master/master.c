@@ -174,8 +174,8 @@ reap(struct tao_master *m)
 				break;
 		if (p != NULL)
 			on_worker_exit(m, p, status);
-		else
-			(void)tao__upgrade_reaped(m, pid, status);
+		else if (!tao__upgrade_reaped(m, pid, status))
+			(void)tao__cluster_reaped(m, pid, status);
 	}
 }
 
@@ -227,6 +227,8 @@ next_deadline(struct tao_master *m)
 		next = metrics;
 	if (upgrade < next)
 		next = upgrade;
+	if (tao__cluster_next_deadline(m) < next)
+		next = tao__cluster_next_deadline(m);
 	for (int i = 0; i < m->m_nworkers; i++)
 		if (m->m_slots[i].sl_respawn_at && m->m_slots[i].sl_respawn_at <
 		    next)
@@ -317,6 +319,7 @@ check_deadlines(struct tao_master *m, uint64_t now)
 		}
 		m->m_stop_deadline = now + 1000;
 	}
+	tao__cluster_check(m, now);
 	tao__ctl_expire(m, now);
 	tao__metrics_expire(m, now);
 	tao__upgrade_expire(m, now);
@@ -530,9 +533,10 @@ tao__master_run(struct tao_server *s)
 	}
 	for (int i = 0; i < m->m_nworkers; i++)
 		tao__proc_spawn_current(m, i);
+	tao__cluster_start(m);
 	tao__set_title("taod: master process");
 	while (!(m->m_stopping && LIST_EMPTY(&m->m_procs) &&
-	    tao__upgrade_may_exit(m)))
+	    tao__upgrade_may_exit(m) && !tao__cluster_running(m)))
 		master_turn(m);
 	log_info("stopped");
 	master_teardown(m);

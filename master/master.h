@@ -156,6 +156,19 @@ struct tao_upgrade {
 	unsigned		 up_rr;
 };
 
+/* The cluster bridge process (master/cluster.c); pid 0: none. */
+struct tao_mbridge {
+	pid_t			 mb_pid;
+	int			 mb_islot;
+	uint64_t		 mb_started_ms;
+	uint64_t		 mb_backoff_ms;
+	uint64_t		 mb_respawn_at;	/* 0: none scheduled */
+	uint64_t		 mb_kill_at;	/* SIGKILL if still alive */
+	int			 mb_term_sent;
+	int			 mb_fatal;	/* exited 2: not respawned */
+	unsigned		 mb_restarts;
+};
+
 struct tao_master {
 	struct tao_server	*m_server;
 	struct tao_config	 m_cf;		/* the serving generation's */
@@ -194,6 +207,7 @@ struct tao_master {
 	uint8_t			*m_islot_used;
 	struct tao_stats_snapshot m_dead_totals[TAO_MAX_WORKERS];
 	struct tao_master_hist	*m_hist;	/* hist.c: dead workers' histograms */
+	struct tao_mbridge	 m_bridge;
 	struct tao_metrics	*m_metrics;	/* metrics.c; never NULL once
 						 * set up, even when off */
 	uint64_t		 m_now_ms;
@@ -228,6 +242,30 @@ void	tao__proc_drain(struct tao_master *, struct tao_proc *);
 void	tao__proc_free(struct tao_master *, struct tao_proc *);
 void	tao__proc_free_tls(struct tao_master *);
 uint64_t tao__proc_ready_timeout(const struct tao_master *);
+
+/* The next free shared-memory instance (marked used), or -1. */
+int	tao__proc_alloc_islot(struct tao_master *);
+/* In a forked helper that is not a worker (the cluster bridge): close
+ * every inherited fd but stdio and the eventfds, restore the signal
+ * mask, drop privileges.  0, or -1 (cannot switch user). */
+int	tao__proc_helper_setup(struct tao_master *, const struct tao_config *);
+
+/* cluster.c: the cluster bridge, supervised like a worker. */
+void	tao__cluster_start(struct tao_master *);
+/* 1 if pid was the bridge (its exit is handled), else 0. */
+int	tao__cluster_reaped(struct tao_master *, pid_t, int status);
+uint64_t tao__cluster_next_deadline(struct tao_master *);
+void	tao__cluster_check(struct tao_master *, uint64_t now);
+int	tao__cluster_running(const struct tao_master *);
+/* A reload to next was checked (0, or -1 with the reason) and commits
+ * (restarts the bridge if its settings change). */
+int	tao__cluster_check_reload(struct tao_master *,
+	    const struct tao_config *next, char *err, size_t errlen);
+void	tao__cluster_reload(struct tao_master *, const struct tao_config *next);
+struct tao_buf;
+void	tao__cluster_status(struct tao_master *, struct tao_buf *);
+void	tao__cluster_json(struct tao_master *, struct tao_buf *);
+void	tao__cluster_prometheus(struct tao_master *, struct tao_buf *);
 
 /* relay.c */
 /* Send a record on p's channel, or queue it until there is room; fd (may

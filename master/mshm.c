@@ -36,7 +36,8 @@ instances_for(const struct tao_config *cf, int nworkers)
 	int base = nworkers > ncpu ? nworkers : (int)ncpu;
 
 	(void)cf;
-	return (base + 1) * (cf->cf_max_old_generations + 2);
+	/* + 1: the cluster bridge (master/cluster.c). */
+	return (base + 1) * (cf->cf_max_old_generations + 2) + 1;
 }
 
 int
@@ -60,6 +61,7 @@ tao__mshm_create(struct tao_master *m)
 		log_warn("histograms");
 		return -1;
 	}
+	(void)tao__shm_set_node_id(m->m_shm, m->m_cf.cf_cluster.cc_node_id);
 	m->m_eventfds = calloc((size_t)m->m_nislots, sizeof(int));
 	m->m_islot_used = calloc((size_t)m->m_nislots, 1);
 	if (m->m_eventfds == NULL || m->m_islot_used == NULL) {
@@ -142,8 +144,11 @@ tao__mshm_check_reload(struct tao_master *m, const struct tao_config *next,
 		    m->m_server->s_config.cf_max_old_generations);
 		return -1;
 	}
-	int live = 0;
+	int live = tao__cluster_running(m);
 	struct tao_proc *p;
+
+	if (tao__cluster_check_reload(m, next, err, errlen) == -1)
+		return -1;
 
 	LIST_FOREACH(p, &m->m_procs, p_entry)
 		live++;

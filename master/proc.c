@@ -28,8 +28,8 @@
 #define BACKOFF_MAX_MS		5000
 #define EXIT_FATAL_CONFIG	2
 
-static int
-alloc_islot(struct tao_master *m)
+int
+tao__proc_alloc_islot(struct tao_master *m)
 {
 	for (int i = 0; i < m->m_nislots; i++)
 		if (!m->m_islot_used[i]) {
@@ -171,6 +171,26 @@ child_close_fds(struct tao_master *m, const struct tao_worker_params *p)
 	free(keep);
 }
 
+int
+tao__proc_helper_setup(struct tao_master *m, const struct tao_config *cf)
+{
+	sigset_t none;
+	int *keep;
+
+	if ((keep = calloc((size_t)m->m_nislots + 1, sizeof(*keep))) == NULL)
+		fatal("helper setup");
+	for (int i = 0; i < m->m_nislots; i++)
+		keep[i] = m->m_eventfds[i];
+	if (m->m_pidfh != NULL)
+		pidfile_close(m->m_pidfh);
+	close_inherited(keep, m->m_nislots);
+	free(keep);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	return drop_privileges(cf->cf_user);
+}
+
 /*
  * A worker leaves with _exit after its own teardown: exit() would run the
  * embedding program's atexit handlers (and flush its stdio) once per
@@ -251,7 +271,7 @@ tao__proc_spawn(struct tao_master *m, const struct tao_config *cf,
 	int sv[2], islot;
 	pid_t pid;
 
-	if ((islot = alloc_islot(m)) == -1) {
+	if ((islot = tao__proc_alloc_islot(m)) == -1) {
 		log_warnx("slot %d: no free shared-memory instance (too many "
 		    "generations draining)", slot);
 		return NULL;

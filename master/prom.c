@@ -137,4 +137,5 @@ tao__master_prometheus(struct tao_master *m, struct tao_buf *b)
 	worker_generations(m, b, n);
 	tao__master_prom_hist(m, b, n);
 	server_gauges(m, b);
+	tao__cluster_prometheus(m, b);
 }

@@ -73,6 +73,7 @@ reload_commit(struct tao_master *m)
 	LIST_FOREACH(p, &m->m_procs, p_entry)
 		if (p->p_gen == rl->rl_gen)
 			m->m_slots[p->p_slot].sl_current = p;
+	tao__cluster_reload(m, &m->m_next_cf);
 	m->m_cf = m->m_next_cf;
 	m->m_gen = rl->rl_gen;
 	/* The old workers keep the context they inherited. */

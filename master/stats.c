@@ -117,7 +117,9 @@ tao__master_stats(struct tao_master *m, struct tao_buf *b, int json)
 			tao__buf_printf(b, "\"restarts\":%u}",
 			    m->m_slots[i].sl_restarts);
 		}
-		tao__buf_printf(b, "]}\n");
+		tao__buf_printf(b, "],");
+		tao__cluster_json(m, b);
+		tao__buf_printf(b, "}\n");
 		return;
 	}
 	tao__buf_printf(b, "%-8s", "worker");
@@ -154,10 +156,13 @@ status_instances(struct tao_master *m, struct tao_buf *b)
 		if (tao__shm_islot_live(m->m_shm, (unsigned)i))
 			tao__buf_printf(b, " %d", i);
 	tao__buf_printf(b, "\ninstances held");
-	for (int i = 0; i < m->m_nislots; i++)
+	for (int i = 0; i < m->m_nislots; i++) {
 		LIST_FOREACH(p, &m->m_procs, p_entry)
 			if (p->p_islot == i)
 				tao__buf_printf(b, " %d", i);
+		if (m->m_bridge.mb_pid != 0 && m->m_bridge.mb_islot == i)
+			tao__buf_printf(b, " %d", i);	/* cluster bridge */
+	}
 	tao__buf_printf(b, "\n\n");
 }
 
@@ -172,6 +177,7 @@ tao__master_status(struct tao_master *m, struct tao_buf *b)
 	    "connections %llu\n", (long)getpid(), (unsigned long long)up,
 	    m->m_gen, m->m_nworkers,
 	    (unsigned long long)tao__shm_conn_count(m->m_shm));
+	tao__cluster_status(m, b);
 	status_instances(m, b);
 	tao__buf_printf(b, "%-6s %-8s %-10s %-10s %11s %9s %4s\n", "slot",
 	    "pid", "generation", "state", "connections", "restarts", "cpu");

@@ -19,8 +19,8 @@
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
     "shared-memory atomics must be lock-free to work across processes");
-_Static_assert(sizeof(struct tao_shm_hdr) == 4 * TAO_SHM_LINE,
-    "header is four lines");
+_Static_assert(sizeof(struct tao_shm_hdr) == 6 * TAO_SHM_LINE,
+    "header is six lines");
 _Static_assert(sizeof(struct tao_stats_block) % TAO_SHM_LINE == 0,
     "stats block is whole lines (the master's part on its own)");
 _Static_assert(sizeof(struct tao_shm_row) == 128, "row is 128 bytes");
@@ -131,6 +131,7 @@ handle_new(void *base, size_t size, int owns)
 	shm->sh_row_bits = bit_length(shm->sh_max_connections);
 	shm->sh_islot_bits = shm->sh_nislots > 1 ?
 	    bit_length(shm->sh_nislots - 1) : 0;
+	shm->sh_node_id = h->h_node_id;
 	shm->sh_owns_mapping = owns;
 	return shm;
 }
@@ -215,6 +216,7 @@ tao__shm_attach_check(const void *base, size_t size)
 		return -1;
 	}
 	if (h->h_hdr_size != sizeof(*h) || h->h_total_size != size ||
+	    h->h_node_id > TAO_SHM_MAX_NODE ||
 	    h->h_stats_stride != sizeof(struct tao_stats_block) ||
 	    h->h_row_size != sizeof(struct tao_shm_row) ||
 	    h->h_ringctl_stride != sizeof(struct tao_ring_ctl) ||
@@ -269,18 +271,23 @@ uint64_t
 tao__shm_netid_make(struct tao_shm *shm, unsigned islot, unsigned row)
 {
 	unsigned low = shm->sh_islot_bits + shm->sh_row_bits;
+	uint64_t seq = tao__shm_next_netid(shm);
 
 	if (row > shm->sh_max_connections)
 		row = shm->sh_max_connections;		/* no row */
-	return (tao__shm_next_netid(shm) << low) |
-	    ((uint64_t)islot << shm->sh_row_bits) | row;
+	/* The sequence field ends below the node id (segment-t.h). */
+	seq &= (UINT64_C(1) << (64 - TAO_SHM_NODE_BITS - low)) - 1;
+	return ((uint64_t)shm->sh_node_id << (64 - TAO_SHM_NODE_BITS)) |
+	    (seq << low) | ((uint64_t)islot << shm->sh_row_bits) | row;
 }
 
 void
 tao__shm_netid_seed(struct tao_shm *shm, uint64_t bound)
 {
 	unsigned low = shm->sh_islot_bits + shm->sh_row_bits;
-	uint64_t seq = (bound >> low) + 1;
+	/* bound carries the node id in its top bits: the sequence is below. */
+	uint64_t seq = ((bound << TAO_SHM_NODE_BITS) >>
+	    (TAO_SHM_NODE_BITS + low)) + 1;
 
 	if (seq > atomic_load(&tao__shm_hdr(shm)->h_netid))
 		atomic_store(&tao__shm_hdr(shm)->h_netid, seq);
@@ -292,9 +299,12 @@ tao__shm_netid_bound(struct tao_shm *shm, uint64_t margin)
 	unsigned low = shm->sh_islot_bits + shm->sh_row_bits;
 	uint64_t seq = atomic_load(&tao__shm_hdr(shm)->h_netid) + margin;
 
-	if (low >= 64 || seq >= UINT64_C(1) << (64 - low))
+	if (low >= 64 - TAO_SHM_NODE_BITS ||
+	    seq >= UINT64_C(1) << (64 - TAO_SHM_NODE_BITS - low))
 		return UINT64_MAX;
-	return seq << low;
+	/* In the netids' own terms: same node id, then the sequence. */
+	return ((uint64_t)shm->sh_node_id << (64 - TAO_SHM_NODE_BITS)) |
+	    (seq << low);
 }
 
 int
@@ -305,7 +315,9 @@ tao__shm_netid_home(const struct tao_shm *shm, uint64_t netid,
 	uint64_t i = (netid >> shm->sh_row_bits) &
 	    ((UINT64_C(1) << shm->sh_islot_bits) - 1);
 
-	if (netid >> (shm->sh_row_bits + shm->sh_islot_bits) == 0 ||
+	if (tao__shm_netid_node(netid) != shm->sh_node_id ||
+	    (netid << TAO_SHM_NODE_BITS) >> (TAO_SHM_NODE_BITS +
+	    shm->sh_row_bits + shm->sh_islot_bits) == 0 ||
 	    r >= shm->sh_max_connections || i >= shm->sh_nislots)
 		return -1;
 	*islot = (unsigned)i;
@@ -457,4 +469,32 @@ tao__shm_islot_reclaim(struct tao_shm *shm, unsigned islot)
 	tao__stats_reset(shm, islot);
 	tao__hist_block_reset(tao__shm_hist(shm, islot));
 	live_set(shm, islot, 0);
+}
+
+int
+tao__shm_bridge_islot(const struct tao_shm *shm)
+{
+	uint32_t v = atomic_load_explicit(&tao__shm_hdr(shm)->h_bridge_islot,
+	    memory_order_acquire);
+
+	return v == 0 || v > shm->sh_nislots ? -1 : (int)v - 1;
+}
+
+void
+tao__shm_bridge_set(struct tao_shm *shm, int islot)
+{
+	atomic_store_explicit(&tao__shm_hdr(shm)->h_bridge_islot,
+	    islot < 0 ? 0 : (uint32_t)islot + 1, memory_order_release);
+}
+
+int
+tao__shm_set_node_id(struct tao_shm *shm, unsigned node_id)
+{
+	if (node_id > TAO_SHM_MAX_NODE) {
+		errno = EINVAL;
+		return -1;
+	}
+	tao__shm_hdr(shm)->h_node_id = node_id;
+	shm->sh_node_id = node_id;
+	return 0;
 }

@@ -80,6 +80,31 @@ uint64_t	 tao__shm_netid_bound(struct tao_shm *, uint64_t margin);
 int		 tao__shm_netid_home(const struct tao_shm *, uint64_t netid,
 		    unsigned *islot, unsigned *row);
 
+/* The cluster node a netid was born on (its top bits, segment-t.h). */
+static inline unsigned
+tao__shm_netid_node(uint64_t netid)
+{
+	return (unsigned)(netid >> (64 - TAO_SHM_NODE_BITS));
+}
+
+/* This segment's node id. */
+static inline unsigned
+tao__shm_node_id(const struct tao_shm *shm)
+{
+	return shm->sh_node_id;
+}
+
+/* Master, right after create, before the first fork: this node's id
+ * (0..TAO_SHM_MAX_NODE, 0 after create), the top bits of every netid
+ * made from now on.  0, or -1 with errno EINVAL. */
+int		 tao__shm_set_node_id(struct tao_shm *, unsigned node_id);
+
+/* The islot of the running cluster bridge, or -1 (acquire: a bridge
+ * islot seen is live and its ring reset). */
+int		 tao__shm_bridge_islot(const struct tao_shm *);
+/* Master: set (islot >= 0) or clear (-1) the bridge islot. */
+void		 tao__shm_bridge_set(struct tao_shm *, int islot);
+
 /* 1 if islot's bit in the live bitmap is set (see segment-t.h). */
 int		 tao__shm_islot_live(const struct tao_shm *, unsigned islot);
 

@@ -107,9 +107,9 @@ grep -qx 'prefix=/usr/local' "$pc" && grep -qx 'libdir=${prefix}/lib' "$pc" &&
     grep -qx "Version: $version" "$pc"
 check $? "tao.pc: prefix, libdir, includedir and version $version"
 grep -qx 'Libs: -L${libdir} -ltao' "$pc" &&
-    grep -qx 'Libs.private: -lbsd -lssl -lcrypto -lpthread' "$pc" &&
+    grep -qx 'Libs.private: -lbsd -lssl -lcrypto -lhiredis -lpthread' "$pc" &&
     ! grep -q '^Requires' "$pc"
-check $? "tao.pc: -ltao, private -lbsd -lssl -lcrypto -lpthread, no Requires"
+check $? "tao.pc: -ltao, private -lbsd -lssl -lcrypto -lhiredis -lpthread, no Requires"
 
 tmake uninstall DESTDIR="$dest" PREFIX=/usr/local
 check $? "make uninstall with the same DESTDIR and PREFIX"

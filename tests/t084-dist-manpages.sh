@@ -37,7 +37,8 @@ directives="workers worker_cpu_affinity listen app module_path max_frame write_q
 ring_size heartbeat_ms heartbeat_reply idle_timeout_ms frame_timeout_ms
 drain_timeout_ms send_timeout_ms reload_timeout_ms max_old_generations blocking_threads blocking_queue_max control pidfile user
 log_level metrics tls_cert tls_key tls_client_ca allow deny
-max_connections_per_ip"
+max_connections_per_ip
+cluster cluster_password cluster_channel cluster_queue_max node_id"
 pages="tao.3 taod.conf.5 taod.8 taoctl.8"
 
 for page in $pages; do

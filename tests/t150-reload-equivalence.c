@@ -347,6 +347,26 @@ p_heartbeat_reply(struct th_daemon *d, const int *ports)
 }
 
 /* log_level debug: a worker logs why it closed a bad frame's sender. */
+/* The bridge runs with B's Redis and channel (nothing listens on port 1:
+ * it keeps retrying, which is enough to see its settings). */
+static int
+p_cluster(struct th_daemon *d, const int *ports)
+{
+	char out[8192];
+	double deadline = th_now_ms() + th_ms(5000);
+
+	while (th_now_ms() < deadline) {
+		if (th_ctl(d, out, sizeof(out), "status", NULL) == 0 &&
+		    strstr(out, "\ncluster off") == NULL &&
+		    strstr(out, " pid 0 ") == NULL &&
+		    strstr(out, "redis 127.0.0.1:1 channel other\n") != NULL)
+			return tlv_echoes(ports[0]);
+		th_sleep_ms(50);
+	}
+	diag("%s", out);
+	return 0;
+}
+
 static int
 p_log_debug(struct th_daemon *d, const int *ports)
 {
@@ -437,6 +457,7 @@ use_ctl(struct th_daemon *d, const char *path)
 #define CERTS	"tls_cert @T@/srv.pem\ntls_key @T@/srv.key\n"
 #define TLV_TLS	"listen 127.0.0.1:0 tlv tls\n"
 #define CTL	"control @DIR@/ctl.sock\n"
+#define CLUSTER	"cluster redis://127.0.0.1:1\ncluster_channel other\n"
 
 static struct rcase cases[] = {
 	{ "workers", BASE TLV, "app echo\nworkers 2\n" TLV, p_workers2, NULL, NULL },
@@ -498,6 +519,18 @@ static struct rcase cases[] = {
 	    "tls_cert @T@/srv.pem\ntls_key @T@/srv2.key\n", NULL, "tls_key", NULL },
 	{ "tls_client_ca", BASE TLV_TLS CERTS, BASE TLV_TLS CERTS
 	    "tls_client_ca @T@/cca.pem\n", p_client_ca, NULL, NULL },
+	{ "cluster", BASE TLV "node_id 0\n", BASE TLV "node_id 0\n" CLUSTER,
+	    p_cluster, NULL, NULL },
+	{ "cluster_channel", BASE TLV "node_id 0\ncluster redis://127.0.0.1:1\n",
+	    BASE TLV "node_id 0\n" CLUSTER, p_cluster, NULL, NULL },
+	{ "cluster_password", BASE TLV "node_id 0\n" CLUSTER, BASE TLV
+	    "node_id 0\n" CLUSTER "cluster_password pw\n", p_cluster, NULL,
+	    NULL },
+	{ "cluster_queue_max", BASE TLV "node_id 0\n" CLUSTER, BASE TLV
+	    "node_id 0\n" CLUSTER "cluster_queue_max 5\n", p_cluster, NULL,
+	    NULL },
+	{ "node_id", BASE TLV "node_id 1\n" CLUSTER, BASE TLV "node_id 2\n"
+	    CLUSTER, NULL, "node_id cannot change on reload", NULL },
 	{ "an invalid file", BASE TLV, BASE TLV "bogus_directive 1\n", NULL,
 	    "unknown directive 'bogus_directive'", NULL },
 };
@@ -511,6 +544,8 @@ static const char *const directives[] = {
 	"idle_timeout_ms", "frame_timeout_ms", "drain_timeout_ms",
 	"reload_timeout_ms", "max_old_generations", "control", "pidfile",
 	"log_level", "metrics", "tls_cert", "tls_key", "tls_client_ca",
+	"cluster", "cluster_password", "cluster_channel", "cluster_queue_max",
+	"node_id",
 };
 
 static void

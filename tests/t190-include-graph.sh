@@ -11,7 +11,9 @@
 #   worker/    core/ proto/ shm/
 #   client/    core/ proto/           a client has no shared memory
 #   master/    core/ proto/ shm/ worker/entry.h (the worker's entry point,
-#                                     nothing else of worker/)
+#                                     nothing else of worker/),
+#                                     cluster/bridge.h (the bridge's)
+#   cluster/   core/ proto/ shm/      the cluster bridge process
 #   ctl/       proto/                 taoctl speaks the control protocol
 #   taod/      core/ proto/ master/ apps/apps.h
 #   apps/      apps/apps.h only (and tao.h)
@@ -31,6 +33,8 @@ allowed() {	# dir target -> 0 if dir/... may include target
 	client:core/*|client:proto/*) return 0 ;;
 	master:core/*|master:proto/*|master:shm/*|master:worker/entry.h)
 		return 0 ;;
+	master:cluster/bridge.h) return 0 ;;
+	cluster:core/*|cluster:proto/*|cluster:shm/*) return 0 ;;
 	ctl:proto/*) return 0 ;;
 	taod:core/*|taod:proto/*|taod:master/*|taod:apps/apps.h) return 0 ;;
 	examples:*)	# its own files, e.g. the codec of examples/codec/
@@ -41,7 +45,7 @@ allowed() {	# dir target -> 0 if dir/... may include target
 
 n=0
 failed=0
-for dir in core proto shm worker client master ctl taod apps examples; do
+for dir in core proto shm worker client cluster master ctl taod apps examples; do
 	[ -d "$top/$dir" ] || continue
 	bad= files=0 edges=0
 	for f in "$top/$dir"/*.c "$top/$dir"/*.h; do

@@ -20,6 +20,12 @@
  * published during an iteration collects the sleepers once, at the end
  * of the iteration, and writes their eventfds, so a burst of broadcasts
  * costs one eventfd write per sleeping worker, not one per message.
+ *
+ * Cluster (cluster/bridge.c): the node's bridge holds an islot too; it
+ * reads every ring (broadcasts go to the other nodes) and writes into
+ * its own what came from them, which this file delivers like any other
+ * worker's record.  A unicast for another node's netid is a record for
+ * the bridge.  Nothing here waits for Redis.
  */
 #include <sys/epoll.h>
 
@@ -305,6 +311,15 @@ tao__wring_unicast(struct tao_worker *w, uint64_t netid, int32_t type,
 		if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
 			return TAO_ENOENT;
 		return deliver(w, c, type, data, len);	/* local: its result */
+	}
+	/* Another node's netid (its top bits, shm/segment-t.h): the
+	 * bridge of this node publishes it to that node (cluster/). */
+	if (tao__shm_netid_node(netid) != tao__shm_node_id(w->w_p.wp_shm)) {
+		int bridge = tao__shm_bridge_islot(w->w_p.wp_shm);
+		if (bridge < 0 || bridge == (int)self(w))
+			return TAO_ENOENT;
+		return publish(w, TAO_RING_UNICAST, netid, bridge, type, data,
+		    len);
 	}
 	/* The netid names its row: one read, a search only for a
 	 * connection handed over in a reload (or one already closed). */
