@@ -79,7 +79,7 @@ conn_new(struct tao_worker *w, struct tao_listener *l, int fd,
 	}
 	c->c_io.io_fd = fd;
 	c->c_worker = w;
-	c->c_listener = l;
+	c->c_lindex = (uint8_t)(l - w->w_listeners);
 	c->c_row = -1;
 	c->c_timeout_id = -1;
 	c->c_netid = netid;
@@ -194,11 +194,11 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 	struct tao_message m;
 	int found;
 
-	c->c_msgs_in++;
+	tao__conn_count(c, &c->c_msgs_in, 1);
 	c->c_last_rx_ms = w->w_loop.el_now_ms;	/* a frame, not loose bytes */
 	TAO_STAT_ADD(w, MSGS_IN, 1);
 	found = tao__framer_lookup(r, f, &m, &h);
-	if (f->type == TAO_TYPE_HEARTBEAT && c->c_listener->l_codec ==
+	if (f->type == TAO_TYPE_HEARTBEAT && tao__conn_listener(c)->l_codec ==
 	    &tao_codec_tlv) {
 		if (conn_settings(c)->st_heartbeat_reply)
 			(void)tao_conn_send(c, TAO_TYPE_HEARTBEAT, NULL, 0);
@@ -260,7 +260,7 @@ tao__conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 	size_t room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
 	int own = c->c_in.fr_buf != NULL;
 
-	switch (tao__framer_input(&c->c_in, c->c_listener->l_codec,
+	switch (tao__framer_input(&c->c_in, tao__conn_listener(c)->l_codec,
 	    st->st_max_frame, buf, n, room, conn_ready, conn_deliver, c)) {
 	case TAO_FRAMER_IDLE:
 		if (own)	/* the unfinished frame is done */
@@ -351,7 +351,7 @@ tao__conn_read(struct tao_conn *c)
 			return empty ? 0 : -1;
 		}
 		TAO_STAT_ADD(w, BYTES_IN, (uint64_t)n);
-		c->c_bytes_in += (uint64_t)n;
+		tao__conn_count(c, &c->c_bytes_in, (size_t)n);
 		tao__conn_input(c, buf, (size_t)n);
 		if ((c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
 		    TAO_CONN_READ_PAUSED)) || c->c_job != NULL)
@@ -382,12 +382,12 @@ conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
 		return TAO_EWOULDBLOCK;
 	if (c->c_wq.q_bytes == 0)
 		c->c_last_tx_ms = w->w_loop.el_now_ms;	/* send_timeout_ms from here */
-	c->c_listener->l_codec->encode(type, len, head, &head_len, tail,
-	    &tail_len);
+	tao__conn_listener(c)->l_codec->encode(type, len, head, &head_len,
+	    tail, &tail_len);
 	if (tao__wq_append(&c->c_wq, &w->w_loop.el_pool, head, head_len, data, len,
 	    tail, tail_len) == -1)
 		return TAO_ENOMEM;
-	c->c_msgs_out++;
+	tao__conn_count(c, &c->c_msgs_out, 1);
 	TAO_STAT_ADD(w, MSGS_OUT, 1);
 	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
 	return 0;
@@ -456,7 +456,7 @@ tao__conn_flush(struct tao_conn *c)
 	    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
 	if (written > 0) {
 		TAO_STAT_ADD(w, BYTES_OUT, written);
-		c->c_bytes_out += written;
+		tao__conn_count(c, &c->c_bytes_out, written);
 		c->c_last_tx_ms = w->w_loop.el_now_ms;
 	}
 	if (rc == -1) {

@@ -69,12 +69,14 @@ struct tao_conn {
 	uint32_t		 c_flags;
 	int32_t			 c_row;		/* shm table row, -1 none */
 	struct tao_worker	*c_worker;
-	struct tao_listener	*c_listener;
 	uint64_t		 c_netid;
-	/* Unfinished input (core/framer.h), 32-bit sizes.  With c_peer
-	 * the struct is 248 bytes, in jemalloc's 256-byte size class. */
+	/* Unfinished input (core/framer.h), 32-bit sizes.  With c_peer,
+	 * the listener's index in the hole after it and 32-bit counters
+	 * the struct is 224 bytes, a jemalloc size class of its own
+	 * (t291 checks it). */
 	struct tao_framer	 c_in;
 	struct tao__peer	 c_peer;
+	uint8_t			 c_lindex;	/* in w_listeners: see below */
 	struct tao_wqueue	 c_wq;
 	uint64_t		 c_last_rx_ms;
 	/* Last output progress, or when output became pending: idle and
@@ -82,12 +84,14 @@ struct tao_conn {
 	uint64_t		 c_last_tx_ms;
 	uint64_t		 c_frame_start_ms;	/* 0: between frames */
 	int64_t			 c_timeout_id;	/* lazy timeout timer */
-	uint64_t		 c_timeout_at;	/* its deadline */
 	struct tao__timer_list	 c_timers;
 	void			*c_data;
 	struct ssl_st		*c_tls;		/* NULL: plaintext listener */
-	uint64_t		 c_msgs_in, c_msgs_out;
-	uint64_t		 c_bytes_in, c_bytes_out;
+	/* Counted since the last publish (wshm.c), which adds them to the
+	 * table row once a second and zeroes them; 32 bits, published early
+	 * by tao__conn_count before they could wrap. */
+	uint32_t		 c_msgs_in, c_msgs_out;
+	uint32_t		 c_bytes_in, c_bytes_out;
 	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns, until freed */
 	struct tao_pending	 c_pending;	/* flush list, or closed list */
 	/* A blocking handler's job in flight (worker/pool.h): while set the
@@ -95,12 +99,33 @@ struct tao_conn {
 	struct tao_job		*c_job;
 };
 
+_Static_assert(TAO_WORKER_MAX_LISTENERS <= 256, "c_lindex is 8 bits");
+
+/* The listener that accepted c (or took it over in a reload). */
+static inline struct tao_listener *
+tao__conn_listener(const struct tao_conn *c)
+{
+	return &c->c_worker->w_listeners[c->c_lindex];
+}
+
 /* The connection of its flush/closed list node. */
 static inline struct tao_conn *
 tao__conn_of_pending(struct tao_pending *p)
 {
 	return (struct tao_conn *)((char *)p -
 	    offsetof(struct tao_conn, c_pending));
+}
+
+/* Add the counts to the row now and zero them (wshm.c). */
+void	tao__wshm_conn_publish(struct tao_conn *);
+
+/* Count n into one of c's 32-bit counters (n < 2^31: one read or write). */
+static inline void
+tao__conn_count(struct tao_conn *c, uint32_t *counter, size_t n)
+{
+	if (n > UINT32_MAX - *counter)
+		tao__wshm_conn_publish(c);
+	*counter += (uint32_t)n;
 }
 
 /* "addr:port" of the peer, formatted from c_peer into a static buffer:
