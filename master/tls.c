@@ -190,6 +190,14 @@ tao__mtls_ctx_new(const struct tao_config *cf, char *err, size_t errlen)
 	 * client certificates are verified, harmless otherwise.
 	 */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* One TLS 1.3 ticket per full handshake, not OpenSSL's two: a
+	 * client resumes with one, and each ticket costs the server an
+	 * encrypted session and a record (bench/RESULTS.md, tls-hs). */
+	if (SSL_CTX_set_num_tickets(ctx, 1) != 1) {
+		snprintf(err, errlen, "%s: cannot set the TLS ticket count",
+		    conf_name(cf));
+		goto fail;
+	}
 	if (SSL_CTX_set_session_id_context(ctx, session_context,
 	    sizeof(session_context) - 1) != 1) {
 		snprintf(err, errlen, "%s: cannot set the TLS session context",
