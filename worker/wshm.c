@@ -29,6 +29,10 @@
 
 #define PUBLISH_MS	1000
 
+/* This worker's pid for its rows, taken once at attach: getpid is a
+ * system call per accepted connection otherwise (glibc caches nothing). */
+static pid_t	row_pid;
+
 static unsigned
 self(const struct tao_worker *w)
 {
@@ -45,7 +49,7 @@ row_fill(struct tao_worker *w, struct tao_conn_row *row,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	row->cr_connected_ms = (int64_t)ts.tv_sec * 1000 +
 	    ts.tv_nsec / 1000000;
-	row->cr_pid = (int32_t)getpid();
+	row->cr_pid = (int32_t)(row_pid != 0 ? row_pid : getpid());
 	row->cr_generation = w->w_p.wp_generation;
 	row->cr_lslot = (uint16_t)w->w_p.wp_slot;
 	row->cr_state = TAO_ROW_OPEN;
@@ -132,6 +136,7 @@ publish_tick(void *owner, void *arg)
 int
 tao__wshm_attach(struct tao_worker *w)
 {
+	row_pid = getpid();
 	return tao__timers_add(w->w_loop.el_timers, tao__now_ms_ceil() + PUBLISH_MS,
 	    PUBLISH_MS, publish_tick, NULL, w, NULL) == -1 ? -1 : 0;
 }
