@@ -106,7 +106,10 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 		conn_refuse(w, c, sa);	/* over max_connections */
 		return;
 	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A fresh accept inherits it from the listener (loop.c checks). */
+	if (netid != 0 || !l->l_nodelay)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	/* A tls listener's connection starts with the handshake (tls.c). */
 	if (l->l_tls && tao__wtls_accept(c) == -1)
 		goto fail;

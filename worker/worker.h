@@ -43,6 +43,8 @@ struct tao_listener {
 	int			 l_index;	/* position in the config */
 	int			 l_polling;	/* registered in epoll */
 	int			 l_tls;		/* connections speak TLS */
+	int			 l_nodelay;	/* accepted sockets inherit
+						   TCP_NODELAY from it */
 };
 
 
