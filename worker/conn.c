@@ -359,10 +359,11 @@ tao__conn_read(struct tao_conn *c)
 		if ((c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
 		    TAO_CONN_READ_PAUSED)) || c->c_job != NULL)
 			return c->c_flags & TAO_CONN_CLOSED ? -1 : 0;
-		/* A short read emptied the socket; a TLS read returns one
-		 * record, and only a full one suggests that more follow. */
+		/* A short read emptied the socket; a TLS read took what
+		 * OpenSSL read ahead, and unless it had to leave some
+		 * (TLS_HELD) the socket's rest shows in the next poll. */
 		if ((size_t)n < room && (c->c_tls == NULL ||
-		    (size_t)n < TAO_TLS_RECORD_MAX))
+		    !(c->c_flags & TAO_CONN_TLS_HELD)))
 			return 0;
 	}
 	return 0;

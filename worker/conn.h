@@ -48,6 +48,7 @@ enum tao_conn_flag {
 	TAO_CONN_TLS_WANT_OUT	= 1 << 10,	/* a read waits to write */
 	TAO_CONN_TLS_WANT_IN	= 1 << 11,	/* a write waits to read */
 	TAO_CONN_TLS_FAILED	= 1 << 12,	/* fatal: no close_notify */
+	TAO_CONN_TLS_HELD	= 1 << 13,	/* OpenSSL holds input */
 };
 
 struct ssl_st;
