@@ -62,7 +62,7 @@
 #define HOLD_POLL_MS	100	/* how often a holding thread looks at `stopping' */
 #define CONNECT_WINDOW	256	/* connections being set up, per thread */
 
-enum { I_CONNECTING, I_PINGING, I_HELD, I_GONE };
+enum { I_CONNECTING, I_HANDSHAKE, I_PINGING, I_HELD, I_GONE };
 
 struct idle_conn {
 	struct bench_conn	 i_c;		/* first, for epoll data */
@@ -117,7 +117,8 @@ catch_stop_signals(void)
 static void
 gone(struct idle *d, struct idle_conn *ic)
 {
-	if (ic->i_state == I_CONNECTING || ic->i_state == I_PINGING) {
+	if (ic->i_state == I_CONNECTING || ic->i_state == I_HANDSHAKE ||
+	    ic->i_state == I_PINGING) {
 		d->setting_up--;
 		d->pending--;
 	}
@@ -140,17 +141,13 @@ flush(struct idle *d, struct idle_conn *ic)
 	return 0;
 }
 
-/* EPOLLOUT on a connecting socket: send the one echo request. */
+/* Connected (and with --tls, the handshake done): send the one echo
+ * request. */
 static void
-on_connected(struct idle *d, struct idle_conn *ic)
+send_ping(struct idle *d, struct idle_conn *ic)
 {
 	uint8_t *p;
 
-	if (bench_conn_check(&ic->i_c) == -1) {
-		d->r->r_connect_failures++;
-		gone(d, ic);
-		return;
-	}
 	d->r->r_connected++;
 	ic->i_state = I_PINGING;
 	p = bench_conn_frame(&ic->i_c, BENCH_TYPE_DATA, d->o->o_payload);
@@ -159,6 +156,36 @@ on_connected(struct idle *d, struct idle_conn *ic)
 	d->r->r_sent++;
 	ic->i_last_tx = bench_now();
 	flush(d, ic);
+}
+
+/* --tls: drive the handshake; the ping follows it. */
+static void
+handshake(struct idle *d, struct idle_conn *ic)
+{
+	int rv = bench_conn_handshake(&ic->i_c, d->ep, ic);
+
+	if (rv == 1)
+		send_ping(d, ic);
+	else if (rv == -1) {
+		d->r->r_connect_failures++;
+		gone(d, ic);
+	}
+}
+
+/* EPOLLOUT on a connecting socket. */
+static void
+on_connected(struct idle *d, struct idle_conn *ic)
+{
+	if (bench_conn_check(&ic->i_c) == -1) {
+		d->r->r_connect_failures++;
+		gone(d, ic);
+		return;
+	}
+	if (d->o->o_tls) {
+		ic->i_state = I_HANDSHAKE;
+		handshake(d, ic);
+	} else
+		send_ping(d, ic);
 }
 
 static void
@@ -196,6 +223,10 @@ on_event(struct idle *d, struct idle_conn *ic, uint32_t events)
 		return;
 	if (ic->i_state == I_CONNECTING) {
 		on_connected(d, ic);
+		return;
+	}
+	if (ic->i_state == I_HANDSHAKE) {
+		handshake(d, ic);
 		return;
 	}
 	if ((events & EPOLLOUT) && flush(d, ic) == -1)
@@ -340,13 +371,15 @@ set_up(struct idle *d, uint64_t start)
 	for (i = 0; i < d->n; i++) {
 		struct idle_conn *ic = &d->conns[i];
 
-		if (i >= d->next_start || ic->i_state == I_CONNECTING)
+		if (i >= d->next_start || ic->i_state == I_CONNECTING ||
+		    ic->i_state == I_HANDSHAKE)
 			d->r->r_connect_failures++;
 		else if (ic->i_state == I_PINGING)
 			d->r->r_timeouts++;
 		else if (ic->i_state == I_HELD)
 			held++;
-		if (ic->i_state == I_CONNECTING || ic->i_state == I_PINGING)
+		if (ic->i_state == I_CONNECTING ||
+		    ic->i_state == I_HANDSHAKE || ic->i_state == I_PINGING)
 			gone(d, ic);
 	}
 	return held;

@@ -67,7 +67,7 @@ usage(FILE *fp, int status)
 "options: -h HOST (127.0.0.1), -p PORT (required), -j THREADS (1),\n"
 "  -n N (same as -c), --timeout SECONDS for connects, replies and the\n"
 "  final drain (10; burst 30), --json prints one JSON line of results\n"
-"  --tls (echo, stream, burst) speaks TLS; connections are set up, with\n"
+"  --tls (echo, stream, burst, idle) speaks TLS; connections are set up, with\n"
 "  a full handshake each, before the window (burst: inside it); --ca FILE\n"
 "  verifies the server's certificate and -h HOST (else none is checked)\n"
 "MB/s counts verified payload bytes (10^6 bytes) one way.\n"
@@ -302,9 +302,9 @@ check_options(struct bench_opts *o, const char *host, long port)
 		usage(stderr, 2);
 	}
 	if (o->o_tls && o->o_mode != MODE_ECHO && o->o_mode != MODE_STREAM &&
-	    o->o_mode != MODE_BURST) {
-		fprintf(stderr, "tao-bench: --tls is for echo, stream and "
-		    "burst\n");
+	    o->o_mode != MODE_BURST && o->o_mode != MODE_IDLE) {
+		fprintf(stderr, "tao-bench: --tls is for echo, stream, burst "
+		    "and idle\n");
 		usage(stderr, 2);
 	}
 }

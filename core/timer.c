@@ -381,6 +381,14 @@ tao__timers_cancel(struct tao_timers *ts, int64_t id, void *owner)
 	return 0;
 }
 
+uint64_t
+tao__timers_deadline(const struct tao_timers *ts, int64_t id)
+{
+	const struct tao__timer *n = node_lookup(ts, id);
+
+	return n == NULL ? UINT64_MAX : n->t_deadline;
+}
+
 void
 tao__timers_cancel_owner(struct tao_timers *ts, struct tao__timer_list *list)
 {

@@ -80,6 +80,9 @@ int64_t		 tao__timers_add(struct tao_timers *, uint64_t deadline_ms,
 int		 tao__timers_cancel(struct tao_timers *, int64_t id,
 		    void *owner);
 
+/* The deadline of a live timer, UINT64_MAX for a dead id.  O(1). */
+uint64_t	 tao__timers_deadline(const struct tao_timers *, int64_t id);
+
 /*
  * Cancels every timer on this owner's list and leaves it empty.
  * O(number of timers on the list * log n).

@@ -18,8 +18,6 @@ tao__wq_init(struct tao_wqueue *q)
 {
 	STAILQ_INIT(&q->q_chunks);
 	q->q_bytes = 0;
-	q->q_in = q->q_out = 0;
-	q->q_mhead = q->q_mlen = 0;
 }
 
 void
@@ -93,7 +91,6 @@ tao__wq_append(struct tao_wqueue *q, struct tao_wq_pool *p, const void *head,
 		memcpy(dst + head_len + body_len, tail, tail_len);
 	ch->ch_end += need;
 	q->q_bytes += need;
-	q->q_in += need;
 	return 0;
 }
 
@@ -116,7 +113,6 @@ tao__wq_consume(struct tao_wqueue *q, struct tao_wq_pool *p, size_t n)
 	struct tao_wq_chunk *ch;
 
 	q->q_bytes -= n;
-	q->q_out += n;
 	while (n > 0) {
 		ch = STAILQ_FIRST(&q->q_chunks);
 		size_t left = ch->ch_end - ch->ch_start;
@@ -179,48 +175,57 @@ tao__wq_clear(struct tao_wqueue *q, struct tao_wq_pool *p)
 		chunk_put(p, ch);
 	}
 	q->q_bytes = 0;
-	q->q_out = q->q_in;
-	q->q_mlen = 0;	/* never written: no wait to count */
 }
 
 void
-tao__wq_mark(struct tao_wqueue *q, uint64_t stamp_ns)
+tao__wq_marks_begin(struct tao_wq_marks *mk, const void *owner,
+    size_t queued)
+{
+	mk->mk_in = queued;
+	mk->mk_out = 0;
+	mk->mk_owner = owner;
+	mk->mk_head = mk->mk_len = 0;
+}
+
+void
+tao__wq_mark(struct tao_wq_marks *mk, size_t len, uint64_t stamp_ns)
 {
 	struct tao_wq_mark *m;
 
-	if (q->q_mlen > 0) {
-		m = &q->q_marks[(q->q_mhead + q->q_mlen - 1) % TAO_WQ_MARKS];
-		if ((m->m_base == stamp_ns || q->q_mlen == TAO_WQ_MARKS) &&
+	mk->mk_in += len;
+	if (mk->mk_len > 0) {
+		m = &mk->mk_ring[(mk->mk_head + mk->mk_len - 1) % TAO_WQ_MARKS];
+		if ((m->m_base == stamp_ns || mk->mk_len == TAO_WQ_MARKS) &&
 		    m->m_n < UINT32_MAX) {
-			m->m_end = q->q_in;
+			m->m_end = mk->mk_in;
 			m->m_rel += stamp_ns > m->m_base ? stamp_ns -
 			    m->m_base : 0;
 			m->m_n++;
 			return;
 		}
-		if (q->q_mlen == TAO_WQ_MARKS)
+		if (mk->mk_len == TAO_WQ_MARKS)
 			return;	/* 2^32 in one mark: not counted */
 	}
-	m = &q->q_marks[(q->q_mhead + q->q_mlen++) % TAO_WQ_MARKS];
-	m->m_end = q->q_in;
+	m = &mk->mk_ring[(mk->mk_head + mk->mk_len++) % TAO_WQ_MARKS];
+	m->m_end = mk->mk_in;
 	m->m_base = stamp_ns;
 	m->m_rel = 0;
 	m->m_n = 1;
 }
 
 int
-tao__wq_mark_done(struct tao_wqueue *q, uint64_t now_ns, uint64_t *n,
+tao__wq_mark_done(struct tao_wq_marks *mk, uint64_t now_ns, uint64_t *n,
     uint64_t *wait_ns)
 {
-	const struct tao_wq_mark *m = &q->q_marks[q->q_mhead];
+	const struct tao_wq_mark *m = &mk->mk_ring[mk->mk_head];
 	uint64_t total;
 
-	if (q->q_mlen == 0 || q->q_out < m->m_end)
+	if (mk->mk_len == 0 || mk->mk_out < m->m_end)
 		return 0;
 	*n = m->m_n;
 	total = now_ns > m->m_base ? (now_ns - m->m_base) * m->m_n : 0;
 	*wait_ns = total > m->m_rel ? total - m->m_rel : 0;
-	q->q_mhead = (q->q_mhead + 1) % TAO_WQ_MARKS;
-	q->q_mlen--;
+	mk->mk_head = (mk->mk_head + 1) % TAO_WQ_MARKS;
+	mk->mk_len--;
 	return 1;
 }

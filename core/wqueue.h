@@ -33,32 +33,41 @@ STAILQ_HEAD(tao_wq_chunks, tao_wq_chunk);
  * Write-queue wait (the histogram of shm/hist.h): when each message was
  * queued, so that the time until its last byte is written can be
  * counted.  A small ring of marks, each a run of messages with the
- * queue offset just past its last byte (q_in after the append):
+ * offset just past its last byte (mk_in after the append):
  *
- *	q_out ... [mark: end, base, n, rel] [mark] ... q_in
- *	a mark is done once q_out >= its end: all its messages are out
+ *	mk_out ... [mark: end, base, n, rel] [mark] ... mk_in
+ *	a mark is done once mk_out >= its end: all its messages are out
  *
  * Messages queued with the same timestamp (one handler's replies) share
  * one mark; when the ring is full, a message joins the newest mark, whose
  * rel adds up its messages' (stamp - base), so the sum of their waits is
  * still exact (n * (now - base) - rel) and only the bucket of such merged
- * messages is their mean.  No allocation: TAO_WQ_MARKS per queue.
+ * messages is their mean.
+ *
+ * The marks live outside struct tao_wqueue (every connection has one,
+ * and most have nothing queued most of the time): the worker keeps them
+ * only while a connection has marked output in flight (worker/whist.c),
+ * counting from the bytes queued when they began.
  */
 #define TAO_WQ_MARKS		8
 
 struct tao_wq_mark {
-	uint64_t	m_end;		/* q_in just after its last message */
+	uint64_t	m_end;		/* mk_in just after its last message */
 	uint64_t	m_base;		/* stamp (ns) of its first message */
 	uint64_t	m_rel;		/* sum of (stamp - m_base) */
 	uint32_t	m_n;		/* messages */
 };
 
+struct tao_wq_marks {
+	uint64_t		mk_in, mk_out;	/* bytes queued, written */
+	const void		*mk_owner;	/* whose queue (worker/whist.c) */
+	struct tao_wq_mark	mk_ring[TAO_WQ_MARKS];
+	unsigned		mk_head, mk_len;
+};
+
 struct tao_wqueue {
 	struct tao_wq_chunks	q_chunks;
 	size_t			q_bytes;	/* queued, not yet written */
-	uint64_t		q_in, q_out;	/* bytes ever queued, written */
-	struct tao_wq_mark	q_marks[TAO_WQ_MARKS];	/* ring */
-	unsigned		q_mhead, q_mlen;
 };
 
 struct tao_wq_pool {
@@ -78,12 +87,22 @@ int	tao__wq_append(struct tao_wqueue *, struct tao_wq_pool *,
 int	tao__wq_flush(struct tao_wqueue *, struct tao_wq_pool *, int fd,
 	    size_t *written);
 void	tao__wq_clear(struct tao_wqueue *, struct tao_wq_pool *);
-/* The message just appended was queued at stamp_ns. */
-void	tao__wq_mark(struct tao_wqueue *, uint64_t stamp_ns);
+/* Marks that begin with queued bytes already in the queue (unmarked:
+ * they go out first), none marked yet. */
+void	tao__wq_marks_begin(struct tao_wq_marks *, const void *owner,
+	    size_t queued);
+/* The message of len bytes just appended was queued at stamp_ns. */
+void	tao__wq_mark(struct tao_wq_marks *, size_t len, uint64_t stamp_ns);
+/* n more bytes were written. */
+static inline void
+tao__wq_marks_written(struct tao_wq_marks *mk, size_t n)
+{
+	mk->mk_out += n;
+}
 /* The oldest mark whose messages are all written, if any: 1 with *n its
  * messages and *wait_ns the sum of their waits until now_ns (dropped
  * from the ring), or 0. */
-int	tao__wq_mark_done(struct tao_wqueue *, uint64_t now_ns, uint64_t *n,
+int	tao__wq_mark_done(struct tao_wq_marks *, uint64_t now_ns, uint64_t *n,
 	    uint64_t *wait_ns);
 /*
  * For writers other than writev (TLS): the unwritten bytes of the head

@@ -150,6 +150,33 @@ load_client_ca(SSL_CTX *ctx, const struct tao_config *cf, char *err,
 	return 0;
 }
 
+/*
+ * Resumption uses tickets only: the ticket keys are shared by all workers
+ * of the generation (see tls.h), a per-process session cache would not
+ * be.  One TLS 1.3 ticket per full handshake, not OpenSSL's two: a client
+ * resumes with one, and each ticket costs the server an encrypted session
+ * and a record (bench/RESULTS.md, tls-hs).  The session id context is
+ * required once client certificates are verified, harmless otherwise.
+ */
+static int
+set_up_sessions(SSL_CTX *ctx, const struct tao_config *cf, char *err,
+    size_t errlen)
+{
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_set_num_tickets(ctx, 1) != 1) {
+		snprintf(err, errlen, "%s: cannot set the TLS ticket count",
+		    conf_name(cf));
+		return -1;
+	}
+	if (SSL_CTX_set_session_id_context(ctx, session_context,
+	    sizeof(session_context) - 1) != 1) {
+		snprintf(err, errlen, "%s: cannot set the TLS session context",
+		    conf_name(cf));
+		return -1;
+	}
+	return 0;
+}
+
 SSL_CTX *
 tao__mtls_ctx_new(const struct tao_config *cf, char *err, size_t errlen)
 {
@@ -183,19 +210,8 @@ tao__mtls_ctx_new(const struct tao_config *cf, char *err, size_t errlen)
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	/*
-	 * Resumption uses tickets only: the ticket keys are shared by all
-	 * workers of the generation (see tls.h), a per-process session
-	 * cache would not be.  The session id context is required once
-	 * client certificates are verified, harmless otherwise.
-	 */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	if (SSL_CTX_set_session_id_context(ctx, session_context,
-	    sizeof(session_context) - 1) != 1) {
-		snprintf(err, errlen, "%s: cannot set the TLS session context",
-		    conf_name(cf));
+	if (set_up_sessions(ctx, cf, err, errlen) == -1)
 		goto fail;
-	}
 	if (load_identity(ctx, cf, err, errlen) == -1)
 		goto fail;
 	if (cf->cf_tls_client_ca[0] != '\0' &&

@@ -218,6 +218,29 @@ tao__table_update_counters(struct tao_shm *shm, unsigned islot,
 }
 
 void
+tao__table_add_counters(struct tao_shm *shm, unsigned islot, unsigned row,
+    uint64_t msgs_in, uint64_t msgs_out, uint64_t bytes_in,
+    uint64_t bytes_out)
+{
+	const uint64_t add[4] = { msgs_in, msgs_out, bytes_in, bytes_out };
+	uint64_t sum[4];
+	struct tao_shm_row *r;
+	uint32_t s;
+
+	if (!in_range(shm, islot, row))
+		return;
+	r = tao__shm_row(shm, islot, row);
+	for (int i = 0; i < 4; i++)
+		sum[i] = atomic_load_explicit(&r->sr_word[W_MSGS_IN + i],
+		    memory_order_relaxed) + add[i];
+	s = write_begin(r);
+	for (int i = 0; i < 4; i++)
+		atomic_store_explicit(&r->sr_word[W_MSGS_IN + i], sum[i],
+		    memory_order_relaxed);
+	write_end(r, s);
+}
+
+void
 tao__table_set_state(struct tao_shm *shm, unsigned islot, unsigned row,
     enum tao_row_state state)
 {

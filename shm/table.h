@@ -36,6 +36,12 @@ void	tao__table_update_counters(struct tao_shm *, unsigned islot,
 	    unsigned row, uint64_t msgs_in, uint64_t msgs_out,
 	    uint64_t bytes_in, uint64_t bytes_out);
 
+/* Add to the four counters (the writer's own row, so its words are
+ * current).  For the periodic publish, not per event. */
+void	tao__table_add_counters(struct tao_shm *, unsigned islot,
+	    unsigned row, uint64_t msgs_in, uint64_t msgs_out,
+	    uint64_t bytes_in, uint64_t bytes_out);
+
 /* OPEN -> CLOSING (or back); remove to free. */
 void	tao__table_set_state(struct tao_shm *, unsigned islot, unsigned row,
 	    enum tao_row_state);

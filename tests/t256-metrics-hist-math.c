@@ -104,47 +104,65 @@ test_series(void)
 	ok(tao__hist_count(&s) == 0 && s.hs_sum_ns == 0, "reset empties");
 }
 
+/* The queue's bytes and the marks, moved together as the worker does
+ * (worker/whist.h): append then mark, consume then written. */
+static void
+queue_msg(struct tao_wqueue *q, struct tao_wq_pool *pool,
+    struct tao_wq_marks *mk, size_t len, uint64_t stamp)
+{
+	static const char msg[100];
+
+	tao__wq_append(q, pool, msg, len, NULL, 0, NULL, 0);
+	tao__wq_mark(mk, len, stamp);
+}
+
+static void
+write_out(struct tao_wqueue *q, struct tao_wq_pool *pool,
+    struct tao_wq_marks *mk, size_t n)
+{
+	tao__wq_consume(q, pool, n);
+	tao__wq_marks_written(mk, n);
+}
+
 static void
 test_marks(void)
 {
 	struct tao_wq_pool pool;
 	struct tao_wqueue q;
-	char msg[100] = { 0 };
+	struct tao_wq_marks mk;
 	uint64_t n, wait, tn = 0, tw = 0;
 
 	tao__wq_pool_init(&pool);
 	tao__wq_init(&q);
+	/* 5 unmarked bytes queued before the marks began: they go first */
+	tao__wq_append(&q, &pool, "early", 5, NULL, 0, NULL, 0);
+	tao__wq_marks_begin(&mk, &q, q.q_bytes);
 	/* three messages at t=1000 (one handler), one at t=5000 */
-	for (int i = 0; i < 3; i++) {
-		tao__wq_append(&q, &pool, msg, 10, NULL, 0, NULL, 0);
-		tao__wq_mark(&q, 1000);
-	}
-	tao__wq_append(&q, &pool, msg, 10, NULL, 0, NULL, 0);
-	tao__wq_mark(&q, 5000);
-	is_int(q.q_mlen, 2, "one mark per stamp");
-	ok(!tao__wq_mark_done(&q, 9000, &n, &wait), "nothing written: "
+	for (int i = 0; i < 3; i++)
+		queue_msg(&q, &pool, &mk, 10, 1000);
+	queue_msg(&q, &pool, &mk, 10, 5000);
+	is_int(mk.mk_len, 2, "one mark per stamp");
+	ok(!tao__wq_mark_done(&mk, 9000, &n, &wait), "nothing written: "
 	    "nothing done");
-	tao__wq_consume(&q, &pool, 29);
-	ok(!tao__wq_mark_done(&q, 9000, &n, &wait), "29 of 30 bytes: the "
-	    "mark is not done");
-	tao__wq_consume(&q, &pool, 1);
-	ok(tao__wq_mark_done(&q, 9000, &n, &wait) && n == 3 && wait ==
+	write_out(&q, &pool, &mk, 34);
+	ok(!tao__wq_mark_done(&mk, 9000, &n, &wait), "5 unmarked and 29 "
+	    "of 30 bytes: the mark is not done");
+	write_out(&q, &pool, &mk, 1);
+	ok(tao__wq_mark_done(&mk, 9000, &n, &wait) && n == 3 && wait ==
 	    3 * 8000, "its last byte out: 3 messages, 8 us each");
-	ok(!tao__wq_mark_done(&q, 9000, &n, &wait), "the next one waits");
-	tao__wq_consume(&q, &pool, 10);
-	ok(tao__wq_mark_done(&q, 9500, &n, &wait) && n == 1 && wait == 4500,
+	ok(!tao__wq_mark_done(&mk, 9000, &n, &wait), "the next one waits");
+	write_out(&q, &pool, &mk, 10);
+	ok(tao__wq_mark_done(&mk, 9500, &n, &wait) && n == 1 && wait == 4500,
 	    "then it is done: 4.5 us");
-	is_int(q.q_mlen, 0, "ring empty");
+	is_int(mk.mk_len, 0, "ring empty");
 
 	/* 20 messages with 20 stamps: 8 marks, the rest merged into the
 	 * newest with an exact sum */
-	for (int i = 0; i < 20; i++) {
-		tao__wq_append(&q, &pool, msg, 7, NULL, 0, NULL, 0);
-		tao__wq_mark(&q, 100000 + (uint64_t)i * 1000);
-	}
-	is_int(q.q_mlen, TAO_WQ_MARKS, "a full ring stays at its size");
-	tao__wq_consume(&q, &pool, 140);
-	while (tao__wq_mark_done(&q, 200000, &n, &wait)) {
+	for (int i = 0; i < 20; i++)
+		queue_msg(&q, &pool, &mk, 7, 100000 + (uint64_t)i * 1000);
+	is_int(mk.mk_len, TAO_WQ_MARKS, "a full ring stays at its size");
+	write_out(&q, &pool, &mk, 140);
+	while (tao__wq_mark_done(&mk, 200000, &n, &wait)) {
 		tn += n;
 		tw += wait;
 	}
@@ -152,11 +170,12 @@ test_marks(void)
 	ok(tn == 20 && tw == 20 * 100000 - 1000 * 190, "every message "
 	    "counted once, the sum of waits exact (%llu ns)",
 	    (unsigned long long)tw);
-	tao__wq_append(&q, &pool, msg, 7, NULL, 0, NULL, 0);
-	tao__wq_mark(&q, 1);
+	queue_msg(&q, &pool, &mk, 7, 1);
 	tao__wq_clear(&q, &pool);
-	ok(q.q_mlen == 0 && q.q_out == q.q_in && !tao__wq_mark_done(&q,
-	    2, &n, &wait), "clear drops the marks (never written)");
+	tao__wq_marks_begin(&mk, &q, q.q_bytes);
+	ok(mk.mk_len == 0 && q.q_bytes == 0 && !tao__wq_mark_done(&mk,
+	    2, &n, &wait), "marks begun again drop the old ones (never "
+	    "written)");
 	tao__wq_pool_free(&pool);
 }
 

@@ -56,7 +56,7 @@ int
 tao__access_admit(struct tao_conn *c)
 {
 	struct tao_worker *w = c->c_worker;
-	const struct tao_listen_access *la = c->c_listener->l_access;
+	const struct tao_listen_access *la = tao__conn_listener(c)->l_access;
 	uint32_t limit = w->w_p.wp_settings.st_max_conns_per_ip;
 	int handed = (c->c_flags & TAO_CONN_MIGRATING) != 0;
 	struct tao_ipaddr ip;

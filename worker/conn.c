@@ -83,7 +83,7 @@ conn_new(struct tao_worker *w, struct tao_listener *l, int fd,
 	}
 	c->c_io.io_fd = fd;
 	c->c_worker = w;
-	c->c_listener = l;
+	c->c_lindex = (uint8_t)(l - w->w_listeners);
 	c->c_row = -1;
 	c->c_timeout_id = -1;
 	c->c_netid = netid;
@@ -134,7 +134,10 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 		conn_refuse(w, c, sa);	/* over max_connections */
 		return;
 	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A fresh accept inherits it from the listener (loop.c checks). */
+	if (netid != 0 || !l->l_nodelay)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	if (proxy) {
 		c->c_flags |= TAO_CONN_PROXY;
 		c->c_frame_start_ms = w->w_loop.el_now_ms;	/* its deadline */
@@ -173,7 +176,7 @@ tao__conn_proxied(struct tao_conn *c)
 		tao__conn_abort(c, 0, NULL);
 		return -1;
 	}
-	if (c->c_listener->l_tls && tao__wtls_accept(c) == -1) {
+	if (tao__conn_listener(c)->l_tls && tao__wtls_accept(c) == -1) {
 		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
 		tao__conn_abort(c, TAO_ESYS, NULL);
 		return -1;
@@ -244,11 +247,11 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 	struct tao_message m;
 	int found;
 
-	c->c_msgs_in++;
+	tao__conn_count(c, &c->c_msgs_in, 1);
 	c->c_last_rx_ms = w->w_loop.el_now_ms;	/* a frame, not loose bytes */
 	TAO_STAT_ADD(w, MSGS_IN, 1);
 	found = tao__framer_lookup(r, f, &m, &h);
-	if (f->type == TAO_TYPE_HEARTBEAT && c->c_listener->l_codec ==
+	if (f->type == TAO_TYPE_HEARTBEAT && tao__conn_listener(c)->l_codec ==
 	    &tao_codec_tlv) {
 		if (conn_settings(c)->st_heartbeat_reply)
 			(void)tao_conn_send(c, TAO_TYPE_HEARTBEAT, NULL, 0);
@@ -315,7 +318,7 @@ tao__conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 	int own = c->c_in.fr_buf != NULL, rc;
 
 	tao__whist_batch(c->c_worker);
-	rc = tao__framer_input(&c->c_in, c->c_listener->l_codec,
+	rc = tao__framer_input(&c->c_in, tao__conn_listener(c)->l_codec,
 	    st->st_max_frame, buf, n, room, conn_ready, conn_deliver, c);
 	tao__whist_batch(c->c_worker);	/* c may be closed, not yet freed */
 	switch (rc) {
@@ -410,15 +413,16 @@ tao__conn_read(struct tao_conn *c)
 			return empty ? 0 : -1;
 		}
 		TAO_STAT_ADD(w, BYTES_IN, (uint64_t)n);
-		c->c_bytes_in += (uint64_t)n;
+		tao__conn_count(c, &c->c_bytes_in, (size_t)n);
 		tao__conn_input(c, buf, (size_t)n);
 		if ((c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
 		    TAO_CONN_READ_PAUSED)) || c->c_job != NULL)
 			return c->c_flags & TAO_CONN_CLOSED ? -1 : 0;
-		/* A short read emptied the socket; a TLS read returns one
-		 * record, and only a full one suggests that more follow. */
+		/* A short read emptied the socket; a TLS read took what
+		 * OpenSSL read ahead, and unless it had to leave some
+		 * (TLS_HELD) the socket's rest shows in the next poll. */
 		if ((size_t)n < room && (c->c_tls == NULL ||
-		    (size_t)n < TAO_TLS_RECORD_MAX))
+		    !(c->c_flags & TAO_CONN_TLS_HELD)))
 			return 0;
 	}
 	return 0;
@@ -467,7 +471,7 @@ tao__conn_flush(struct tao_conn *c)
 	if (written > 0) {
 		tao__whist_written(w, c, written);
 		TAO_STAT_ADD(w, BYTES_OUT, written);
-		c->c_bytes_out += written;
+		tao__conn_count(c, &c->c_bytes_out, written);
 		c->c_last_tx_ms = w->w_loop.el_now_ms;
 	}
 	if (rc == -1) {

@@ -51,6 +51,7 @@ enum tao_conn_flag {
 	TAO_CONN_PROXY		= 1 << 13,	/* PROXY header not read yet */
 	TAO_CONN_IPHELD		= 1 << 14,	/* a max_connections_per_ip
 						 * unit (worker/access.c) */
+	TAO_CONN_TLS_HELD	= 1 << 15,	/* OpenSSL holds input */
 };
 
 struct tao_proxy_stash;
@@ -74,13 +75,14 @@ struct tao_conn {
 	uint32_t		 c_flags;
 	int32_t			 c_row;		/* shm table row, -1 none */
 	struct tao_worker	*c_worker;
-	struct tao_listener	*c_listener;
 	uint64_t		 c_netid;
-	/* Unfinished input (core/framer.h), 32-bit sizes.  With c_peer
-	 * and c_proxy the struct is 256 bytes, jemalloc's 256-byte size
-	 * class. */
+	/* Unfinished input (core/framer.h), 32-bit sizes.  With c_peer,
+	 * the listener's index in the hole after it, 32-bit counters and
+	 * c_proxy the struct must stay within jemalloc's 224-byte size
+	 * class (t291 checks it). */
 	struct tao_framer	 c_in;
 	struct tao__peer	 c_peer;
+	uint8_t			 c_lindex;	/* in w_listeners: see below */
 	struct tao_wqueue	 c_wq;
 	uint64_t		 c_last_rx_ms;
 	/* Last output progress, or when output became pending: idle and
@@ -88,20 +90,35 @@ struct tao_conn {
 	uint64_t		 c_last_tx_ms;
 	uint64_t		 c_frame_start_ms;	/* 0: between frames */
 	int64_t			 c_timeout_id;	/* lazy timeout timer */
-	uint64_t		 c_timeout_at;	/* its deadline */
 	struct tao__timer_list	 c_timers;
-	void			*c_data;
+	/* The user's data; before on_connect, while a PROXY header is
+	 * read (TAO_CONN_PROXY), a split header's bytes (proxy.c): the
+	 * program sees the connection only after, so they share a word. */
+	union {
+		void			*c_data;
+		struct tao_proxy_stash	*c_proxy;
+	};
 	struct ssl_st		*c_tls;		/* NULL: plaintext listener */
-	uint64_t		 c_msgs_in, c_msgs_out;
-	uint64_t		 c_bytes_in, c_bytes_out;
+	/* Counted since the last publish (wshm.c), which adds them to the
+	 * table row once a second and zeroes them; 32 bits, published early
+	 * by tao__conn_count before they could wrap. */
+	uint32_t		 c_msgs_in, c_msgs_out;
+	uint32_t		 c_bytes_in, c_bytes_out;
 	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns, until freed */
 	struct tao_pending	 c_pending;	/* flush list, or closed list */
 	/* A blocking handler's job in flight (worker/pool.h): while set the
 	 * connection is not read, and it is not freed. */
 	struct tao_job		*c_job;
-	/* A PROXY header split over reads, until it ends (proxy.c). */
-	struct tao_proxy_stash	*c_proxy;
 };
+
+_Static_assert(TAO_WORKER_MAX_LISTENERS <= 256, "c_lindex is 8 bits");
+
+/* The listener that accepted c (or took it over in a reload). */
+static inline struct tao_listener *
+tao__conn_listener(const struct tao_conn *c)
+{
+	return &c->c_worker->w_listeners[c->c_lindex];
+}
 
 /* The connection of its flush/closed list node. */
 static inline struct tao_conn *
@@ -109,6 +126,18 @@ tao__conn_of_pending(struct tao_pending *p)
 {
 	return (struct tao_conn *)((char *)p -
 	    offsetof(struct tao_conn, c_pending));
+}
+
+/* Add the counts to the row now and zero them (wshm.c). */
+void	tao__wshm_conn_publish(struct tao_conn *);
+
+/* Count n into one of c's 32-bit counters (n < 2^31: one read or write). */
+static inline void
+tao__conn_count(struct tao_conn *c, uint32_t *counter, size_t n)
+{
+	if (n > UINT32_MAX - *counter)
+		tao__wshm_conn_publish(c);
+	*counter += (uint32_t)n;
 }
 
 /* "addr:port" of the peer, formatted from c_peer into a static buffer:

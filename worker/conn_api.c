@@ -155,7 +155,7 @@ tao_conn_peer(const struct tao_conn *c, char *buf, size_t size)
 const struct tao_codec *
 tao_conn_codec(const struct tao_conn *c)
 {
-	return c->c_listener->l_codec;
+	return tao__conn_listener(c)->l_codec;
 }
 
 struct tao_server *

@@ -115,6 +115,8 @@ tao__conn_close_now(struct tao_conn *c, int err)
 	tao__io_forget(&w->w_loop, &c->c_io);	/* DEL, new generation */
 	if (c->c_tls != NULL)
 		tao__wtls_close(c);	/* close_notify, while fd is open */
+	if (w->w_marks != NULL)
+		tao__whist_marks_free(w, c);	/* found by the fd */
 	close(c->c_io.io_fd);
 	c->c_io.io_fd = -1;
 	/* It stays on w_conns (marked closed) until the deferred frees: a

@@ -28,13 +28,13 @@ conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
 		return TAO_EWOULDBLOCK;
 	if (c->c_wq.q_bytes == 0)
 		c->c_last_tx_ms = w->w_loop.el_now_ms;	/* send_timeout_ms from here */
-	c->c_listener->l_codec->encode(type, len, head, &head_len, tail,
-	    &tail_len);
+	tao__conn_listener(c)->l_codec->encode(type, len, head, &head_len,
+	    tail, &tail_len);
 	if (tao__wq_append(&c->c_wq, &w->w_loop.el_pool, head, head_len, data, len,
 	    tail, tail_len) == -1)
 		return TAO_ENOMEM;
 	tao__whist_queued(w, c, head_len + len + tail_len);
-	c->c_msgs_out++;
+	tao__conn_count(c, &c->c_msgs_out, 1);
 	TAO_STAT_ADD(w, MSGS_OUT, 1);
 	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
 	return 0;

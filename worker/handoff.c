@@ -61,7 +61,7 @@ tao__worker_handoff_sweep(struct tao_worker *w)
 	if (!w->w_handoff || w->w_channel_io.io_fd == -1)
 		return;
 	TAILQ_FOREACH_SAFE(c, &w->w_conns, c_entry, next) {
-		id = tao__codec_id(c->c_listener->l_codec);
+		id = tao__codec_id(tao__conn_listener(c)->l_codec);
 		if (!tao__conn_can_hand_off(c) || id == -1) {
 			/* TLS cannot move between processes, nor can a
 			 * codec the other side has no number for: once its

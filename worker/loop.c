@@ -22,6 +22,8 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -101,6 +103,17 @@ tao__worker_pause_accept(struct tao_worker *w)
 	if (tao__timers_add(w->w_loop.el_timers, tao__now_ms_ceil() +
 	    w->w_accept_delay_ms, 0, accept_resume, NULL, w, NULL) == -1)
 		listeners_poll(w, 1);	/* better spin than stop for good */
+}
+
+/* Is TCP_NODELAY set on the listening socket (so on what it accepts)? */
+static int
+listener_nodelay(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 &&
+	    on != 0;
 }
 
 static void
@@ -362,6 +375,7 @@ worker_setup(struct tao_worker *w)
 		l->l_access = w->w_p.wp_access[i] != NULL ?
 		    w->w_p.wp_access[i] : &no_access;
 		l->l_index = i;
+		l->l_nodelay = listener_nodelay(l->l_io.io_fd);
 	}
 	listeners_poll(w, 1);
 	/* Threads only in a worker, and only for blocking handlers. */

@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "worker/conn.h"
 #include "worker/netmap.h"
+
+#define KEY(c)	((c)->c_netid)
 
 static size_t
 slot_of(uint64_t key, size_t cap)
@@ -19,27 +22,21 @@ static int
 grow(struct tao_netmap *m)
 {
 	size_t cap = m->nm_cap ? m->nm_cap * 2 : 64;
-	uint64_t *keys = calloc(cap, sizeof(*keys));
 	struct tao_conn **vals = calloc(cap, sizeof(*vals));
 
-	if (keys == NULL || vals == NULL) {
-		free(keys);
-		free(vals);
+	if (vals == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
 	for (size_t i = 0; i < m->nm_cap; i++) {
-		if (m->nm_keys[i] == 0)
+		if (m->nm_vals[i] == NULL)
 			continue;
-		size_t j = slot_of(m->nm_keys[i], cap);
-		while (keys[j] != 0)
+		size_t j = slot_of(KEY(m->nm_vals[i]), cap);
+		while (vals[j] != NULL)
 			j = (j + 1) & (cap - 1);
-		keys[j] = m->nm_keys[i];
 		vals[j] = m->nm_vals[i];
 	}
-	free(m->nm_keys);
 	free(m->nm_vals);
-	m->nm_keys = keys;
 	m->nm_vals = vals;
 	m->nm_cap = cap;
 	return 0;
@@ -50,14 +47,17 @@ tao__netmap_put(struct tao_netmap *m, uint64_t netid, struct tao_conn *c)
 {
 	size_t i;
 
-	if ((m->nm_count + 1) * 2 > m->nm_cap && grow(m) == -1)
+	if (netid != KEY(c)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((m->nm_count + 1) * 4 > m->nm_cap * 3 && grow(m) == -1)
 		return -1;
 	i = slot_of(netid, m->nm_cap);
-	while (m->nm_keys[i] != 0 && m->nm_keys[i] != netid)
+	while (m->nm_vals[i] != NULL && KEY(m->nm_vals[i]) != netid)
 		i = (i + 1) & (m->nm_cap - 1);
-	if (m->nm_keys[i] == 0)
+	if (m->nm_vals[i] == NULL)
 		m->nm_count++;
-	m->nm_keys[i] = netid;
 	m->nm_vals[i] = c;
 	return 0;
 }
@@ -69,9 +69,9 @@ tao__netmap_get(const struct tao_netmap *m, uint64_t netid)
 
 	if (m->nm_cap == 0 || netid == 0)
 		return NULL;
-	for (i = slot_of(netid, m->nm_cap); m->nm_keys[i] != 0;
+	for (i = slot_of(netid, m->nm_cap); m->nm_vals[i] != NULL;
 	    i = (i + 1) & (m->nm_cap - 1))
-		if (m->nm_keys[i] == netid)
+		if (KEY(m->nm_vals[i]) == netid)
 			return m->nm_vals[i];
 	return NULL;
 }
@@ -83,26 +83,27 @@ tao__netmap_del(struct tao_netmap *m, uint64_t netid)
 
 	if (m->nm_cap == 0)
 		return;
-	for (i = slot_of(netid, m->nm_cap); m->nm_keys[i] != netid;
-	    i = (i + 1) & mask)
-		if (m->nm_keys[i] == 0)
+	for (i = slot_of(netid, m->nm_cap);; i = (i + 1) & mask) {
+		if (m->nm_vals[i] == NULL)
 			return;
+		if (KEY(m->nm_vals[i]) == netid)
+			break;
+	}
 	/* Backward shift: pull later entries of the cluster into the hole
 	 * when their home slot does not lie between the hole and them. */
 	for (j = i;;) {
-		m->nm_keys[i] = 0;
+		m->nm_vals[i] = NULL;
 		for (;;) {
 			j = (j + 1) & mask;
-			if (m->nm_keys[j] == 0) {
+			if (m->nm_vals[j] == NULL) {
 				m->nm_count--;
 				return;
 			}
-			home = slot_of(m->nm_keys[j], m->nm_cap);
+			home = slot_of(KEY(m->nm_vals[j]), m->nm_cap);
 			if (i <= j ? (home <= i || home > j) :
 			    (home <= i && home > j))
 				break;
 		}
-		m->nm_keys[i] = m->nm_keys[j];
 		m->nm_vals[i] = m->nm_vals[j];
 		i = j;
 	}
@@ -111,9 +112,7 @@ tao__netmap_del(struct tao_netmap *m, uint64_t netid)
 void
 tao__netmap_free(struct tao_netmap *m)
 {
-	free(m->nm_keys);
 	free(m->nm_vals);
-	m->nm_keys = NULL;
 	m->nm_vals = NULL;
 	m->nm_cap = m->nm_count = 0;
 }

@@ -41,6 +41,8 @@ struct tao_proxy_stash {
 void
 tao__proxy_free(struct tao_conn *c)
 {
+	if (!(c->c_flags & TAO_CONN_PROXY))
+		return;		/* c_proxy is c_data by now (conn.h) */
 	free(c->c_proxy);
 	c->c_proxy = NULL;
 }
@@ -104,7 +106,7 @@ set_peer(struct tao_conn *c, const struct tao_proxy_hdr *h)
 static void
 count_in(struct tao_conn *c, size_t n)
 {
-	c->c_bytes_in += n;
+	tao__conn_count(c, &c->c_bytes_in, n);
 	TAO_STAT_ADD(c->c_worker, BYTES_IN, n);
 }
 

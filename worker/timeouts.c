@@ -144,12 +144,12 @@ tao__conn_arm_timeouts(struct tao_conn *c)
 		/* Armed no later than needed: leave it (the common case). A
 		 * frame timeout shorter than the heartbeat can need it
 		 * earlier. */
-		if (c->c_timeout_at <= d)
+		if (tao__timers_deadline(c->c_worker->w_loop.el_timers,
+		    c->c_timeout_id) <= d)
 			return;
 		(void)tao__timers_cancel(c->c_worker->w_loop.el_timers,
 		    c->c_timeout_id, c);
 	}
-	c->c_timeout_at = d;
 	c->c_timeout_id = tao__timers_add(c->c_worker->w_loop.el_timers, d, 0,
 	    conn_timeout_fired, c, NULL, &c->c_timers);
 	if (c->c_timeout_id == -1)

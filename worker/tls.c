@@ -49,6 +49,9 @@ tao__wtls_accept(struct tao_conn *c)
 		return -1;
 	}
 	SSL_set_accept_state(ssl);
+	/* Read-ahead: one read(2) takes what the socket holds, not a
+	 * record header and then its body (see tao__wtls_read). */
+	SSL_set_read_ahead(ssl, 1);
 	c->c_tls = ssl;
 	/* The handshake counts as a frame: frame_timeout_ms bounds it, and
 	 * so does send_timeout_ms or TAO_TLS_HANDSHAKE_MS (timeouts.c). */
@@ -129,23 +132,47 @@ read_failed(struct tao_conn *c, int rc, const char *what)
 	}
 }
 
+/*
+ * With read-ahead OpenSSL may hold records it read from the socket that
+ * we have not asked for yet, which epoll cannot see.  So one call takes
+ * every record that fits in buf until OpenSSL would have to wait for the
+ * socket; if it stops first (buf full), TAO_CONN_TLS_HELD makes the
+ * connection poll EPOLLOUT (ready at once) and read again on it, but
+ * only while it is being read at all (tao__wtls_events): a paused
+ * connection, or one with a job, is left alone until it resumes.
+ */
 ssize_t
 tao__wtls_read(struct tao_conn *c, void *buf, size_t len)
 {
-	size_t n;
+	size_t n, got = 0;
 	int rc;
 
-	c->c_flags &= ~TAO_CONN_TLS_WANT_OUT;
+	c->c_flags &= ~(TAO_CONN_TLS_WANT_OUT | TAO_CONN_TLS_HELD);
 	if (!(c->c_flags & TAO_CONN_TLS_READY)) {
 		errno = 0;
 		if ((rc = SSL_do_handshake(c->c_tls)) != 1)
 			return read_failed(c, rc, "handshake with");
 		handshake_done(c);
 	}
-	errno = 0;
-	if (SSL_read_ex(c->c_tls, buf, len, &n) == 1)
-		return (ssize_t)n;
-	return read_failed(c, 0, "read from");
+	do {
+		errno = 0;
+		if (SSL_read_ex(c->c_tls, (char *)buf + got, len - got,
+		    &n) != 1) {
+			if (got == 0)
+				return read_failed(c, 0, "read from");
+			/* Had some: what stopped it comes again next time
+			 * (errors and close_notify stay); a write it waits
+			 * for is polled for. */
+			if (SSL_get_error(c->c_tls, 0) == SSL_ERROR_WANT_WRITE)
+				c->c_flags |= TAO_CONN_TLS_WANT_OUT;
+			ERR_clear_error();
+			return (ssize_t)got;
+		}
+		got += n;
+	} while (got < len && SSL_has_pending(c->c_tls));
+	if (SSL_has_pending(c->c_tls))
+		c->c_flags |= TAO_CONN_TLS_HELD;
+	return (ssize_t)got;
 }
 
 /* After a failed SSL_write_ex: 0 to wait, -1 error. */
@@ -201,6 +228,9 @@ tao__wtls_events(const struct tao_conn *c, uint32_t want)
 		want = EPOLLIN;		/* output waits for the handshake */
 	if (c->c_flags & TAO_CONN_TLS_WANT_OUT)
 		want |= EPOLLOUT;
+	/* Held input waits for a read: EPOLLOUT is ready at once. */
+	if ((c->c_flags & TAO_CONN_TLS_HELD) && (want & EPOLLIN))
+		want |= EPOLLOUT;
 	if (c->c_flags & TAO_CONN_TLS_WANT_IN)
 		want |= EPOLLIN;
 	return want;
@@ -210,6 +240,9 @@ uint32_t
 tao__wtls_ready(const struct tao_conn *c, uint32_t events)
 {
 	if ((c->c_flags & TAO_CONN_TLS_WANT_OUT) && (events & EPOLLOUT))
+		events |= EPOLLIN;
+	if ((c->c_flags & TAO_CONN_TLS_HELD) && (events & EPOLLOUT) &&
+	    (c->c_io.io_events & EPOLLIN))
 		events |= EPOLLIN;
 	/* Polled for a write's sake while reading is paused: only the
 	 * flush (the write's retry) may read. */

@@ -16,11 +16,11 @@
  * the accept time so that frame_timeout_ms and send_timeout_ms (or
  * TAO_TLS_HANDSHAKE_MS) bound the handshake.
  *
- * SSL_pending: conn.c always reads with room for a whole record (16 KiB
- * of plaintext) and read-ahead is off, so OpenSSL never keeps decrypted
- * bytes we have not taken, and never holds a complete record we have not
- * asked for; everything else waits in the socket, where level-triggered
- * epoll sees it.
+ * Read-ahead is on (one read(2) per socketful, not two per record), so
+ * OpenSSL may hold records epoll cannot see: tao__wtls_read takes all
+ * that fit, and flags the connection when some are left over (see
+ * tls.c, TAO_CONN_TLS_HELD); what OpenSSL has not read waits in the
+ * socket, where level-triggered epoll sees it.
  */
 #ifndef TAO_WORKER_TLS_H
 #define TAO_WORKER_TLS_H

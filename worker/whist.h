@@ -94,28 +94,44 @@ tao__whist_batch(struct tao_worker *w)
 	w->w_hist_chain = 0;
 }
 
+/* worker/whist.c: c's write-queue marks (begun with the bytes queued
+ * before a message of len bytes), or NULL without memory; the marks of
+ * a connection whose output is all written are given back. */
+struct tao_wq_marks *tao__whist_marks(struct tao_worker *, struct tao_conn *,
+	    size_t len);
+struct tao_wq_marks *tao__whist_marks_of(struct tao_worker *,
+	    const struct tao_conn *);
+void	tao__whist_marks_free(struct tao_worker *, const struct tao_conn *);
+
 /* A message of len bytes went into c's queue. */
 static inline void
 tao__whist_queued(struct tao_worker *w, struct tao_conn *c, size_t len)
 {
+	struct tao_wq_marks *mk;
+
 	tao__stats_add(w->w_stats, TAO_STAT_QUEUE_BYTES, len);
-	if (w->w_hist != NULL)
-		tao__wq_mark(&c->c_wq, w->w_loop.el_now_ns);
+	if (w->w_hist != NULL && (mk = tao__whist_marks(w, c, len)) != NULL)
+		tao__wq_mark(mk, len, w->w_loop.el_now_ns);
 }
 
 /* written bytes of c's queue went out. */
 static inline void
 tao__whist_written(struct tao_worker *w, struct tao_conn *c, size_t written)
 {
-	const struct tao_wqueue *q = &c->c_wq;
+	struct tao_wq_marks *mk;
 	uint64_t now, n, wait;
 
 	tao__stats_sub(w->w_stats, TAO_STAT_QUEUE_BYTES, written);
-	if (q->q_mlen == 0 || q->q_out < q->q_marks[q->q_mhead].m_end)
+	if (w->w_hist == NULL || (mk = tao__whist_marks_of(w, c)) == NULL)
+		return;
+	tao__wq_marks_written(mk, written);
+	if (mk->mk_out < mk->mk_ring[mk->mk_head].m_end)
 		return;
 	now = tao__now_ns();
-	while (tao__wq_mark_done(&c->c_wq, now, &n, &wait))
+	while (tao__wq_mark_done(mk, now, &n, &wait))
 		tao__hist_add(&w->w_hist->hb_wqwait, wait / n, n, wait);
+	if (mk->mk_len == 0)
+		tao__whist_marks_free(w, c);	/* nothing marked in flight */
 }
 
 /* c's queue is about to be dropped unwritten. */
@@ -123,6 +139,8 @@ static inline void
 tao__whist_dropped(struct tao_worker *w, const struct tao_conn *c)
 {
 	tao__stats_sub(w->w_stats, TAO_STAT_QUEUE_BYTES, c->c_wq.q_bytes);
+	if (w->w_marks != NULL)
+		tao__whist_marks_free(w, c);
 }
 
 #endif

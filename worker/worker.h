@@ -45,6 +45,8 @@ struct tao_listener {
 	int			 l_polling;	/* registered in epoll */
 	int			 l_tls;		/* connections speak TLS */
 	const struct tao_listen_access *l_access; /* never NULL */
+	int			 l_nodelay;	/* accepted sockets inherit
+						   TCP_NODELAY from it */
 };
 
 
@@ -71,6 +73,10 @@ struct tao_worker {
 	uint64_t		 w_access_quiet;
 	struct tao_stats_block	*w_stats;	/* ours, in shared memory */
 	struct tao_hist_block	*w_hist;	/* ours too (worker/whist.h) */
+	/* Write-queue marks of connections with marked output in flight,
+	 * by fd (worker/whist.c); NULL slots elsewhere. */
+	struct tao_wq_marks	**w_marks;
+	unsigned		 w_marks_cap;
 	int			 w_hist_chain;	/* el_now_ns is the last frame's
 						 * end, in this input batch */
 	struct tao_netmap	 w_netmap;	/* our connections by netid */

@@ -2,11 +2,15 @@
  * wshm.c - connection accounting in shared memory (see wshm.h).
  *
  * Who owns what (shm/stats-t.h has the whole list):
- *   - a connection's msgs/bytes counters: struct tao_conn (c_msgs_in ...),
- *     bumped on the hot path in private memory;
+ *   - a connection's msgs/bytes counters: the counts since the last
+ *     publish, 32 bits each in struct tao_conn (c_msgs_in ...), bumped on
+ *     the hot path in private memory;
  *   - its table row: a copy for operators, written at open, freed at
- *     close and refreshed by publish_tick about once a second, so `taoctl
- *     conns` may show counters up to PUBLISH_MS old.  No event writes it;
+ *     close, and publish_tick adds the connection's counts to it about
+ *     once a second (or earlier, before a count could wrap), so `taoctl
+ *     conns` may show counters up to PUBLISH_MS old.  No event writes it,
+ *     and the row of a connection that was idle for the second is not
+ *     even read;
  *   - this worker's open-connection count: the limit units it holds
  *     (sb_held), one per open connection, also the "connections" gauge;
  *   - the peer address: kept binary in the connection (c_peer); the row
@@ -26,6 +30,10 @@
 
 #define PUBLISH_MS	1000
 
+/* This worker's pid for its rows, taken once at attach: getpid is a
+ * system call per accepted connection otherwise (glibc caches nothing). */
+static pid_t	row_pid;
+
 static unsigned
 self(const struct tao_worker *w)
 {
@@ -42,7 +50,7 @@ row_fill(struct tao_worker *w, struct tao_conn_row *row,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	row->cr_connected_ms = (int64_t)ts.tv_sec * 1000 +
 	    ts.tv_nsec / 1000000;
-	row->cr_pid = (int32_t)getpid();
+	row->cr_pid = (int32_t)(row_pid != 0 ? row_pid : getpid());
 	row->cr_generation = w->w_p.wp_generation;
 	row->cr_lslot = (uint16_t)w->w_p.wp_slot;
 	row->cr_state = TAO_ROW_OPEN;
@@ -100,12 +108,24 @@ tao__wshm_publish(struct tao_worker *w)
 	struct tao_conn *c;
 
 	TAILQ_FOREACH(c, &w->w_conns, c_entry) {
-		if (c->c_row < 0 || (c->c_flags & TAO_CONN_CLOSED))
+		if (c->c_flags & TAO_CONN_CLOSED)
 			continue;
-		tao__table_update_counters(w->w_p.wp_shm, self(w),
+		if ((c->c_msgs_in | c->c_msgs_out | c->c_bytes_in |
+		    c->c_bytes_out) != 0)
+			tao__wshm_conn_publish(c);
+	}
+}
+
+void
+tao__wshm_conn_publish(struct tao_conn *c)
+{
+	struct tao_worker *w = c->c_worker;
+
+	if (c->c_row >= 0)
+		tao__table_add_counters(w->w_p.wp_shm, self(w),
 		    (unsigned)c->c_row, c->c_msgs_in, c->c_msgs_out,
 		    c->c_bytes_in, c->c_bytes_out);
-	}
+	c->c_msgs_in = c->c_msgs_out = c->c_bytes_in = c->c_bytes_out = 0;
 }
 
 static void
@@ -118,6 +138,7 @@ publish_tick(void *owner, void *arg)
 int
 tao__wshm_attach(struct tao_worker *w)
 {
+	row_pid = getpid();
 	return tao__timers_add(w->w_loop.el_timers, tao__now_ms_ceil() + PUBLISH_MS,
 	    PUBLISH_MS, publish_tick, NULL, w, NULL) == -1 ? -1 : 0;
 }
