@@ -299,13 +299,17 @@ tao__uptotals_take(struct tao_master *m, const struct tao_chan_msg *msg)
 		batch_end(r, msg);
 		return;
 	}
-	if (!r->r_batch || r->r_left == 0 || msg->cm_arg >= TAO_MAX_WORKERS) {
+	if (!r->r_batch || r->r_left == 0) {
 		r->r_ignored++;
 		return;
 	}
 	r->r_left--;
-	rc = msg->cm_type == TAO_CHAN_UP_COUNTER ? take_counter(m, r, msg) :
-	    take_hist(m, r, msg);
+	if (msg->cm_arg >= TAO_MAX_WORKERS)
+		rc = -1;
+	else if (msg->cm_type == TAO_CHAN_UP_COUNTER)
+		rc = take_counter(m, r, msg);
+	else
+		rc = take_hist(m, r, msg);
 	if (rc == 0)
 		r->r_taken++;
 	else
