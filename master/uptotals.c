@@ -44,34 +44,32 @@ struct tao_up_recv {
 
 /* ---- the old master: one batch ---------------------------------------- */
 
+/* Every record a batch can hold: each counter and, per series, each
+ * bucket and the sum, for every slot. */
+#define BATCH_MAX	(TAO_MAX_WORKERS * (NCOUNTERS + (TAO_HIST_SERIES + 1) * \
+			    (TAO_HIST_BUCKETS + 1)))
+
+/* The records are gathered first, from one reading of each slot, then
+ * sent: the count announced is the count sent even though the live
+ * workers' values move meanwhile. */
 struct batch {
-	struct tao_master	*b_m;
-	struct tao_proc		*b_peer;
+	struct tao_chan_msg	*b_rec;
 	uint32_t		 b_n;
-	int			 b_send;	/* 0: count only */
-	int			 b_failed;
 };
 
 static void
 emit(struct batch *b, uint32_t type, int slot, uint64_t value,
     const void *key, size_t keylen)
 {
-	struct tao_chan_msg msg;
+	struct tao_chan_msg *msg;
 
-	if (value == 0 || b->b_failed)
+	if (value == 0 || b->b_n == BATCH_MAX)
 		return;
-	b->b_n++;
-	if (!b->b_send)
-		return;
-	memset(&msg, 0, sizeof(msg));
-	msg.cm_type = type;
-	msg.cm_arg = (uint32_t)slot;
-	msg.cm_value = value;
-	memcpy(msg.cm_peer, key, keylen);
-	if (tao__relay_send_msg(b->b_m, b->b_peer, &msg, -1) == -1) {
-		log_warn("upgrade: totals to the new master");
-		b->b_failed = 1;
-	}
+	msg = &b->b_rec[b->b_n++];
+	msg->cm_type = type;
+	msg->cm_arg = (uint32_t)slot;
+	msg->cm_value = value;
+	memcpy(msg->cm_peer, key, keylen);
 }
 
 static void
@@ -92,9 +90,8 @@ emit_series(struct batch *b, int slot, int kind,
 }
 
 static void
-emit_slot(struct batch *b, int slot)
+emit_slot(struct tao_master *m, struct batch *b, int slot)
 {
-	struct tao_master *m = b->b_m;
 	struct tao_hist_snapshot v[TAO_HIST_SERIES], wq;
 	struct tao_stats_snapshot snap;
 	const char *name;
@@ -119,30 +116,28 @@ emit_slot(struct batch *b, int slot)
 void
 tao__uptotals_send(struct tao_master *m, struct tao_proc *peer)
 {
-	struct batch b = { m, peer, 0, 0, 0 };
-	int n = tao__master_slots_shown(m);
+	struct batch b = { NULL, 0 };
+	int n = tao__master_slots_shown(m), rc;
 
+	_Static_assert(BATCH_MAX <= TAO_UP_TOTALS_MAX, "a batch fits");
 	if (peer == NULL)
 		return;
-	for (int i = 0; i < n; i++)	/* the count first */
-		emit_slot(&b, i);
-	if (b.b_n > TAO_UP_TOTALS_MAX) {
-		log_warnx("upgrade: %u totals records are too many to pass; "
-		    "the new master's counters start lower", b.b_n);
+	if ((b.b_rec = calloc(BATCH_MAX, sizeof(*b.b_rec))) == NULL) {
+		log_warn("upgrade: totals for the new master");
 		return;
 	}
-	if (tao__relay_send(m, peer, TAO_CHAN_UP_TOTALS, TAO_UP_TOTALS_V,
-	    b.b_n, -1) == -1) {
+	for (int i = 0; i < n; i++)
+		emit_slot(m, &b, i);
+	rc = tao__relay_send(m, peer, TAO_CHAN_UP_TOTALS, TAO_UP_TOTALS_V,
+	    b.b_n, -1);
+	for (uint32_t i = 0; i < b.b_n && rc == 0; i++)
+		rc = tao__relay_send_msg(m, peer, &b.b_rec[i], -1);
+	if (rc == 0)
+		rc = tao__relay_send(m, peer, TAO_CHAN_UP_TOTALS_END, 0, b.b_n,
+		    -1);
+	if (rc == -1)
 		log_warn("upgrade: totals to the new master");
-		return;
-	}
-	b.b_n = 0;
-	b.b_send = 1;
-	for (int i = 0; i < n && !b.b_failed; i++)
-		emit_slot(&b, i);
-	if (!b.b_failed && tao__relay_send(m, peer, TAO_CHAN_UP_TOTALS_END, 0,
-	    b.b_n, -1) == -1)
-		log_warn("upgrade: totals to the new master");
+	free(b.b_rec);
 }
 
 /* ---- the new master: one record --------------------------------------- */

@@ -39,7 +39,8 @@ put(uint32_t type, uint32_t arg, uint64_t value, const void *key,
 	m.cm_type = type;
 	m.cm_arg = arg;
 	m.cm_value = value;
-	memcpy(m.cm_peer, key, keylen);
+	if (keylen > 0)
+		memcpy(m.cm_peer, key, keylen);
 	if (send(chan, &m, sizeof(m), 0) != (ssize_t)sizeof(m))
 		bail("send on the channel");
 }
