@@ -131,6 +131,36 @@ tao__master_hist_collect(struct tao_master *m, const struct tao_proc *p)
 
 static void
 slot_view(struct tao_master *m, int slot, struct view *v,
+    struct tao_hist_snapshot *wq);
+
+int
+tao__master_hist_slot(struct tao_master *m, int slot,
+    struct tao_hist_snapshot *v, struct tao_hist_snapshot *wq)
+{
+	struct view view;
+
+	if (m->m_hist == NULL || slot < 0 || slot >= TAO_MAX_WORKERS)
+		return -1;
+	slot_view(m, slot, &view, wq);
+	memcpy(v, view.v_s, sizeof(view.v_s));
+	return 0;
+}
+
+void
+tao__master_hist_add(struct tao_master *m, int slot, int other,
+    const struct tao_hist_snapshot *src)
+{
+	if (m->m_hist == NULL || slot < 0 || slot >= TAO_MAX_WORKERS)
+		return;
+	if (other < 0)
+		tao__hist_accumulate(&m->m_hist->mh_wqwait[slot], src);
+	else
+		merge(m->m_hist->mh_handler[slot], other ? TAO_HIST_OTHER : 0,
+		    src);
+}
+
+static void
+slot_view(struct tao_master *m, int slot, struct view *v,
     struct tao_hist_snapshot *wq)
 {
 	struct tao_proc *p;

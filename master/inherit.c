@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libutil.h>
@@ -138,6 +139,35 @@ take_control(struct tao_master *m, int fd, char *err, size_t errlen)
 	return 0;
 }
 
+/* "V,SIZE": the old master's channel records must be ours, or every
+ * record between the masters would be refused or misread. */
+static int
+take_layout(struct tao_master *m, const char *v, char *err, size_t errlen)
+{
+	unsigned long ver, size;
+	char *e;
+
+	errno = 0;
+	ver = strtoul(v, &e, 10);
+	if (e == v || *e != ',' || errno != 0)
+		goto bad;
+	size = strtoul(e + 1, &e, 10);
+	if (*e != '\0' || errno != 0 || !isdigit((unsigned char)v[0]))
+		goto bad;
+	if (ver != TAO_CHAN_VERSION || size != sizeof(struct tao_chan_msg)) {
+		snprintf(err, errlen, "the old master's channel records are "
+		    "layout %lu of %lu bytes, this binary's layout %d of %zu "
+		    "bytes: they cannot talk; refusing the upgrade", ver, size,
+		    TAO_CHAN_VERSION, sizeof(struct tao_chan_msg));
+		return -1;
+	}
+	m->m_upgrade.up_layout_ok = 1;
+	return 0;
+bad:
+	snprintf(err, errlen, "malformed channel layout 'rec=%s'", v);
+	return -1;
+}
+
 static int
 take_word(struct tao_master *m, const char *w, char *err, size_t errlen)
 {
@@ -153,6 +183,8 @@ take_word(struct tao_master *m, const char *w, char *err, size_t errlen)
 	}
 	if (strcmp(w, "v=1") == 0 || strncmp(w, "ppid=", 5) == 0)
 		return 0;
+	if (strncmp(w, "rec=", 4) == 0)
+		return take_layout(m, w + 4, err, errlen);
 	fd = -2;
 	if (strncmp(w, "chan=", 5) == 0 && (fd = parse_fd(w + 5, &end, 0)) >=
 	    0 && *end == '\0')
@@ -192,6 +224,10 @@ tao__upgrade_inherit(struct tao_master *m)
 	if (rc == 0 && m->m_upgrade.up_parent_fd < 0) {
 		snprintf(err, sizeof(err), "no chan= word");
 		rc = -1;
+	} else if (rc == 0 && !m->m_upgrade.up_layout_ok) {
+		snprintf(err, sizeof(err), "no rec= word: the old master's "
+		    "channel record layout is unknown; refusing the upgrade");
+		rc = -1;
 	}
 	if (rc == -1) {
 		log_warnx("upgrade: inherited descriptors: %s", err);
@@ -210,6 +246,7 @@ old_master_gone(struct tao_master *m)
 	struct tao_upgrade *up = &m->m_upgrade;
 
 	tao__watch_kill(m, &up->up_parent_w);
+	tao__uptotals_free(m);
 	up->up_inherit = 0;	/* unclaimed listeners may go (gc) */
 	if (up->up_old_ctl != NULL)
 		tao__ctl_unbind(m, up->up_old_ctl);
@@ -258,6 +295,9 @@ on_parent(struct tao_master *m, struct tao_watch *w, uint32_t events)
 	    (rc = tao__chan_recv(w->w_fd, &msg, &fd)) == 1) {
 		if (msg.cm_type == TAO_CHAN_UP_COMMIT)
 			take_over(m, "the old master committed");
+		else if (msg.cm_type >= TAO_CHAN_UP_TOTALS &&
+		    msg.cm_type <= TAO_CHAN_UP_TOTALS_END)
+			tao__uptotals_take(m, &msg);
 		else if (msg.cm_type == TAO_CHAN_CONN && fd >= 0) {
 			tao__relay_conn(m, (int)(up->up_rr++ %
 			    (unsigned)m->m_nworkers), &msg, fd);

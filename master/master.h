@@ -118,6 +118,8 @@ struct tao_ctl_client;
 struct tao_ctl_listener;
 struct tao_metrics;
 struct tao_master_hist;
+struct tao_hist_snapshot;
+struct tao_up_recv;
 struct ssl_ctx_st;
 
 struct tao_reload {
@@ -144,16 +146,19 @@ struct tao_upgrade {
 	struct tao_ctl_client	*up_waiter;
 	int			 up_bound_warned;
 	int			 up_eof;	/* its channel closed */
+	int			 up_final_sent;	/* the last totals batch */
 	uint64_t		 up_netid_bound;	/* both sides */
 	/* new master */
 	int			 up_inherit;	/* started by an upgrade, the
 						 * old master still lives */
 	int			 up_taken;	/* the master now */
+	int			 up_layout_ok;	/* rec= matched ours */
 	struct tao_watch	 up_parent_w;	/* channel to the old master */
 	int			 up_parent_fd;	/* until it is watched */
 	int			 up_metrics_fd;	/* inherited, not yet used */
 	struct tao_ctl_listener	*up_old_ctl;	/* inherited, another path */
 	unsigned		 up_rr;
+	struct tao_up_recv	*up_recv;	/* uptotals.c: totals taken */
 };
 
 /* The cluster bridge process (master/cluster.c); pid 0: none. */
@@ -323,6 +328,14 @@ void	tao__upgrade_close(struct tao_master *);
 int	tao__upgrade_busy(struct tao_master *, const char *what, char *err,
 	    size_t errlen);
 
+/* uptotals.c: the old master's counters and histograms carried to the
+ * new one (records: proto/channel.h).  send queues one whole batch to
+ * the new master (at the commit, and again once every old worker is
+ * gone); take applies one record on the new side; free drops its
+ * state. */
+void	tao__uptotals_send(struct tao_master *, struct tao_proc *peer);
+void	tao__uptotals_take(struct tao_master *, const struct tao_chan_msg *);
+void	tao__uptotals_free(struct tao_master *);
 /* inherit.c: the new master's side. */
 /* Before the listeners: take what $TAO_UPGRADE lists.  0 (nothing to
  * take, or taken), -1 (logged: exit). */
@@ -360,6 +373,14 @@ int	tao__master_hist_init(struct tao_master *);
 void	tao__master_hist_free(struct tao_master *);
 void	tao__master_hist_prepare(struct tao_master *, int islot);
 void	tao__master_hist_collect(struct tao_master *, const struct tao_proc *);
+/* A slot's series as a scrape shows them (v: TAO_HIST_SERIES, by type,
+ * "other" last), 0; -1 without histograms. */
+int	tao__master_hist_slot(struct tao_master *, int slot,
+	    struct tao_hist_snapshot *v, struct tao_hist_snapshot *wq);
+/* Add src into slot's base: a handler series by its type (other = 0),
+ * handler "other" (1), or write-queue wait (-1). */
+void	tao__master_hist_add(struct tao_master *, int slot, int other,
+	    const struct tao_hist_snapshot *src);
 void	tao__master_prom_hist(struct tao_master *, struct tao_buf *,
 	    int nslots);
 

@@ -361,6 +361,14 @@ answer(struct tao_master *m, struct mclient *c)
 		respond(m, c, "404 Not Found", "", NULL, head);
 		return;
 	}
+	if (m->m_upgrade.up_committed) {
+		/* The new master answers now, from the totals we passed it
+		 * (uptotals.c); ours go on growing until our workers hand
+		 * over, and a scrape of them would then go backwards. */
+		respond(m, c, "503 Service Unavailable", "Retry-After: 1\r\n",
+		    NULL, head);
+		return;
+	}
 	tao__master_prometheus(m, &body);
 	if (body.b_failed)
 		respond(m, c, "500 Internal Server Error", "", NULL, head);

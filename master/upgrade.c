@@ -37,7 +37,7 @@
  *
  * What is passed.  $TAO_UPGRADE is one line of space-separated words:
  *
- *	v=1 ppid=PID chan=FD ctl=FD metrics=FD netid=BOUND
+ *	v=1 ppid=PID chan=FD ctl=FD metrics=FD netid=BOUND rec=V,SIZE
  *	L=FD,FD,...@HEX  (one per socket set: its fds, slot order, and the
  *	                  sockaddr it was configured with, in hex, port 0
  *	                  kept, so port-0 listeners match as on a reload)
@@ -65,9 +65,10 @@
  * the new segment's sequence starts above it whatever the layout
  * (tao__shm_netid_seed).  The old generation would have to accept 16 M
  * connections between the fork and its hand-off for a duplicate to be
- * possible; that is logged if it happens.  Counters of `taoctl stats`
- * restart from zero in the new master (it is a new process; Prometheus
- * sees a counter reset, as for any restart).
+ * possible; that is logged if it happens.  Counters and histograms go on
+ * from the old master's (uptotals.c: a batch before UP_COMMIT, the final
+ * one when every old worker is gone); rec=V,SIZE is the channel record
+ * layout (proto/channel.h), refused by the new master if not its own.
  *
  * Failures before the commit leave the old master as it was: a missing or
  * non-executable binary is refused before fork (taoctl prints the
@@ -189,9 +190,11 @@ build_env(struct tao_master *m, int chan, struct tao_buf *b, int *keep,
 	keep[(*nkeep)++] = chan;
 	m->m_upgrade.up_netid_bound = tao__shm_netid_bound(m->m_shm,
 	    UPGRADE_NETID_MARGIN);
-	tao__buf_printf(b, "v=1 ppid=%ld chan=%d ctl=%d metrics=%d netid=%llu",
-	    (long)getpid(), chan, tao__ctl_fd(m), tao__metrics_fd(m),
-	    (unsigned long long)m->m_upgrade.up_netid_bound);
+	tao__buf_printf(b, "v=1 ppid=%ld chan=%d ctl=%d metrics=%d netid=%llu "
+	    "rec=%d,%zu", (long)getpid(), chan, tao__ctl_fd(m),
+	    tao__metrics_fd(m), (unsigned long long)
+	    m->m_upgrade.up_netid_bound, TAO_CHAN_VERSION,
+	    sizeof(struct tao_chan_msg));
 	if (tao__ctl_fd(m) >= 0)
 		keep[(*nkeep)++] = tao__ctl_fd(m);
 	if (tao__metrics_fd(m) >= 0)
@@ -296,6 +299,7 @@ upgrade_commit(struct tao_master *m)
 	if (m->m_pidfh != NULL)
 		pidfile_remove(m->m_pidfh);	/* free for the new master */
 	m->m_pidfh = NULL;
+	tao__uptotals_send(m, up->up_peer);	/* applied before COMMIT */
 	tao__relay_ctl(m, up->up_peer, TAO_CHAN_UP_COMMIT);
 	tao__ctl_release(m);
 	tao__metrics_release(m);
@@ -438,7 +442,7 @@ upgrade_started(struct tao_master *m, struct tao_ctl_client *waiter,
 	up->up_pid = pid;
 	up->up_active = 1;
 	up->up_bound_warned = 0;
-	up->up_eof = 0;
+	up->up_eof = up->up_final_sent = 0;
 	up->up_waiter = waiter;
 	up->up_deadline = tao__now_ms() + m->m_cf.cf_reload_timeout_ms +
 	    UPGRADE_EXEC_MS;
@@ -569,6 +573,11 @@ tao__upgrade_may_exit(struct tao_master *m)
 {
 	struct tao_proc *p = m->m_upgrade.up_peer;
 
+	/* Every old worker is folded: their last counts (uptotals.c). */
+	if (m->m_upgrade.up_committed && !m->m_upgrade.up_final_sent) {
+		m->m_upgrade.up_final_sent = 1;
+		tao__uptotals_send(m, p);
+	}
 	/* Bounded by the stop deadline the commit set. */
 	return !m->m_upgrade.up_committed || p == NULL ||
 	    (p->p_outq.q_len == 0 && m->m_upgrade.up_waiter == NULL) ||
@@ -579,4 +588,5 @@ void
 tao__upgrade_close(struct tao_master *m)
 {
 	peer_close(m);
+	tao__uptotals_free(m);
 }

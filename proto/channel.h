@@ -30,7 +30,56 @@ enum tao_chan_type {
 				 * socket polled */
 	TAO_CHAN_UP_EXECFAIL,	/* the forked child -> old: execve failed,
 				 * arg = errno */
+	/* old -> new: the old master's counters and histograms, so the new
+	 * one's continue from them (layout below, master/uptotals.c). */
+	TAO_CHAN_UP_TOTALS,	/* a batch begins: arg = TAO_UP_TOTALS_V,
+				 * value = records that follow */
+	TAO_CHAN_UP_COUNTER,	/* one counter of one slot */
+	TAO_CHAN_UP_HIST,	/* one field of one histogram series */
+	TAO_CHAN_UP_TOTALS_END,	/* value = records sent in the batch */
 };
+
+/*
+ * The layout of these records, and the meaning of the types between two
+ * masters.  The old master passes both in $TAO_UPGRADE (rec=V,SIZE) and
+ * the new one refuses an upgrade when either differs from its own: bump
+ * TAO_CHAN_VERSION whenever struct tao_chan_msg or a type changes.
+ */
+#define TAO_CHAN_VERSION	2	/* 1: before cm_peer */
+
+/*
+ * Totals of a binary upgrade.  A batch is TAO_CHAN_UP_TOTALS, at most
+ * TAO_UP_TOTALS_MAX records, TAO_CHAN_UP_TOTALS_END.  Each value is the
+ * old master's whole total for that key as a scrape would show it (its
+ * folded base, its own inherited totals and its live workers), never a
+ * delta, so a batch sent again later (the final one, once every old
+ * worker has been folded) only raises values: the receiver adds what is
+ * above the last value it took for the key.  Keys are by name and by
+ * message type, never by array index.
+ *
+ *	COUNTER	arg = worker slot (< 64), value = the total,
+ *		cm_peer = the counter's name as in taoctl stats
+ *		("msgs_in", ... , "restarts"), NUL-padded, NUL within 20
+ *	HIST	arg = worker slot, value = the total,
+ *		cm_peer[0..3] = message type (int32, host order: one host),
+ *		cm_peer[4] = series: TAO_UP_HIST_TYPED (a handler series with
+ *		that type), TAO_UP_HIST_OTHER (handler "other"),
+ *		TAO_UP_HIST_WQWAIT (write-queue wait; type 0)
+ *		cm_peer[5] = field: i < 64 the bucket le = 2^i us (not
+ *		cumulative), TAO_UP_HIST_INF the +Inf bucket, TAO_UP_HIST_SUM
+ *		the sum in nanoseconds; other bytes zero
+ *
+ * Anything else (unknown version, slot, name, series or field, records
+ * outside a batch or beyond its count) is ignored and counted; nothing
+ * is allocated per record.
+ */
+#define TAO_UP_TOTALS_V		1
+#define TAO_UP_TOTALS_MAX	(1u << 17)
+#define TAO_UP_HIST_TYPED	0
+#define TAO_UP_HIST_OTHER	1
+#define TAO_UP_HIST_WQWAIT	2
+#define TAO_UP_HIST_INF		0xff
+#define TAO_UP_HIST_SUM		0xfe
 
 #define TAO_CHAN_PEER_LEN	20
 

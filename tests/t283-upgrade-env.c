@@ -9,6 +9,8 @@
  *  - L= naming a pipe, a listening socket of another address, or the
  *    same fd twice; a malformed L= word;
  *  - ctl= naming a TCP socket instead of the control socket;
+ *  - rec= (the channel record layout) missing, malformed, or naming
+ *    another layout version or record size than this binary's;
  * and a valid listener set alone (no old master at the other end of a
  * real channel that then closes) makes it take over and serve on the
  * inherited socket: same port, no bind of its own.
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/channel.h"
 #include "tests/lib/harness.h"
 #include "tests/tap.h"
 
@@ -86,6 +89,27 @@ hex_addr(int port)
 	return hex;
 }
 
+/* The channel record layout must be this binary's. */
+static void
+forged_layout(int chan)
+{
+	char env[512];
+
+	snprintf(env, sizeof(env), "v=1 chan=%d", chan);
+	refused(env, "no rec= word", "no rec=");
+	snprintf(env, sizeof(env), "v=1 chan=%d rec=%d,%zu", chan,
+	    TAO_CHAN_VERSION, sizeof(struct tao_chan_msg) - 20);
+	refused(env, "refusing the upgrade", "rec= a record 20 bytes "
+	    "shorter (no cm_peer)");
+	snprintf(env, sizeof(env), "v=1 chan=%d rec=%d,%zu", chan,
+	    TAO_CHAN_VERSION + 1, sizeof(struct tao_chan_msg));
+	refused(env, "refusing the upgrade", "rec= another layout version");
+	snprintf(env, sizeof(env), "v=1 chan=%d rec=2", chan);
+	refused(env, "malformed channel layout", "rec= without a size");
+	snprintf(env, sizeof(env), "v=1 chan=%d rec=-2,40x", chan);
+	refused(env, "malformed channel layout", "rec= not numbers");
+}
+
 static void
 forged(int pipefd, int chan, int lfd, int lport)
 {
@@ -112,6 +136,7 @@ forged(int pipefd, int chan, int lfd, int lport)
 	refused(env, "malformed listener set", "L= bad hex");
 	snprintf(env, sizeof(env), "v=1 chan=%d ctl=%d", chan, lfd);
 	refused(env, "not a unix socket", "ctl= a TCP socket");
+	forged_layout(chan);
 }
 
 /* A valid set and a channel whose other end is closed: the "old
@@ -123,8 +148,9 @@ adopted(int chan, int lfd, int lport)
 	struct th_daemon *d;
 	int fd;
 
-	snprintf(env, sizeof(env), "v=1 chan=%d L=%d@%s", chan, lfd,
-	    hex_addr(lport));
+	snprintf(env, sizeof(env), "v=1 chan=%d L=%d@%s rec=%d,%zu", chan,
+	    lfd, hex_addr(lport), TAO_CHAN_VERSION,
+	    sizeof(struct tao_chan_msg));
 	setenv("TAO_UPGRADE", env, 1);
 	snprintf(log, sizeof(log), "listen 127.0.0.1:%d tlv\napp echo\n"
 	    "workers 1\n", lport);
