@@ -41,9 +41,10 @@ check_request(const uint8_t *data, size_t size)
 	}
 	if (req.version != TAO_CTL_PROTO)
 		abort();
-	if (req.cmd < TAO_CTL_STOP || req.cmd > TAO_CTL_CONFIG)
+	if (req.cmd < TAO_CTL_STOP || req.cmd > TAO_CTL_CMD_LAST)
 		abort();
-	if (req.json && (req.cmd == TAO_CTL_STOP || req.cmd == TAO_CTL_RELOAD))
+	if (req.json && (req.cmd == TAO_CTL_STOP || req.cmd == TAO_CTL_RELOAD ||
+	    req.cmd == TAO_CTL_UPGRADE))
 		abort();
 	if (memmem(data, size, TAO_CTL_VERSION,
 	    sizeof(TAO_CTL_VERSION) - 1) == NULL)

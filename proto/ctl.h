@@ -46,6 +46,7 @@ enum tao_ctl_cmd {
 	TAO_CTL_CONNS,
 	TAO_CTL_CONFIG,
 	TAO_CTL_UPGRADE,
+	TAO_CTL_CMD_LAST = TAO_CTL_UPGRADE	/* keep it the last one */
 };
 
 struct tao_ctl_request {
