@@ -53,21 +53,10 @@ start_load(struct th_daemon *d, int reconnect)
 	return l;
 }
 
-/* taoctl reload; waits out "old generations still draining". */
 static int
 reload(struct th_daemon *d, char *out, size_t outlen, int *waits)
 {
-	double end = th_now_ms() + th_ms(10000);
-	int rc;
-
-	for (;;) {
-		rc = th_ctl(d, out, outlen, "reload", NULL);
-		if (rc == 0 || strstr(out, "draining") == NULL ||
-		    th_now_ms() > end)
-			return rc;
-		(*waits)++;
-		th_sleep_ms(20);
-	}
+	return th_reload_retry(d, out, outlen, waits);
 }
 
 /* Wait until exactly n workers serve and the master has n children. */

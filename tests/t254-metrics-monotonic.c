@@ -85,33 +85,15 @@ check_scrape(int n, const char *body)
 static int
 serving(struct th_daemon *d, pid_t pid[2])
 {
-	double end = th_now_ms() + th_ms(8000);
-	struct th_status st;
-
-	while (th_now_ms() < end) {
-		if (th_status(d, &st) == 0 &&
-		    th_status_serving(&st, 0, &pid[0]) >= 1 &&
-		    th_status_serving(&st, 1, &pid[1]) >= 1)
-			return 0;
-		th_sleep_ms(10);
-	}
-	return -1;
+	return th_wait_serving(d, 2, pid, th_ms(8000));
 }
 
 static int
 reload(struct th_daemon *d)
 {
-	double end = th_now_ms() + th_ms(10000);
 	char out[4096];
-	int rc;
 
-	for (;;) {
-		rc = th_ctl(d, out, sizeof(out), "reload", NULL);
-		if (rc == 0 || strstr(out, "draining") == NULL ||
-		    th_now_ms() > end)
-			return rc;
-		th_sleep_ms(20);
-	}
+	return th_reload_retry(d, out, sizeof(out), NULL);
 }
 
 static long long

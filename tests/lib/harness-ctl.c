@@ -188,3 +188,38 @@ th_conns(struct th_daemon *d, struct th_conn_info *ci, int max)
 	free(out);
 	return n;
 }
+
+int
+th_reload_retry(struct th_daemon *d, char *out, size_t outlen, int *waits)
+{
+	double end = th_now_ms() + th_ms(10000);
+	int rc;
+
+	for (;;) {
+		rc = th_ctl(d, out, outlen, "reload", NULL);
+		if (rc == 0 || strstr(out, "draining") == NULL ||
+		    th_now_ms() > end)
+			return rc;
+		if (waits != NULL)
+			(*waits)++;
+		th_sleep_ms(20);
+	}
+}
+
+int
+th_wait_serving(struct th_daemon *d, int n, pid_t *pid, int timeout_ms)
+{
+	double end = th_now_ms() + timeout_ms;
+	struct th_status st;
+	int all;
+
+	while (th_now_ms() < end) {
+		all = th_status(d, &st) == 0;
+		for (int i = 0; all && i < n; i++)
+			all = th_status_serving(&st, i, &pid[i]) >= 1;
+		if (all)
+			return 0;
+		th_sleep_ms(10);
+	}
+	return -1;
+}

@@ -153,6 +153,16 @@ int		 th_status(struct th_daemon *d, struct th_status *st);
 int		 th_status_serving(const struct th_status *st, int slot,
 		    pid_t *pid);
 
+/* taoctl reload, tried again (every 20 ms, up to 10 s scaled) while
+ * it fails because old generations are still draining; its exit code,
+ * output in out.  *waits (if not NULL) counts the retries. */
+int		 th_reload_retry(struct th_daemon *d, char *out,
+		    size_t outlen, int *waits);
+/* Wait (up to timeout_ms) until slots 0..n-1 all serve; their newest
+ * pids in pid[] (n at most TH_MAX_SLOTS).  0 or -1. */
+int		 th_wait_serving(struct th_daemon *d, int n, pid_t *pid,
+		    int timeout_ms);
+
 /* The newest serving pid of slot in `taoctl status`, or -1. */
 pid_t		 th_worker_pid(struct th_daemon *d, int slot);
 /* Wait until slot serves with a pid other than old: the new pid, or -1
