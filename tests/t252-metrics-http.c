@@ -80,9 +80,13 @@ slow(int port, int ctlok(void *), void *arg)
 		open++;
 	}
 	th_sleep_ms(200);
-	ok(ctlok(arg), "taoctl status answers while %d clients hang", open);
+	/* The 65th first: the 64 hang only until their 5 s request
+	 * deadline, and a taoctl run on a loaded machine can take a good
+	 * part of that. */
 	is_int(status_of(port, "GET /metrics HTTP/1.1\r\n\r\n"), 503,
-	    "client %d: 503 (at most 64 at once)", HOLD + 1);
+	    "client %d: 503 (at most 64 at once; %.0f ms after the first)",
+	    HOLD + 1, th_now_ms() - t0);
+	ok(ctlok(arg), "taoctl status answers while %d clients hang", open);
 	for (int i = 0; i < HOLD; i++) {
 		struct pollfd p = { .fd = fds[i], .events = POLLIN };
 		int left = (int)(t0 + th_ms(7000) - th_now_ms());
