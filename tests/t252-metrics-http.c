@@ -66,6 +66,31 @@ oversized(int port)
 	is_int(status_of(port, big), 431, "a 12 KB head: 431, then closed");
 }
 
+/*
+ * The 65th, asked before taoctl: the 64 hang only until their 5 s
+ * request deadline, and a taoctl run on a loaded machine can take a good
+ * part of that.  The master takes clients in the order the kernel queued
+ * their handshakes, and a loaded machine can finish one of the 64 late
+ * (failed once in CI, cause not seen), so anything but a 503 is shown and
+ * asked again, at most 5 times in 1 s, well inside the 5 s they hang:
+ * a master with no limit never answers 503.
+ */
+static int
+refused_65th(int port)
+{
+	int status = -1;
+
+	for (int i = 0; i < 5; i++) {
+		status = status_of(port, "GET /metrics HTTP/1.1\r\n\r\n");
+		if (status == 503)
+			break;
+		diag("the 65th, try %d: status %d, reply \"%.40s\"", i + 1,
+		    status, resp);
+		th_sleep_ms(200);
+	}
+	return status;
+}
+
 /* Half a request line, then nothing: closed in 5 s, not before 4. */
 static void
 slow(int port, int ctlok(void *), void *arg)
@@ -80,10 +105,7 @@ slow(int port, int ctlok(void *), void *arg)
 		open++;
 	}
 	th_sleep_ms(200);
-	/* The 65th first: the 64 hang only until their 5 s request
-	 * deadline, and a taoctl run on a loaded machine can take a good
-	 * part of that. */
-	is_int(status_of(port, "GET /metrics HTTP/1.1\r\n\r\n"), 503,
+	is_int(refused_65th(port), 503,
 	    "client %d: 503 (at most 64 at once; %.0f ms after the first)",
 	    HOLD + 1, th_now_ms() - t0);
 	ok(ctlok(arg), "taoctl status answers while %d clients hang", open);
