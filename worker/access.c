@@ -35,7 +35,7 @@ peer_ip(const struct tao_conn *c, struct tao_ipaddr *ip)
 static void
 refusal_log(struct tao_conn *c, const char *what)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 
 	if (w->w_access_log_ms != 0 &&
 	    w->w_loop.el_now_ms - w->w_access_log_ms < 1000) {
@@ -55,7 +55,7 @@ refusal_log(struct tao_conn *c, const char *what)
 int
 tao__access_admit(struct tao_conn *c)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 	const struct tao_listen_access *la = tao__conn_listener(c)->l_access;
 	uint32_t limit = w->w_p.wp_settings.st_max_conns_per_ip;
 	int handed = (c->c_flags & TAO_CONN_MIGRATING) != 0;
@@ -90,7 +90,7 @@ tao__access_admit(struct tao_conn *c)
 void
 tao__access_release(struct tao_conn *c)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 
 	if (!(c->c_flags & TAO_CONN_IPHELD) || c->c_row < 0)
 		return;

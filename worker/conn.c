@@ -41,7 +41,7 @@
 static inline const struct tao_settings *
 conn_settings(const struct tao_conn *c)
 {
-	return &c->c_worker->w_p.wp_settings;
+	return &tao__conn_worker(c)->w_p.wp_settings;
 }
 
 /* Over max_connections: accepted and closed at once, logged at most
@@ -100,7 +100,7 @@ conn_new(struct tao_worker *w, struct tao_listener *l, int fd,
 static int
 conn_announce(struct tao_conn *c)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 	const struct tao_registry *r = w->w_p.wp_registry;
 
 	if (r->r_on_connect != NULL &&
@@ -177,7 +177,7 @@ tao__conn_proxied(struct tao_conn *c)
 		return -1;
 	}
 	if (tao__conn_listener(c)->l_tls && tao__wtls_accept(c) == -1) {
-		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
+		TAO_STAT_ADD(tao__conn_worker(c), ERRORS, 1);
 		tao__conn_abort(c, TAO_ESYS, NULL);
 		return -1;
 	}
@@ -186,7 +186,7 @@ tao__conn_proxied(struct tao_conn *c)
 		return -1;
 	/* What followed the header waits in the socket: TLS reads it on
 	 * its next event, plaintext now. */
-	return c->c_tls == NULL ? tao__conn_read(c) : 0;
+	return tao__conn_tls(c) == NULL ? tao__conn_read(c) : 0;
 }
 
 void
@@ -241,7 +241,7 @@ tao__conn_hand_off(struct tao_conn *c)
 static void
 conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 	const struct tao_registry *r = w->w_p.wp_registry;
 	const struct tao_handler *h;
 	struct tao_message m;
@@ -314,29 +314,29 @@ void
 tao__conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 {
 	const struct tao_settings *st = conn_settings(c);
-	size_t room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
+	size_t room = tao__conn_tls(c) == NULL ? 1 : TAO_TLS_RECORD_MAX;
 	int own = c->c_in.fr_buf != NULL, rc;
 
-	tao__whist_batch(c->c_worker);
+	tao__whist_batch(tao__conn_worker(c));
 	rc = tao__framer_input(&c->c_in, tao__conn_listener(c)->l_codec,
 	    st->st_max_frame, buf, n, room, conn_ready, conn_deliver, c);
-	tao__whist_batch(c->c_worker);	/* c may be closed, not yet freed */
+	tao__whist_batch(tao__conn_worker(c));	/* c may be closed, not yet freed */
 	switch (rc) {
 	case TAO_FRAMER_IDLE:
 		if (own)	/* the unfinished frame is done */
 			c->c_frame_start_ms = 0;
 		break;
 	case TAO_FRAMER_BEGUN:
-		c->c_frame_start_ms = c->c_worker->w_loop.el_now_ms;
+		c->c_frame_start_ms = tao__conn_worker(c)->w_loop.el_now_ms;
 		tao__conn_arm_timeouts(c);
 		break;
 	case TAO_FRAMER_BAD:
-		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
+		TAO_STAT_ADD(tao__conn_worker(c), ERRORS, 1);
 		tao__conn_abort(c, TAO_EPROTO, "bad frame (over max_frame, or "
 		    "garbage)");
 		break;
 	case TAO_FRAMER_NOMEM:
-		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
+		TAO_STAT_ADD(tao__conn_worker(c), ERRORS, 1);
 		tao__conn_abort(c, TAO_ENOMEM, "out of memory for input");
 		break;
 	default:	/* HELD, GONE */
@@ -349,7 +349,7 @@ tao__conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 static inline int
 conn_has_output(const struct tao_conn *c)
 {
-	return c->c_wq.q_bytes > 0 && (c->c_tls == NULL ||
+	return c->c_wq.q_bytes > 0 && (tao__conn_tls(c) == NULL ||
 	    tao__wtls_can_send(c));
 }
 
@@ -384,9 +384,9 @@ conn_read_failed(struct tao_conn *c, int *empty)
 int
 tao__conn_read(struct tao_conn *c)
 {
-	struct tao_worker *w = c->c_worker;
-	int rounds = c->c_tls == NULL ? READ_ROUNDS : TLS_READ_ROUNDS;
-	size_t need_room = c->c_tls == NULL ? 1 : TAO_TLS_RECORD_MAX;
+	struct tao_worker *w = tao__conn_worker(c);
+	int rounds = tao__conn_tls(c) == NULL ? READ_ROUNDS : TLS_READ_ROUNDS;
+	size_t need_room = tao__conn_tls(c) == NULL ? 1 : TAO_TLS_RECORD_MAX;
 	int empty = 0;
 	uint8_t *buf;
 	size_t room;
@@ -401,7 +401,7 @@ tao__conn_read(struct tao_conn *c)
 			tao__conn_abort(c, TAO_ENOMEM, "out of memory for input");
 			return -1;
 		}
-		n = c->c_tls == NULL ? read(c->c_io.io_fd, buf, room) :
+		n = tao__conn_tls(c) == NULL ? read(c->c_io.io_fd, buf, room) :
 		    tao__wtls_read(c, buf, room);
 		if (n == 0) {
 			conn_peer_closed(c);
@@ -421,7 +421,7 @@ tao__conn_read(struct tao_conn *c)
 		/* A short read emptied the socket; a TLS read took what
 		 * OpenSSL read ahead, and unless it had to leave some
 		 * (TLS_HELD) the socket's rest shows in the next poll. */
-		if ((size_t)n < room && (c->c_tls == NULL ||
+		if ((size_t)n < room && (tao__conn_tls(c) == NULL ||
 		    !(c->c_flags & TAO_CONN_TLS_HELD)))
 			return 0;
 	}
@@ -442,7 +442,7 @@ conn_resume(struct tao_conn *c)
 int
 tao__conn_flush(struct tao_conn *c)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 	size_t written = 0;
 	int rc;
 
@@ -451,7 +451,7 @@ tao__conn_flush(struct tao_conn *c)
 	tao__evloop_flush_del(&w->w_loop, &c->c_pending);
 	if ((c->c_flags & TAO_CONN_CLOSING) && c->c_job != NULL) {
 		/* Closing waits for the job's replies (tao__conn_job_done). */
-		rc = c->c_wq.q_bytes == 0 ? 1 : c->c_tls == NULL ?
+		rc = c->c_wq.q_bytes == 0 ? 1 : tao__conn_tls(c) == NULL ?
 		    tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
 		    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
 		tao__whist_written(w, c, written);
@@ -466,7 +466,7 @@ tao__conn_flush(struct tao_conn *c)
 		tao__conn_close_now(c, 0);	/* tao_conn_close, nothing to send */
 		return -1;
 	}
-	rc = c->c_tls == NULL ? tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
+	rc = tao__conn_tls(c) == NULL ? tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
 	    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
 	if (written > 0) {
 		tao__whist_written(w, c, written);
@@ -510,7 +510,7 @@ tao__conn_update_events(struct tao_conn *c)
 		want |= EPOLLIN;
 	if (c->c_wq.q_bytes > 0)
 		want |= EPOLLOUT;
-	if (c->c_tls != NULL)
+	if (tao__conn_tls(c) != NULL)
 		want = tao__wtls_events(c, want);
 	/* Not read while its job runs, but a reset still closes it (epoll
 	 * reports errors and hang-ups whatever the mask). */
@@ -518,7 +518,7 @@ tao__conn_update_events(struct tao_conn *c)
 		want = EPOLLERR;
 	if (want == c->c_io.io_events)
 		return;
-	if (tao__io_set(&c->c_worker->w_loop, &c->c_io, want) == -1) {
+	if (tao__io_set(&tao__conn_worker(c)->w_loop, &c->c_io, want) == -1) {
 		log_warn("epoll_ctl mod %s", tao__conn_peer(c));
 		tao__conn_abort(c, TAO_ESYS, NULL);
 	}
@@ -542,7 +542,7 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 {
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;			/* stale event of this iteration */
-	if (c->c_tls != NULL)
+	if (tao__conn_tls(c) != NULL)
 		events = tao__wtls_ready(c, events);
 	if (events & EPOLLIN) {
 		if (tao__conn_read(c) == -1)

@@ -113,11 +113,35 @@ struct tao_conn {
 
 _Static_assert(TAO_WORKER_MAX_LISTENERS <= 256, "c_lindex is 8 bits");
 
+/*
+ * Read c's worker and SSL through these, not the fields: where they are
+ * kept is the layout's business (an idle connection's size, t291).
+ */
+static inline struct tao_worker *
+tao__conn_worker(const struct tao_conn *c)
+{
+	return c->c_worker;
+}
+
+static inline struct ssl_st *
+tao__conn_tls(const struct tao_conn *c)
+{
+	return c->c_tls;
+}
+
+/* 0, or -1 (ENOMEM) if there is no room to keep ssl. */
+static inline int
+tao__conn_set_tls(struct tao_conn *c, struct ssl_st *ssl)
+{
+	c->c_tls = ssl;
+	return 0;
+}
+
 /* The listener that accepted c (or took it over in a reload). */
 static inline struct tao_listener *
 tao__conn_listener(const struct tao_conn *c)
 {
-	return &c->c_worker->w_listeners[c->c_lindex];
+	return &tao__conn_worker(c)->w_listeners[c->c_lindex];
 }
 
 /* The connection of its flush/closed list node. */

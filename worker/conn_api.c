@@ -101,7 +101,7 @@ tao__conn_quiescent(const struct tao_conn *c)
 int
 tao__conn_can_hand_off(const struct tao_conn *c)
 {
-	return c->c_tls == NULL && tao__conn_quiescent(c);
+	return tao__conn_tls(c) == NULL && tao__conn_quiescent(c);
 }
 
 int
@@ -161,5 +161,5 @@ tao_conn_codec(const struct tao_conn *c)
 struct tao_server *
 tao_conn_server(const struct tao_conn *c)
 {
-	return c->c_worker->w_p.wp_server;
+	return tao__conn_worker(c)->w_p.wp_server;
 }

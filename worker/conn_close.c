@@ -39,7 +39,7 @@ tao_conn_close(struct tao_conn *c)
 	}
 	if (c == NULL || (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
 		return;
-	w = c->c_worker;
+	w = tao__conn_worker(c);
 	c->c_flags |= TAO_CONN_CLOSING;
 	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
 }
@@ -75,7 +75,7 @@ tao__conn_drain(struct tao_conn *c)
 static void
 conn_close_finish(struct tao_conn *c, int err, int saved_errno)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 	const struct tao_registry *r = w->w_p.wp_registry;
 
 	tao__evloop_defer_free(&w->w_loop, &c->c_pending);
@@ -106,14 +106,14 @@ conn_close_finish(struct tao_conn *c, int err, int saved_errno)
 void
 tao__conn_close_now(struct tao_conn *c, int err)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 	int saved_errno = errno;
 
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;
 	c->c_flags |= TAO_CONN_CLOSED;
 	tao__io_forget(&w->w_loop, &c->c_io);	/* DEL, new generation */
-	if (c->c_tls != NULL)
+	if (tao__conn_tls(c) != NULL)
 		tao__wtls_close(c);	/* close_notify, while fd is open */
 	if (w->w_marks != NULL)
 		tao__whist_marks_free(w, c);	/* found by the fd */
@@ -135,7 +135,7 @@ tao__conn_close_now(struct tao_conn *c, int err)
 void
 tao__conn_job_done(struct tao_conn *c, int err, int saved_errno)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 
 	if (c->c_flags & TAO_CONN_CLOSED) {
 		conn_close_finish(c, err, saved_errno);
@@ -167,7 +167,7 @@ tao__conn_job_done(struct tao_conn *c, int err, int saved_errno)
 void
 tao__conn_free(struct tao_conn *c)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	tao__whist_dropped(w, c);

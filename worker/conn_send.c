@@ -20,7 +20,7 @@ conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
 {
 	uint8_t head[TAO_CODEC_MAX_HEAD], tail[TAO_CODEC_MAX_TAIL];
 	size_t head_len, tail_len;
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 
 	if (len > w->w_p.wp_settings.st_max_frame)
 		return TAO_ETOOBIG;

@@ -67,7 +67,7 @@ tao__worker_handoff_sweep(struct tao_worker *w)
 			 * codec the other side has no number for: once its
 			 * current exchange is done, finish it here (see
 			 * tao__conn_can_hand_off). */
-			if ((c->c_tls != NULL || id == -1) &&
+			if ((tao__conn_tls(c) != NULL || id == -1) &&
 			    tao__conn_quiescent(c))
 				tao__conn_drain(c);
 			continue;

@@ -238,7 +238,7 @@ apply(struct tao_op *op)
 	case OP_DONE: {
 		int err = j->j_close_err, saved_errno = j->j_close_errno;
 		c->c_job = NULL;
-		tao__whist_job(c->c_worker, j->j_handler, j->j_ns);
+		tao__whist_job(tao__conn_worker(c), j->j_handler, j->j_ns);
 		if (j->j_closing)
 			tao_conn_close(c);
 		free(j);

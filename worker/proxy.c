@@ -50,7 +50,7 @@ tao__proxy_free(struct tao_conn *c)
 void
 tao__proxy_fail(struct tao_conn *c, const char *why)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 
 	TAO_STAT_ADD(w, PROXY_ERRORS, 1);
 	log_debug("closing %s: PROXY header: %s", tao__conn_peer(c), why);
@@ -61,7 +61,7 @@ tao__proxy_fail(struct tao_conn *c, const char *why)
 uint64_t
 tao__proxy_deadline(const struct tao_conn *c)
 {
-	uint64_t ms = c->c_worker->w_p.wp_settings.st_frame_timeout_ms;
+	uint64_t ms = tao__conn_worker(c)->w_p.wp_settings.st_frame_timeout_ms;
 
 	return c->c_frame_start_ms + (ms > 0 ? ms : TAO_PROXY_HEADER_MS);
 }
@@ -88,7 +88,7 @@ consume(struct tao_conn *c, uint8_t *dst, size_t n)
 static void
 set_peer(struct tao_conn *c, const struct tao_proxy_hdr *h)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 
 	if (h->ph_local)
 		return;		/* LOCAL, UNKNOWN: the socket's address */
@@ -107,7 +107,7 @@ static void
 count_in(struct tao_conn *c, size_t n)
 {
 	tao__conn_count(c, &c->c_bytes_in, n);
-	TAO_STAT_ADD(c->c_worker, BYTES_IN, n);
+	TAO_STAT_ADD(tao__conn_worker(c), BYTES_IN, n);
 }
 
 /* The parse said AGAIN: keep all n new bytes. */
@@ -116,7 +116,7 @@ stash(struct tao_conn *c, size_t have, size_t n)
 {
 	if (c->c_proxy == NULL &&
 	    (c->c_proxy = calloc(1, sizeof(*c->c_proxy))) == NULL) {
-		TAO_STAT_ADD(c->c_worker, ERRORS, 1);
+		TAO_STAT_ADD(tao__conn_worker(c), ERRORS, 1);
 		tao__conn_abort(c, TAO_ENOMEM, "no memory for a PROXY header");
 		return -1;
 	}
@@ -132,7 +132,7 @@ stash(struct tao_conn *c, size_t have, size_t n)
 int
 tao__proxy_read(struct tao_conn *c)
 {
-	uint8_t *buf = c->c_worker->w_loop.el_rbuf;
+	uint8_t *buf = tao__conn_worker(c)->w_loop.el_rbuf;
 	size_t have = c->c_proxy != NULL ? c->c_proxy->ps_len : 0;
 	struct tao_proxy_hdr h;
 	ssize_t n;

@@ -34,7 +34,7 @@
 static uint64_t
 conn_next_deadline(const struct tao_conn *c, const char **why)
 {
-	const struct tao_settings *st = &c->c_worker->w_p.wp_settings;
+	const struct tao_settings *st = &tao__conn_worker(c)->w_p.wp_settings;
 	uint64_t d = UINT64_MAX, t;
 
 	/* While a blocking job runs the peer is not read: only output can
@@ -69,7 +69,7 @@ conn_next_deadline(const struct tao_conn *c, const char **why)
 		}
 	}
 output:
-	if (c->c_tls != NULL && !tao__wtls_can_send(c)) {
+	if (tao__conn_tls(c) != NULL && !tao__wtls_can_send(c)) {
 		/* c_frame_start_ms is the accept time until it is done. */
 		t = c->c_frame_start_ms + (st->st_send_timeout_ms > 0 ?
 		    st->st_send_timeout_ms : TAO_TLS_HANDSHAKE_MS);
@@ -91,7 +91,7 @@ static void
 conn_timeout_fired(void *owner, void *arg)
 {
 	struct tao_conn *c = owner;
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 	const char *why = NULL;
 	uint64_t now = tao__now_ms(), d;
 
@@ -144,13 +144,13 @@ tao__conn_arm_timeouts(struct tao_conn *c)
 		/* Armed no later than needed: leave it (the common case). A
 		 * frame timeout shorter than the heartbeat can need it
 		 * earlier. */
-		if (tao__timers_deadline(c->c_worker->w_loop.el_timers,
+		if (tao__timers_deadline(tao__conn_worker(c)->w_loop.el_timers,
 		    c->c_timeout_id) <= d)
 			return;
-		(void)tao__timers_cancel(c->c_worker->w_loop.el_timers,
+		(void)tao__timers_cancel(tao__conn_worker(c)->w_loop.el_timers,
 		    c->c_timeout_id, c);
 	}
-	c->c_timeout_id = tao__timers_add(c->c_worker->w_loop.el_timers, d, 0,
+	c->c_timeout_id = tao__timers_add(tao__conn_worker(c)->w_loop.el_timers, d, 0,
 	    conn_timeout_fired, c, NULL, &c->c_timers);
 	if (c->c_timeout_id == -1)
 		log_warn("timeout timer for %s", tao__conn_peer(c));

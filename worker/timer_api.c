@@ -38,7 +38,7 @@ tao_conn_timer_after(struct tao_conn *c, uint64_t ms, tao_timer_fn fn,
 {
 	if (c == NULL)
 		return TAO_EINVAL;
-	return add(c->c_worker, c, tao__now_ms_ceil() + ms, 0, fn, arg);
+	return add(tao__conn_worker(c), c, tao__now_ms_ceil() + ms, 0, fn, arg);
 }
 
 int64_t
@@ -47,7 +47,7 @@ tao_conn_timer_every(struct tao_conn *c, uint64_t ms, tao_timer_fn fn,
 {
 	if (c == NULL || ms == 0)
 		return TAO_EINVAL;
-	return add(c->c_worker, c, tao__now_ms_ceil() + ms, ms, fn, arg);
+	return add(tao__conn_worker(c), c, tao__now_ms_ceil() + ms, ms, fn, arg);
 }
 
 int64_t
@@ -56,7 +56,7 @@ tao_conn_timer_at(struct tao_conn *c, const struct timespec *when,
 {
 	if (c == NULL || when == NULL)
 		return TAO_EINVAL;
-	return add(c->c_worker, c, tao__timespec_to_ms_ceil(when), 0, fn, arg);
+	return add(tao__conn_worker(c), c, tao__timespec_to_ms_ceil(when), 0, fn, arg);
 }
 
 int
@@ -66,7 +66,7 @@ tao_conn_timer_cancel(struct tao_conn *c, int64_t id)
 		return TAO_EINVAL;
 	if (tao__pool_current() != NULL)
 		return TAO_ESTATE;
-	return tao__timers_cancel(c->c_worker->w_loop.el_timers, id, c) == 0 ? 0 :
+	return tao__timers_cancel(tao__conn_worker(c)->w_loop.el_timers, id, c) == 0 ? 0 :
 	    TAO_ENOENT;
 }
 

@@ -33,7 +33,7 @@
 int
 tao__wtls_accept(struct tao_conn *c)
 {
-	SSL_CTX *ctx = c->c_worker->w_p.wp_tls_ctx;
+	SSL_CTX *ctx = tao__conn_worker(c)->w_p.wp_tls_ctx;
 	SSL *ssl;
 
 	if (ctx == NULL || (ssl = SSL_new(ctx)) == NULL) {
@@ -52,10 +52,14 @@ tao__wtls_accept(struct tao_conn *c)
 	/* Read-ahead: one read(2) takes what the socket holds, not a
 	 * record header and then its body (see tao__wtls_read). */
 	SSL_set_read_ahead(ssl, 1);
-	c->c_tls = ssl;
+	if (tao__conn_set_tls(c, ssl) == -1) {
+		log_warnx("TLS: out of memory for %s", tao__conn_peer(c));
+		SSL_free(ssl);
+		return -1;
+	}
 	/* The handshake counts as a frame: frame_timeout_ms bounds it, and
 	 * so does send_timeout_ms or TAO_TLS_HANDSHAKE_MS (timeouts.c). */
-	c->c_frame_start_ms = c->c_worker->w_loop.el_now_ms;
+	c->c_frame_start_ms = tao__conn_worker(c)->w_loop.el_now_ms;
 	return 0;
 }
 
@@ -78,13 +82,13 @@ tls_reason(SSL *ssl)
 static void
 tls_fatal(struct tao_conn *c, const char *what)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 
 	c->c_flags |= TAO_CONN_TLS_FAILED;
 	TAO_STAT_ADD(w, ERRORS, 1);
 	if (tao__log_level() >= TAO_LOG_DEBUG)
 		log_debug("TLS %s %s: %s", what, tao__conn_peer(c),
-		    tls_reason(c->c_tls));
+		    tls_reason(tao__conn_tls(c)));
 	ERR_clear_error();
 	errno = EPROTO;
 }
@@ -92,7 +96,7 @@ tls_fatal(struct tao_conn *c, const char *what)
 static void
 handshake_done(struct tao_conn *c)
 {
-	SSL *ssl = c->c_tls;
+	SSL *ssl = tao__conn_tls(c);
 
 	c->c_flags |= TAO_CONN_TLS_READY;
 	/* No frame has started yet: the handshake's deadline is lifted (the
@@ -111,7 +115,7 @@ read_failed(struct tao_conn *c, int rc, const char *what)
 {
 	int saved = errno;
 
-	switch (SSL_get_error(c->c_tls, rc)) {
+	switch (SSL_get_error(tao__conn_tls(c), rc)) {
 	case SSL_ERROR_WANT_WRITE:
 		c->c_flags |= TAO_CONN_TLS_WANT_OUT;
 		/* FALLTHROUGH */
@@ -150,27 +154,27 @@ tao__wtls_read(struct tao_conn *c, void *buf, size_t len)
 	c->c_flags &= ~(TAO_CONN_TLS_WANT_OUT | TAO_CONN_TLS_HELD);
 	if (!(c->c_flags & TAO_CONN_TLS_READY)) {
 		errno = 0;
-		if ((rc = SSL_do_handshake(c->c_tls)) != 1)
+		if ((rc = SSL_do_handshake(tao__conn_tls(c))) != 1)
 			return read_failed(c, rc, "handshake with");
 		handshake_done(c);
 	}
 	do {
 		errno = 0;
-		if (SSL_read_ex(c->c_tls, (char *)buf + got, len - got,
+		if (SSL_read_ex(tao__conn_tls(c), (char *)buf + got, len - got,
 		    &n) != 1) {
 			if (got == 0)
 				return read_failed(c, 0, "read from");
 			/* Had some: what stopped it comes again next time
 			 * (errors and close_notify stay); a write it waits
 			 * for is polled for. */
-			if (SSL_get_error(c->c_tls, 0) == SSL_ERROR_WANT_WRITE)
+			if (SSL_get_error(tao__conn_tls(c), 0) == SSL_ERROR_WANT_WRITE)
 				c->c_flags |= TAO_CONN_TLS_WANT_OUT;
 			ERR_clear_error();
 			return (ssize_t)got;
 		}
 		got += n;
-	} while (got < len && SSL_has_pending(c->c_tls));
-	if (SSL_has_pending(c->c_tls))
+	} while (got < len && SSL_has_pending(tao__conn_tls(c)));
+	if (SSL_has_pending(tao__conn_tls(c)))
 		c->c_flags |= TAO_CONN_TLS_HELD;
 	return (ssize_t)got;
 }
@@ -181,7 +185,7 @@ write_failed(struct tao_conn *c)
 {
 	int saved = errno;
 
-	switch (SSL_get_error(c->c_tls, 0)) {
+	switch (SSL_get_error(tao__conn_tls(c), 0)) {
 	case SSL_ERROR_WANT_WRITE:
 		return 0;			/* EPOLLOUT: queue not empty */
 	case SSL_ERROR_WANT_READ:
@@ -202,7 +206,7 @@ write_failed(struct tao_conn *c)
 int
 tao__wtls_flush(struct tao_conn *c, size_t *written)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 	const void *data;
 	size_t len, n;
 
@@ -213,7 +217,7 @@ tao__wtls_flush(struct tao_conn *c, size_t *written)
 	while ((data = tao__wq_peek(&c->c_wq, &len)) != NULL) {
 		/* Partial writes: n is one record's worth, or all of len. */
 		errno = 0;
-		if (SSL_write_ex(c->c_tls, data, len, &n) != 1)
+		if (SSL_write_ex(tao__conn_tls(c), data, len, &n) != 1)
 			return write_failed(c);
 		tao__wq_consume(&c->c_wq, &w->w_loop.el_pool, n);
 		*written += n;
@@ -255,13 +259,13 @@ tao__wtls_ready(const struct tao_conn *c, uint32_t events)
 int
 tao__wtls_can_send(const struct tao_conn *c)
 {
-	return c->c_tls == NULL || (c->c_flags & TAO_CONN_TLS_READY) != 0;
+	return tao__conn_tls(c) == NULL || (c->c_flags & TAO_CONN_TLS_READY) != 0;
 }
 
 void
 tao__wtls_close(struct tao_conn *c)
 {
-	SSL *ssl = c->c_tls;
+	SSL *ssl = tao__conn_tls(c);
 
 	if (ssl == NULL)
 		return;
@@ -277,5 +281,5 @@ tao__wtls_close(struct tao_conn *c)
 		(void)SSL_shutdown(ssl);
 	ERR_clear_error();
 	SSL_free(ssl);
-	c->c_tls = NULL;
+	(void)tao__conn_set_tls(c, NULL);
 }

@@ -119,7 +119,7 @@ tao__wshm_publish(struct tao_worker *w)
 void
 tao__wshm_conn_publish(struct tao_conn *c)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 
 	if (c->c_row >= 0)
 		tao__table_add_counters(w->w_p.wp_shm, self(w),
