@@ -114,6 +114,16 @@ tao__io_forget(struct tao_evloop *l, struct tao_io *io)
 }
 
 void
+tao__io_forget_unshared(struct tao_evloop *l, struct tao_io *io)
+{
+	if (io->io_events != 0) {
+		io->io_events = 0;
+		l->el_nfds--;
+	}
+	io->io_gen++;
+}
+
+void
 tao__io_close(struct tao_evloop *l, struct tao_io *io)
 {
 	if (io->io_fd == -1)

@@ -114,6 +114,13 @@ int	tao__io_add(struct tao_evloop *, struct tao_io *, int kind, int fd,
 void	tao__io_close(struct tao_evloop *, struct tao_io *);
 /* The same without closing the fd (it is the caller's). */
 void	tao__io_forget(struct tao_evloop *, struct tao_io *);
+/*
+ * The same for an fd the caller closes right after and that no other
+ * descriptor or process shares (accepted with SOCK_CLOEXEC, never
+ * passed on): close(2) takes it out of epoll itself, so no epoll_ctl.
+ * A stale event of this iteration is caught by the generation.
+ */
+void	tao__io_forget_unshared(struct tao_evloop *, struct tao_io *);
 
 /* Step 4: epoll_wait into el_events, then refresh el_now_ms: the number
  * of events, or -1 (errno; EINTR is not a failure: 0). */

@@ -112,7 +112,13 @@ tao__conn_close_now(struct tao_conn *c, int err)
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;
 	c->c_flags |= TAO_CONN_CLOSED;
-	tao__io_forget(&w->w_loop, &c->c_io);	/* DEL, new generation */
+	/* A socket handed to the next generation lives on there: take it
+	 * out of our epoll set.  Any other is ours alone and its close
+	 * below does that (one system call less per connection). */
+	if (c->c_flags & TAO_CONN_MIGRATING)
+		tao__io_forget(&w->w_loop, &c->c_io);
+	else
+		tao__io_forget_unshared(&w->w_loop, &c->c_io);
 	if (tao__conn_tls(c) != NULL)
 		tao__wtls_close(c);	/* close_notify, while fd is open */
 	if (w->w_marks != NULL)

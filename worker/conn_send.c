@@ -48,7 +48,7 @@ static int
 send_direct(struct tao_conn *c, const uint8_t *head, size_t head_len,
     const void *data, size_t len, const uint8_t *tail, size_t tail_len)
 {
-	struct tao_worker *w = c->c_worker;
+	struct tao_worker *w = tao__conn_worker(c);
 	struct iovec iov[3] = {
 		{ (void *)head, head_len }, { (void *)data, len },
 		{ (void *)tail, tail_len }
@@ -103,8 +103,8 @@ conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
 		c->c_last_tx_ms = w->w_loop.el_now_ms;	/* send_timeout_ms from here */
 	tao__conn_listener(c)->l_codec->encode(type, len, head, &head_len,
 	    tail, &tail_len);
-	if (len >= SEND_DIRECT_MIN && c->c_wq.q_bytes == 0 && c->c_tls ==
-	    NULL) {
+	if (len >= SEND_DIRECT_MIN && c->c_wq.q_bytes == 0 &&
+	    tao__conn_tls(c) == NULL) {
 		int rc = send_direct(c, head, head_len, data, len, tail,
 		    tail_len);
 		if (rc == 0) {
