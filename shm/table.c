@@ -25,21 +25,99 @@
 
 #include "shm/table.h"
 
-#define WORD(field)	(offsetof(struct tao_conn_row, field) / sizeof(uint64_t))
-#define W_NETID		WORD(cr_netid)
-#define W_MSGS_IN	WORD(cr_msgs_in)
-#define W_STATE		WORD(cr_lslot)	/* lslot, islot, state, pad */
+/* The words of a row (layout drawn in shm/table-t.h). */
+#define W_NETID		0
+#define W_META		1	/* connected_ms, state, peer family, port */
+#define W_ADDR		2	/* two words */
+#define W_COUNTERS	4	/* three words: four 48-bit counters */
 
-_Static_assert(sizeof(struct tao_conn_row) % sizeof(uint64_t) == 0,
-    "row image is whole words");
-_Static_assert(offsetof(struct tao_conn_row, cr_msgs_in) % 8 == 0 &&
-    offsetof(struct tao_conn_row, cr_msgs_out) == 8 * (W_MSGS_IN + 1) &&
-    offsetof(struct tao_conn_row, cr_bytes_in) == 8 * (W_MSGS_IN + 2) &&
-    offsetof(struct tao_conn_row, cr_bytes_out) == 8 * (W_MSGS_IN + 3),
-    "counters are four consecutive words");
-_Static_assert(offsetof(struct tao_conn_row, cr_lslot) % 8 == 0 &&
-    offsetof(struct tao_conn_row, cr_state) < 8 * (W_STATE + 1),
-    "lslot, islot and state share one word");
+#define MS_BITS		44
+#define STATE_SHIFT	44
+#define FAMILY_SHIFT	46
+#define PORT_SHIFT	48
+#define MASK48		TAO_ROW_COUNTER_MAX
+
+_Static_assert(TAO_ROW_WORDS == W_COUNTERS + 3, "seven words");
+_Static_assert(sizeof(((struct tao_conn_row *)0)->cr_peer.rp_addr) ==
+    2 * sizeof(uint64_t), "the address is two words");
+
+static uint64_t
+saturate48(uint64_t v)
+{
+	return v > MASK48 ? MASK48 : v;
+}
+
+static uint64_t
+meta_word(int64_t ms, unsigned state, unsigned family, uint16_t port)
+{
+	uint64_t m = ms < 0 ? 0 : ms > TAO_ROW_MS_MAX ?
+	    (uint64_t)TAO_ROW_MS_MAX : (uint64_t)ms;
+
+	return m | (uint64_t)(state & 3) << STATE_SHIFT |
+	    (uint64_t)(family & 3) << FAMILY_SHIFT |
+	    (uint64_t)port << PORT_SHIFT;
+}
+
+static unsigned
+state_of_word(uint64_t meta)
+{
+	return (unsigned)(meta >> STATE_SHIFT) & 3;
+}
+
+/* Four counters (each saturated at 2^48 - 1) into three words. */
+static void
+pack_counters(const uint64_t c[4], uint64_t *w)
+{
+	uint64_t a = saturate48(c[0]), b = saturate48(c[1]);
+	uint64_t d = saturate48(c[2]), e = saturate48(c[3]);
+
+	w[0] = a | b << 48;
+	w[1] = b >> 16 | d << 32;
+	w[2] = d >> 32 | e << 16;
+}
+
+static void
+unpack_counters(const uint64_t *w, uint64_t c[4])
+{
+	c[0] = w[0] & MASK48;
+	c[1] = (w[0] >> 48 | w[1] << 16) & MASK48;
+	c[2] = (w[1] >> 32 | w[2] << 32) & MASK48;
+	c[3] = w[2] >> 16;
+}
+
+void
+tao__table_encode(const struct tao_conn_row *r, uint64_t w[TAO_ROW_WORDS])
+{
+	const uint64_t c[4] = { r->cr_msgs_in, r->cr_msgs_out,
+	    r->cr_bytes_in, r->cr_bytes_out };
+
+	w[W_NETID] = r->cr_netid;
+	w[W_META] = meta_word(r->cr_connected_ms, r->cr_state,
+	    r->cr_peer.rp_family, r->cr_peer.rp_port);
+	memcpy(&w[W_ADDR], r->cr_peer.rp_addr, sizeof(r->cr_peer.rp_addr));
+	pack_counters(c, &w[W_COUNTERS]);
+}
+
+/* The stored fields of a row out of its words (the islot's fields are
+ * the reader's to fill in). */
+static void
+decode(const uint64_t w[TAO_ROW_WORDS], struct tao_conn_row *r)
+{
+	uint64_t c[4];
+
+	memset(r, 0, sizeof(*r));
+	r->cr_netid = w[W_NETID];
+	r->cr_connected_ms = (int64_t)(w[W_META] & TAO_ROW_MS_MAX);
+	r->cr_state = (uint16_t)state_of_word(w[W_META]);
+	r->cr_peer.rp_family = (uint8_t)(w[W_META] >> FAMILY_SHIFT & 3);
+	r->cr_peer.rp_port = (uint16_t)(w[W_META] >> PORT_SHIFT);
+	memcpy(r->cr_peer.rp_addr, &w[W_ADDR], sizeof(r->cr_peer.rp_addr));
+	unpack_counters(&w[W_COUNTERS], c);
+	r->cr_msgs_in = c[0];
+	r->cr_msgs_out = c[1];
+	r->cr_bytes_in = c[2];
+	r->cr_bytes_out = c[3];
+}
 
 /*
  * Readers never trust a writer to finish: a worker may be descheduled
@@ -92,12 +170,10 @@ write_end(struct tao_shm_row *r, uint32_t odd)
 }
 
 static void
-store_words(struct tao_shm_row *r, const struct tao_conn_row *src)
+store_words(struct tao_shm_row *r, const uint64_t *w)
 {
-	uint64_t w[TAO_ROW_WORDS];
 	size_t i;
 
-	memcpy(w, src, sizeof(w));
 	for (i = 0; i < TAO_ROW_WORDS; i++)
 		atomic_store_explicit(&r->sr_word[i], w[i],
 		    memory_order_relaxed);
@@ -111,16 +187,6 @@ load_words(const struct tao_shm_row *r, uint64_t *w)
 	for (i = 0; i < TAO_ROW_WORDS; i++)
 		w[i] = atomic_load_explicit(&r->sr_word[i],
 		    memory_order_relaxed);
-}
-
-/* The state out of the word that holds it, independent of byte order. */
-static uint16_t
-state_of_word(uint64_t w)
-{
-	struct tao_conn_row tmp;
-
-	memcpy((char *)&tmp + W_STATE * sizeof(w), &w, sizeof(w));
-	return tmp.cr_state;
 }
 
 int
@@ -146,6 +212,7 @@ tao__table_insert(struct tao_shm *shm, unsigned islot,
 	struct tao_table_part *p;
 	struct tao_shm_row *r;
 	struct tao_conn_row row;
+	uint64_t w[TAO_ROW_WORDS];
 	uint32_t idx, hwm, s;
 
 	if (islot >= shm->sh_nislots) {
@@ -173,14 +240,36 @@ tao__table_insert(struct tao_shm *shm, unsigned islot,
 		r = tao__shm_row(shm, islot, idx);
 	}
 	row = *init;
-	row.cr_islot = islot;
-	if (row.cr_state == TAO_ROW_FREE)
+	if (row.cr_state == TAO_ROW_FREE || row.cr_state > TAO_ROW_CLOSING)
 		row.cr_state = TAO_ROW_OPEN;
-	row.cr_peer[sizeof(row.cr_peer) - 1] = '\0';
+	tao__table_encode(&row, w);
 	s = write_begin(r);
-	store_words(r, &row);
+	store_words(r, w);
 	write_end(r, s);
 	return (int)idx;
+}
+
+/* Store three counter words; a row whose words did not change is only
+ * read (an idle connection's row: no seqlock, no dirtied line).  Only
+ * this process writes the row, so its own words are current. */
+static void
+store_counters(struct tao_shm_row *r, const uint64_t c[4])
+{
+	uint64_t w[3];
+	uint32_t s;
+	int i, same = 1;
+
+	pack_counters(c, w);
+	for (i = 0; i < 3; i++)
+		same &= atomic_load_explicit(&r->sr_word[W_COUNTERS + i],
+		    memory_order_relaxed) == w[i];
+	if (same)
+		return;
+	s = write_begin(r);
+	for (i = 0; i < 3; i++)
+		atomic_store_explicit(&r->sr_word[W_COUNTERS + i], w[i],
+		    memory_order_relaxed);
+	write_end(r, s);
 }
 
 void
@@ -188,33 +277,11 @@ tao__table_update_counters(struct tao_shm *shm, unsigned islot,
     unsigned row, uint64_t msgs_in, uint64_t msgs_out, uint64_t bytes_in,
     uint64_t bytes_out)
 {
-	struct tao_shm_row *r;
-	uint32_t s;
+	const uint64_t c[4] = { msgs_in, msgs_out, bytes_in, bytes_out };
 
 	if (!in_range(shm, islot, row))
 		return;
-	r = tao__shm_row(shm, islot, row);
-	/* The writer's own words are current: an idle connection's row is
-	 * read, not written (no seqlock, no dirtied line). */
-	if (atomic_load_explicit(&r->sr_word[W_MSGS_IN],
-	    memory_order_relaxed) == msgs_in &&
-	    atomic_load_explicit(&r->sr_word[W_MSGS_IN + 1],
-	    memory_order_relaxed) == msgs_out &&
-	    atomic_load_explicit(&r->sr_word[W_MSGS_IN + 2],
-	    memory_order_relaxed) == bytes_in &&
-	    atomic_load_explicit(&r->sr_word[W_MSGS_IN + 3],
-	    memory_order_relaxed) == bytes_out)
-		return;
-	s = write_begin(r);
-	atomic_store_explicit(&r->sr_word[W_MSGS_IN], msgs_in,
-	    memory_order_relaxed);
-	atomic_store_explicit(&r->sr_word[W_MSGS_IN + 1], msgs_out,
-	    memory_order_relaxed);
-	atomic_store_explicit(&r->sr_word[W_MSGS_IN + 2], bytes_in,
-	    memory_order_relaxed);
-	atomic_store_explicit(&r->sr_word[W_MSGS_IN + 3], bytes_out,
-	    memory_order_relaxed);
-	write_end(r, s);
+	store_counters(tao__shm_row(shm, islot, row), c);
 }
 
 void
@@ -223,20 +290,32 @@ tao__table_add_counters(struct tao_shm *shm, unsigned islot, unsigned row,
     uint64_t bytes_out)
 {
 	const uint64_t add[4] = { msgs_in, msgs_out, bytes_in, bytes_out };
-	uint64_t sum[4];
+	uint64_t w[3], c[4];
 	struct tao_shm_row *r;
-	uint32_t s;
+	int i;
 
 	if (!in_range(shm, islot, row))
 		return;
 	r = tao__shm_row(shm, islot, row);
-	for (int i = 0; i < 4; i++)
-		sum[i] = atomic_load_explicit(&r->sr_word[W_MSGS_IN + i],
-		    memory_order_relaxed) + add[i];
-	s = write_begin(r);
-	for (int i = 0; i < 4; i++)
-		atomic_store_explicit(&r->sr_word[W_MSGS_IN + i], sum[i],
+	for (i = 0; i < 3; i++)
+		w[i] = atomic_load_explicit(&r->sr_word[W_COUNTERS + i],
 		    memory_order_relaxed);
+	unpack_counters(w, c);
+	/* Saturate, never wrap: c[i] <= 2^48 - 1, so only a huge add can
+	 * overflow 64 bits; pack_counters clamps the rest. */
+	for (i = 0; i < 4; i++)
+		c[i] = add[i] > MASK48 ? MASK48 : c[i] + add[i];
+	store_counters(r, c);
+}
+
+/* Replace the meta word (the writer's own row, so its words are
+ * current). */
+static void
+store_meta(struct tao_shm_row *r, uint64_t meta)
+{
+	uint32_t s = write_begin(r);
+
+	atomic_store_explicit(&r->sr_word[W_META], meta, memory_order_relaxed);
 	write_end(r, s);
 }
 
@@ -245,55 +324,48 @@ tao__table_set_state(struct tao_shm *shm, unsigned islot, unsigned row,
     enum tao_row_state state)
 {
 	struct tao_shm_row *r;
-	struct tao_conn_row tmp;
 	uint64_t w;
-	uint32_t s;
 
 	if (!in_range(shm, islot, row))
 		return;
 	r = tao__shm_row(shm, islot, row);
-	/* Only this process writes the row, so its own words are current. */
-	w = atomic_load_explicit(&r->sr_word[W_STATE], memory_order_relaxed);
-	memcpy((char *)&tmp + W_STATE * sizeof(w), &w, sizeof(w));
-	tmp.cr_state = state;
-	memcpy(&w, (char *)&tmp + W_STATE * sizeof(w), sizeof(w));
-	s = write_begin(r);
-	atomic_store_explicit(&r->sr_word[W_STATE], w, memory_order_relaxed);
-	write_end(r, s);
+	w = atomic_load_explicit(&r->sr_word[W_META], memory_order_relaxed);
+	w &= ~((uint64_t)3 << STATE_SHIFT);
+	store_meta(r, w | (uint64_t)(state & 3) << STATE_SHIFT);
 }
 
 void
 tao__table_set_peer(struct tao_shm *shm, unsigned islot, unsigned row,
-    const char *peer)
+    const struct tao_row_peer *peer)
 {
 	struct tao_shm_row *r;
-	struct tao_conn_row tmp;
-	uint64_t w[TAO_ROW_WORDS];
+	uint64_t meta, addr[2];
 	uint32_t s;
-	size_t n;
 
 	if (!in_range(shm, islot, row))
 		return;
 	r = tao__shm_row(shm, islot, row);
-	load_words(r, w);	/* ours, so current */
-	memcpy(&tmp, w, sizeof(tmp));
-	n = strnlen(peer, sizeof(tmp.cr_peer) - 1);
-	memset(tmp.cr_peer, 0, sizeof(tmp.cr_peer));
-	memcpy(tmp.cr_peer, peer, n);
+	meta = atomic_load_explicit(&r->sr_word[W_META], memory_order_relaxed);
+	meta = meta_word((int64_t)(meta & TAO_ROW_MS_MAX), state_of_word(meta),
+	    peer->rp_family, peer->rp_port);
+	memcpy(addr, peer->rp_addr, sizeof(addr));
 	s = write_begin(r);
-	store_words(r, &tmp);
+	atomic_store_explicit(&r->sr_word[W_META], meta, memory_order_relaxed);
+	atomic_store_explicit(&r->sr_word[W_ADDR], addr[0],
+	    memory_order_relaxed);
+	atomic_store_explicit(&r->sr_word[W_ADDR + 1], addr[1],
+	    memory_order_relaxed);
 	write_end(r, s);
 }
 
 static void
 row_clear(struct tao_shm_row *r)
 {
-	struct tao_conn_row zero;
+	const uint64_t zero[TAO_ROW_WORDS] = { 0 };	/* FREE, netid 0 */
 	uint32_t s;
 
-	memset(&zero, 0, sizeof(zero));		/* state FREE, netid 0 */
 	s = write_begin(r);
-	store_words(r, &zero);
+	store_words(r, zero);
 	write_end(r, s);
 }
 
@@ -309,7 +381,7 @@ tao__table_remove(struct tao_shm *shm, unsigned islot, unsigned row)
 	r = tao__shm_row(shm, islot, row);
 	/* Removing a free row twice would put it on the free list twice
 	 * and hand it to two connections later. */
-	if (state_of_word(atomic_load_explicit(&r->sr_word[W_STATE],
+	if (state_of_word(atomic_load_explicit(&r->sr_word[W_META],
 	    memory_order_relaxed)) == TAO_ROW_FREE)
 		return;
 	row_clear(r);
@@ -328,6 +400,22 @@ elapsed_ns(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (t.tv_sec - t0->tv_sec) * 1000000000L +
 	    (t.tv_nsec - t0->tv_nsec);
+}
+
+/* What a row does not store: the islot it lies in, and that islot's
+ * process (written by the master, shm/stats-t.h). */
+static void
+islot_fields(const struct tao_shm *shm, unsigned islot,
+    struct tao_conn_row *out)
+{
+	const struct tao_stats_block *b = tao__shm_stats(shm, islot);
+
+	out->cr_islot = (uint16_t)islot;
+	out->cr_pid = atomic_load_explicit(&b->sb_pid, memory_order_relaxed);
+	out->cr_generation = atomic_load_explicit(&b->sb_generation,
+	    memory_order_relaxed);
+	out->cr_lslot = (uint16_t)atomic_load_explicit(&b->sb_lslot,
+	    memory_order_relaxed);
 }
 
 /* One copy attempt: 1 with w filled if the row was stable throughout. */
@@ -385,12 +473,12 @@ read_row(const struct tao_shm *shm, unsigned islot, unsigned row,
 		spent = elapsed_ns(&t0);
 		*budget_ns -= spent > 0 ? spent : 1;
 	}
-	memcpy(out, w, sizeof(*out));
+	decode(w, out);
 	if (out->cr_state == TAO_ROW_FREE) {
 		errno = ENOENT;
 		return -1;
 	}
-	out->cr_peer[sizeof(out->cr_peer) - 1] = '\0';
+	islot_fields(shm, islot, out);
 	return 0;
 busy:
 	errno = EAGAIN;
@@ -430,7 +518,7 @@ tao__table_next(const struct tao_shm *shm, struct tao_table_iter *it,
 		while (it->ti_row < hwm) {
 			r = tao__shm_row(shm, it->ti_islot, it->ti_row++);
 			/* Skip free rows without taking the seqlock. */
-			w = atomic_load_explicit(&r->sr_word[W_STATE],
+			w = atomic_load_explicit(&r->sr_word[W_META],
 			    memory_order_relaxed);
 			if (state_of_word(w) == TAO_ROW_FREE &&
 			    (atomic_load_explicit(&r->sr_seq,

@@ -130,7 +130,7 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 
 	if ((c = conn_new(w, l, fd, sa, netid)) == NULL)
 		return;
-	if (tao__wshm_conn_open(w, c, sa) == -1) {
+	if (tao__wshm_conn_open(w, c) == -1) {
 		conn_refuse(w, c, sa);	/* over max_connections */
 		return;
 	}

@@ -29,9 +29,9 @@
 
 #include "core/log.h"
 #include "proto/proxy.h"
-#include "shm/table.h"
 #include "worker/conn.h"
 #include "worker/proxy.h"
+#include "worker/wshm.h"
 
 struct tao_proxy_stash {
 	size_t		ps_len;
@@ -88,8 +88,6 @@ consume(struct tao_conn *c, uint8_t *dst, size_t n)
 static void
 set_peer(struct tao_conn *c, const struct tao_proxy_hdr *h)
 {
-	struct tao_worker *w = tao__conn_worker(c);
-
 	if (h->ph_local)
 		return;		/* LOCAL, UNKNOWN: the socket's address */
 	memset(&c->c_peer, 0, sizeof(c->c_peer));
@@ -98,9 +96,7 @@ set_peer(struct tao_conn *c, const struct tao_proxy_hdr *h)
 	c->c_peer.p_port = htons(h->ph_src_port);
 	memcpy(c->c_peer.p_addr, h->ph_src.ip_bytes,
 	    h->ph_src.ip_family == TAO_IP_V4 ? 4 : 16);
-	if (c->c_row >= 0)
-		tao__table_set_peer(w->w_p.wp_shm, (unsigned)w->w_p.wp_islot,
-		    (unsigned)c->c_row, tao__conn_peer(c));
+	tao__wshm_conn_set_peer(c);
 }
 
 static void
