@@ -23,101 +23,13 @@
 #include <errno.h>
 #include <time.h>
 
+#include "shm/row.h"
 #include "shm/table.h"
 
-/* The words of a row (layout drawn in shm/table-t.h). */
-#define W_NETID		0
-#define W_META		1	/* connected_ms, state, peer family, port */
-#define W_ADDR		2	/* two words */
-#define W_COUNTERS	4	/* three words: four 48-bit counters */
-
-#define MS_BITS		44
-#define STATE_SHIFT	44
-#define FAMILY_SHIFT	46
-#define PORT_SHIFT	48
-#define MASK48		TAO_ROW_COUNTER_MAX
-
-_Static_assert(TAO_ROW_WORDS == W_COUNTERS + 3, "seven words");
-_Static_assert(sizeof(((struct tao_conn_row *)0)->cr_peer.rp_addr) ==
-    2 * sizeof(uint64_t), "the address is two words");
-
-static uint64_t
-saturate48(uint64_t v)
-{
-	return v > MASK48 ? MASK48 : v;
-}
-
-static uint64_t
-meta_word(int64_t ms, unsigned state, unsigned family, uint16_t port)
-{
-	uint64_t m = ms < 0 ? 0 : ms > TAO_ROW_MS_MAX ?
-	    (uint64_t)TAO_ROW_MS_MAX : (uint64_t)ms;
-
-	return m | (uint64_t)(state & 3) << STATE_SHIFT |
-	    (uint64_t)(family & 3) << FAMILY_SHIFT |
-	    (uint64_t)port << PORT_SHIFT;
-}
-
-static unsigned
-state_of_word(uint64_t meta)
-{
-	return (unsigned)(meta >> STATE_SHIFT) & 3;
-}
-
-/* Four counters (each saturated at 2^48 - 1) into three words. */
-static void
-pack_counters(const uint64_t c[4], uint64_t *w)
-{
-	uint64_t a = saturate48(c[0]), b = saturate48(c[1]);
-	uint64_t d = saturate48(c[2]), e = saturate48(c[3]);
-
-	w[0] = a | b << 48;
-	w[1] = b >> 16 | d << 32;
-	w[2] = d >> 32 | e << 16;
-}
-
-static void
-unpack_counters(const uint64_t *w, uint64_t c[4])
-{
-	c[0] = w[0] & MASK48;
-	c[1] = (w[0] >> 48 | w[1] << 16) & MASK48;
-	c[2] = (w[1] >> 32 | w[2] << 32) & MASK48;
-	c[3] = w[2] >> 16;
-}
-
-void
-tao__table_encode(const struct tao_conn_row *r, uint64_t w[TAO_ROW_WORDS])
-{
-	const uint64_t c[4] = { r->cr_msgs_in, r->cr_msgs_out,
-	    r->cr_bytes_in, r->cr_bytes_out };
-
-	w[W_NETID] = r->cr_netid;
-	w[W_META] = meta_word(r->cr_connected_ms, r->cr_state,
-	    r->cr_peer.rp_family, r->cr_peer.rp_port);
-	memcpy(&w[W_ADDR], r->cr_peer.rp_addr, sizeof(r->cr_peer.rp_addr));
-	pack_counters(c, &w[W_COUNTERS]);
-}
-
-/* The stored fields of a row out of its words (the islot's fields are
- * the reader's to fill in). */
-static void
-decode(const uint64_t w[TAO_ROW_WORDS], struct tao_conn_row *r)
-{
-	uint64_t c[4];
-
-	memset(r, 0, sizeof(*r));
-	r->cr_netid = w[W_NETID];
-	r->cr_connected_ms = (int64_t)(w[W_META] & TAO_ROW_MS_MAX);
-	r->cr_state = (uint16_t)state_of_word(w[W_META]);
-	r->cr_peer.rp_family = (uint8_t)(w[W_META] >> FAMILY_SHIFT & 3);
-	r->cr_peer.rp_port = (uint16_t)(w[W_META] >> PORT_SHIFT);
-	memcpy(r->cr_peer.rp_addr, &w[W_ADDR], sizeof(r->cr_peer.rp_addr));
-	unpack_counters(&w[W_COUNTERS], c);
-	r->cr_msgs_in = c[0];
-	r->cr_msgs_out = c[1];
-	r->cr_bytes_in = c[2];
-	r->cr_bytes_out = c[3];
-}
+#define W_NETID		TAO_ROW_W_NETID
+#define W_META		TAO_ROW_W_META
+#define W_ADDR		TAO_ROW_W_ADDR
+#define W_COUNTERS	TAO_ROW_W_COUNTERS
 
 /*
  * Readers never trust a writer to finish: a worker may be descheduled
@@ -242,7 +154,7 @@ tao__table_insert(struct tao_shm *shm, unsigned islot,
 	row = *init;
 	if (row.cr_state == TAO_ROW_FREE || row.cr_state > TAO_ROW_CLOSING)
 		row.cr_state = TAO_ROW_OPEN;
-	tao__table_encode(&row, w);
+	tao__row_encode(&row, w);
 	s = write_begin(r);
 	store_words(r, w);
 	write_end(r, s);
@@ -259,7 +171,7 @@ store_counters(struct tao_shm_row *r, const uint64_t c[4])
 	uint32_t s;
 	int i, same = 1;
 
-	pack_counters(c, w);
+	tao__row_pack_counters(c, w);
 	for (i = 0; i < 3; i++)
 		same &= atomic_load_explicit(&r->sr_word[W_COUNTERS + i],
 		    memory_order_relaxed) == w[i];
@@ -300,11 +212,12 @@ tao__table_add_counters(struct tao_shm *shm, unsigned islot, unsigned row,
 	for (i = 0; i < 3; i++)
 		w[i] = atomic_load_explicit(&r->sr_word[W_COUNTERS + i],
 		    memory_order_relaxed);
-	unpack_counters(w, c);
+	tao__row_unpack_counters(w, c);
 	/* Saturate, never wrap: c[i] <= 2^48 - 1, so only a huge add can
 	 * overflow 64 bits; pack_counters clamps the rest. */
 	for (i = 0; i < 4; i++)
-		c[i] = add[i] > MASK48 ? MASK48 : c[i] + add[i];
+		c[i] = add[i] > TAO_ROW_COUNTER_MAX ? TAO_ROW_COUNTER_MAX :
+		    c[i] + add[i];
 	store_counters(r, c);
 }
 
@@ -330,8 +243,8 @@ tao__table_set_state(struct tao_shm *shm, unsigned islot, unsigned row,
 		return;
 	r = tao__shm_row(shm, islot, row);
 	w = atomic_load_explicit(&r->sr_word[W_META], memory_order_relaxed);
-	w &= ~((uint64_t)3 << STATE_SHIFT);
-	store_meta(r, w | (uint64_t)(state & 3) << STATE_SHIFT);
+	w &= ~((uint64_t)3 << TAO_ROW_STATE_SHIFT);
+	store_meta(r, w | (uint64_t)(state & 3) << TAO_ROW_STATE_SHIFT);
 }
 
 void
@@ -346,8 +259,8 @@ tao__table_set_peer(struct tao_shm *shm, unsigned islot, unsigned row,
 		return;
 	r = tao__shm_row(shm, islot, row);
 	meta = atomic_load_explicit(&r->sr_word[W_META], memory_order_relaxed);
-	meta = meta_word((int64_t)(meta & TAO_ROW_MS_MAX), state_of_word(meta),
-	    peer->rp_family, peer->rp_port);
+	meta = tao__row_meta((int64_t)(meta & TAO_ROW_MS_MAX),
+	    tao__row_state(meta), peer->rp_family, peer->rp_port);
 	memcpy(addr, peer->rp_addr, sizeof(addr));
 	s = write_begin(r);
 	atomic_store_explicit(&r->sr_word[W_META], meta, memory_order_relaxed);
@@ -381,7 +294,7 @@ tao__table_remove(struct tao_shm *shm, unsigned islot, unsigned row)
 	r = tao__shm_row(shm, islot, row);
 	/* Removing a free row twice would put it on the free list twice
 	 * and hand it to two connections later. */
-	if (state_of_word(atomic_load_explicit(&r->sr_word[W_META],
+	if (tao__row_state(atomic_load_explicit(&r->sr_word[W_META],
 	    memory_order_relaxed)) == TAO_ROW_FREE)
 		return;
 	row_clear(r);
@@ -473,7 +386,7 @@ read_row(const struct tao_shm *shm, unsigned islot, unsigned row,
 		spent = elapsed_ns(&t0);
 		*budget_ns -= spent > 0 ? spent : 1;
 	}
-	decode(w, out);
+	tao__row_decode(w, out);
 	if (out->cr_state == TAO_ROW_FREE) {
 		errno = ENOENT;
 		return -1;
@@ -520,7 +433,7 @@ tao__table_next(const struct tao_shm *shm, struct tao_table_iter *it,
 			/* Skip free rows without taking the seqlock. */
 			w = atomic_load_explicit(&r->sr_word[W_META],
 			    memory_order_relaxed);
-			if (state_of_word(w) == TAO_ROW_FREE &&
+			if (tao__row_state(w) == TAO_ROW_FREE &&
 			    (atomic_load_explicit(&r->sr_seq,
 			    memory_order_relaxed) & 1) == 0)
 				continue;

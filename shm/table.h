@@ -18,10 +18,10 @@
  * Publish a row for a new connection.  *init is copied, except what a
  * row does not store (cr_pid, cr_generation, cr_lslot, cr_islot: the
  * islot's); a FREE state becomes OPEN, connected_ms is clamped to
- * [0, TAO_ROW_MS_MAX] and the counters saturate at TAO_ROW_COUNTER_MAX.  Returns the row index
- * (>= 0), or -1 with errno ENOSPC (the partition's max_connections rows are
- * all live) or EINVAL (islot out of range).  O(1): a LIFO free list, then
- * never-used rows.
+ * [0, TAO_ROW_MS_MAX] and the counters saturate at TAO_ROW_COUNTER_MAX.
+ * Returns the row index (>= 0), or -1 with errno ENOSPC (the partition's
+ * max_connections rows are all live) or EINVAL (islot out of range).
+ * O(1): a LIFO free list, then never-used rows.
  */
 int	tao__table_insert(struct tao_shm *, unsigned islot,
 	    const struct tao_conn_row *init);
@@ -59,9 +59,10 @@ void	tao__table_remove(struct tao_shm *, unsigned islot, unsigned row);
 /*
  * Copy a row out under its seqlock.  0 with *out filled when the row is
  * live (cr_islot, cr_pid, cr_generation and cr_lslot from the islot's
- * stats block, as the master last assigned it); -1 with errno ENOENT when it is free (or out of range), EAGAIN when
- * it stayed mid-update for too long (its writer is descheduled, dead or
- * hostile; the reader spins, never sleeps, for at most about 50 us).
+ * stats block, as the master last assigned it); -1 with errno ENOENT
+ * when it is free (or out of range), EAGAIN when it stayed mid-update
+ * for too long (its writer is descheduled, dead or hostile; the reader
+ * spins, never sleeps, for at most about 50 us).
  */
 int	tao__table_read(const struct tao_shm *, unsigned islot, unsigned row,
 	    struct tao_conn_row *out);
@@ -94,11 +95,6 @@ int	tao__table_next(const struct tao_shm *, struct tao_table_iter *,
  */
 int	tao__table_find_netid(const struct tao_shm *, uint64_t netid,
 	    unsigned *islot, unsigned *row);
-
-/* The seven words a row's fields are stored as (for tests that write
- * rows by hand, as a writer dying mid-update would). */
-void	tao__table_encode(const struct tao_conn_row *,
-	    uint64_t w[TAO_ROW_WORDS]);
 
 /* For tao__shm_create and tao__shm_islot_reclaim. */
 void	tao__table_part_init(struct tao_shm *, unsigned islot);

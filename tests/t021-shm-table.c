@@ -2,9 +2,9 @@
  * t021-shm-table - shm/table.c: insert, update, state, remove, read,
  * iterate and find; a partition full; the 64-byte packed row (v4 and v6
  * peers, connected_ms and state round-trip, counters saturate at 2^48 - 1
- * instead of wrapping, pid/generation/lslot come from the islot); the seqlock under a writer process
- * hammering rows while a reader process checks every copy for
- * self-consistency; reclaim of a partition whose writer was SIGKILLed with
+ * instead of wrapping, pid/generation/lslot come from the islot); the
+ * seqlock under a writer process hammering rows while a reader process
+ * checks every copy for self-consistency; reclaim of a partition whose writer was SIGKILLed with
  * a row's sequence left odd.
  */
 #include <sys/socket.h>
@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "shm/segment.h"
+#include "shm/row.h"
 #include "shm/table.h"
 #include "tap.h"
 #include "lib/harness.h"
@@ -384,7 +385,7 @@ slow_write(struct tao_shm_row *sr, const struct tao_conn_row *img)
 	volatile unsigned spin;
 	size_t i;
 
-	tao__table_encode(img, w);
+	tao__row_encode(img, w);
 	s = atomic_load_explicit(&sr->sr_seq, memory_order_relaxed) | 1;
 	atomic_store_explicit(&sr->sr_seq, s, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);

@@ -61,9 +61,11 @@ tao__proxy_fail(struct tao_conn *c, const char *why)
 uint64_t
 tao__proxy_deadline(const struct tao_conn *c)
 {
-	uint64_t ms = tao__conn_worker(c)->w_p.wp_settings.st_frame_timeout_ms;
+	const struct tao_worker *w = tao__conn_worker(c);
+	uint64_t ms = w->w_p.wp_settings.st_frame_timeout_ms;
 
-	return c->c_frame_start_ms + (ms > 0 ? ms : TAO_PROXY_HEADER_MS);
+	return tao__conn_stamp_ms(c->c_frame_start_ms, w->w_loop.el_now_ms) +
+	    (ms > 0 ? ms : TAO_PROXY_HEADER_MS);
 }
 
 /* Take n bytes the peek showed out of the socket, into dst. */
@@ -163,7 +165,7 @@ tao__proxy_read(struct tao_conn *c)
 	count_in(c, h.ph_len - have);
 	tao__proxy_free(c);
 	c->c_flags &= ~TAO_CONN_PROXY;
-	c->c_frame_start_ms = 0;
+	tao__conn_frame_end(c);
 	set_peer(c, &h);
 	return tao__conn_proxied(c);
 }
