@@ -1,7 +1,7 @@
 /*
  * tls.h - TLS on a worker's connections (OpenSSL, non-blocking).
  *
- * A connection accepted on a tls listener gets an SSL (tao__conn_tls) made from
+ * A connection accepted on a tls listener gets an SSL (c_tls) made from
  * the context the master built before fork (master/tls.h).  conn.c keeps
  * its plaintext logic and calls in here only where a socket is touched:
  *
@@ -57,7 +57,7 @@ uint32_t tao__wtls_ready(const struct tao_conn *, uint32_t events);
 /* Nothing can be sent before the handshake completes; 1 for plaintext. */
 int	tao__wtls_can_send(const struct tao_conn *);
 /* Send close_notify if the session is healthy and no queued output is
- * being dropped (once, not waiting), free the SSL; tao__conn_tls becomes NULL.
+ * being dropped (once, not waiting), free the SSL; c_tls becomes NULL.
  * Call before the queue is cleared and the socket closed. */
 void	tao__wtls_close(struct tao_conn *);
 
