@@ -10,7 +10,7 @@
  *	                       -> only a trailing partial frame is copied
  *	                          into fr_buf (tao__framer_keep)
  *	an unfinished frame:   read straight into fr_buf, grown
- *	                       geometrically towards fr_need, never to the
+ *	                       geometrically towards fb_need, never to the
  *	                       size a header announces at once (a peer
  *	                       announcing 8 MiB and sending 8 bytes costs a
  *	                       few KiB)
@@ -39,14 +39,42 @@
 
 #define TAO_FRAMER_STEP		(64 * 1024)	/* growth of fr_buf */
 
-struct tao_framer {
-	uint8_t		*fr_buf;	/* unfinished input, or NULL */
-	uint64_t	 fr_state;	/* the codec's state */
-	/* 32 bits suffice: a frame is at most max_frame <= 1 GiB (server)
-	 * or UINT32_MAX (client, checked by its options) plus a header. */
-	uint32_t	 fr_len, fr_cap;
-	uint32_t	 fr_need;	/* bytes the frame needs, 0 = ? */
+/*
+ * The unfinished input, allocated only while a frame is unfinished, with
+ * its sizes in front so that an idle owner holds just two words:
+ *
+ *   fr_buf --> +--------+--------+---------+-----+----------------------+
+ *              | fb_len | fb_cap | fb_need | pad | fb_data[fb_cap]      |
+ *              +--------+--------+---------+-----+----------------------+
+ *
+ * 32 bits suffice: a frame is at most max_frame <= 1 GiB (server) or
+ * UINT32_MAX (client, checked by its options) plus a header.
+ */
+struct tao_framer_buf {
+	uint32_t	 fb_len;	/* bytes held */
+	uint32_t	 fb_cap;	/* room in fb_data */
+	uint32_t	 fb_need;	/* bytes the frame needs, 0 = ? */
+	uint32_t	 fb_pad;	/* fb_data 16-byte aligned */
+	uint8_t		 fb_data[];
 };
+
+struct tao_framer {
+	struct tao_framer_buf *fr_buf;	/* unfinished input, or NULL */
+	uint64_t	 fr_state;	/* the codec's state */
+};
+
+/* Bytes held, and room, for tests and diagnostics. */
+static inline size_t
+tao__framer_len(const struct tao_framer *fr)
+{
+	return fr->fr_buf != NULL ? fr->fr_buf->fb_len : 0;
+}
+
+static inline size_t
+tao__framer_cap(const struct tao_framer *fr)
+{
+	return fr->fr_buf != NULL ? fr->fr_buf->fb_cap : 0;
+}
 
 /*
  * The owner's hooks.  ready() runs before every frame: 1 take it, 0 stop
@@ -75,21 +103,24 @@ enum tao_framer_result {
  */
 int	tao__framer_buffer(struct tao_framer *, uint8_t *shared,
 	    size_t shared_size, size_t room, uint8_t **buf, size_t *avail);
-/* Copy buf[0..len) into fr_buf as the unfinished input; 0 or -1. */
+/* Copy buf[0..len) into fr_buf as the unfinished input, which needs
+ * `need` bytes in all (0: not known); 0 or -1. */
 int	tao__framer_keep(struct tao_framer *, const uint8_t *buf, size_t len,
-	    size_t room);
+	    size_t room, uint32_t need);
 /* fr_buf[0..used) was decoded: drop it (free when all is used). */
 int	tao__framer_settle(struct tao_framer *, size_t used);
 /* Forget all input (a connection ends or restarts). */
 void	tao__framer_reset(struct tao_framer *);
 void	tao__framer_free(struct tao_framer *);
 
-/* Decode buf[0..len): *used gets the bytes taken.  0 or a negative
- * enum tao_framer_result. */
+/* Decode buf[0..len): *used gets the bytes taken, *need what the
+ * unfinished frame at buf + *used needs (0: none, or not known).  0 or a
+ * negative enum tao_framer_result. */
 static inline int
 tao__framer_decode(struct tao_framer *fr, const struct tao_codec *codec,
     size_t max_frame, const uint8_t *buf, size_t len, size_t *usedp,
-    tao_framer_ready_fn ready, tao_framer_deliver_fn deliver, void *owner)
+    uint32_t *needp, tao_framer_ready_fn ready, tao_framer_deliver_fn deliver,
+    void *owner)
 {
 	struct tao_frame f;
 	size_t off = 0, used;
@@ -104,13 +135,13 @@ tao__framer_decode(struct tao_framer *fr, const struct tao_codec *codec,
 		rc = codec->decode(buf + off, len - off, max_frame,
 		    &fr->fr_state, &f, &used);
 		if (rc == TAO_DECODE_AGAIN) {
-			fr->fr_need = (uint32_t)used;	/* from buf + off */
+			*needp = (uint32_t)used;	/* from buf + off */
 			break;
 		}
 		if (rc != TAO_DECODE_OK)	/* _ERROR, or a bad codec */
 			return TAO_FRAMER_BAD;
 		off += used;
-		fr->fr_need = 0;
+		*needp = 0;
 		if (deliver(owner, &f) == -1)
 			return TAO_FRAMER_GONE;
 	}
@@ -129,22 +160,26 @@ tao__framer_input(struct tao_framer *fr, const struct tao_codec *codec,
     size_t max_frame, const uint8_t *buf, size_t n, size_t room,
     tao_framer_ready_fn ready, tao_framer_deliver_fn deliver, void *owner)
 {
+	struct tao_framer_buf *b = fr->fr_buf;
+	uint32_t need = 0;	/* no fr_buf: the last frame was whole */
 	size_t used;
 	int rc;
 
-	if (fr->fr_buf != NULL) {
-		fr->fr_len += (uint32_t)n;
-		rc = tao__framer_decode(fr, codec, max_frame, fr->fr_buf,
-		    fr->fr_len, &used, ready, deliver, owner);
+	if (b != NULL) {
+		b->fb_len += (uint32_t)n;
+		/* fr_buf stays allocated until the owner frees it, also if
+		 * a hook closes it (see Ownership above). */
+		rc = tao__framer_decode(fr, codec, max_frame, b->fb_data,
+		    b->fb_len, &used, &b->fb_need, ready, deliver, owner);
 		if (rc < 0)
 			return rc;
 		return tao__framer_settle(fr, used);
 	}
-	rc = tao__framer_decode(fr, codec, max_frame, buf, n, &used, ready,
-	    deliver, owner);
+	rc = tao__framer_decode(fr, codec, max_frame, buf, n, &used, &need,
+	    ready, deliver, owner);
 	if (rc < 0 || used == n)
 		return rc;
-	if (tao__framer_keep(fr, buf + used, n - used, room) == -1)
+	if (tao__framer_keep(fr, buf + used, n - used, room, need) == -1)
 		return TAO_FRAMER_NOMEM;
 	return TAO_FRAMER_BEGUN;
 }

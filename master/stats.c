@@ -7,6 +7,9 @@
  * their block.  The master is the only reader, so a sum never counts a
  * dead worker twice or loses it: counters never go backwards.
  */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -204,6 +207,26 @@ tao__master_status(struct tao_master *m, struct tao_buf *b)
 	}
 }
 
+/*
+ * A row's peer as tao_conn_peer() formats it: "a.b.c.d:port",
+ * "[v6]:port", "?" without one.  (worker/conn_api.c has the worker's
+ * copy; the master may not include worker headers, t190.)
+ */
+static void
+row_peer_format(const struct tao_row_peer *p, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	int af = p->rp_family == TAO_ROW_PEER_V6 ? AF_INET6 : AF_INET;
+
+	if (p->rp_family == TAO_ROW_PEER_NONE) {
+		snprintf(out, outlen, "?");
+		return;
+	}
+	inet_ntop(af, p->rp_addr, host, sizeof(host));
+	snprintf(out, outlen, af == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+	    (unsigned)p->rp_port);
+}
+
 void
 tao__master_conns(struct tao_master *m, struct tao_buf *b, int json)
 {
@@ -212,6 +235,7 @@ tao__master_conns(struct tao_master *m, struct tao_buf *b, int json)
 	struct timespec ts;
 	int64_t now;
 	int first = 1;
+	char peer[INET6_ADDRSTRLEN + 10];	/* "[v6]:port" */
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -222,18 +246,20 @@ tao__master_conns(struct tao_master *m, struct tao_buf *b, int json)
 		    "worker", "peer", "age_s", "msgs_in", "msgs_out");
 	while (tao__table_next(m->m_shm, &it, &row) == 1) {
 		double age = (double)(now - row.cr_connected_ms) / 1000.0;
+
+		row_peer_format(&row.cr_peer, peer, sizeof(peer));
 		if (json) {
 			tao__buf_printf(b, "%s{\"netid\":%" PRIu64 ",\"worker\":"
 			    "%u,\"pid\":%d,\"peer\":", first ? "" : ",",
 			    row.cr_netid, row.cr_lslot, row.cr_pid);
-			tao__buf_json_str(b, row.cr_peer);
+			tao__buf_json_str(b, peer);
 			tao__buf_printf(b, ",\"age_s\":%.3f,\"msgs_in\":%"
 			    PRIu64 ",\"msgs_out\":%" PRIu64 "}", age,
 			    row.cr_msgs_in, row.cr_msgs_out);
 		} else
 			tao__buf_printf(b, "%-10" PRIu64 " %-6u %-24s %10.1f %10"
 			    PRIu64 " %10" PRIu64 "\n", row.cr_netid,
-			    row.cr_lslot, row.cr_peer, age, row.cr_msgs_in,
+			    row.cr_lslot, peer, age, row.cr_msgs_in,
 			    row.cr_msgs_out);
 		first = 0;
 	}

@@ -32,7 +32,7 @@
  *  table_off +-------------------------------------------------------------+
  *            | partition [nislots], table_part_size B each:                |
  *            |  struct tao_table_part   free list, high-water mark (worker)|
- *            |  struct tao_shm_row [max_connections], 128 B, seqlocked     |
+ *            |  struct tao_shm_row [max_connections], 64 B, seqlocked      |
  *            |                          (written by the islot's worker)    |
  * ringctl_off+-------------------------------------------------------------+
  *            | struct tao_ring_ctl [nislots], 256 B each                   |
@@ -64,10 +64,12 @@
 #include <stdint.h>
 
 #define TAO_SHM_MAGIC		UINT64_C(0x0a4d48532d4f4154)	/* "TAO-SHM\n" */
-#define TAO_SHM_VERSION		5	/* 2: live bitmap, netid layout,
+#define TAO_SHM_VERSION		6	/* 2: live bitmap, netid layout,
 					 * 40-byte ring records; 3: iplimit;
 					 * 4: histograms; 5: node id in
-					 * netids, cluster lines */
+					 * netids, cluster lines; 6: 64-byte
+					 * table rows (packed words, binary
+					 * peer, no pid/generation/lslot) */
 #define TAO_SHM_LINE		128	/* false-sharing stride */
 #define TAO_SHM_PAGE		4096	/* section alignment */
 #define TAO_SHM_MAX_ISLOTS	1024

@@ -23,7 +23,7 @@ _Static_assert(sizeof(struct tao_shm_hdr) == 6 * TAO_SHM_LINE,
     "header is six lines");
 _Static_assert(sizeof(struct tao_stats_block) % TAO_SHM_LINE == 0,
     "stats block is whole lines (the master's part on its own)");
-_Static_assert(sizeof(struct tao_shm_row) == 128, "row is 128 bytes");
+_Static_assert(sizeof(struct tao_shm_row) == 64, "row is 64 bytes");
 _Static_assert(sizeof(struct tao_table_part) == TAO_SHM_LINE,
     "partition header is one line");
 _Static_assert(sizeof(struct tao_ring_ctl) == 2 * TAO_SHM_LINE,

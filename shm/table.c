@@ -23,23 +23,13 @@
 #include <errno.h>
 #include <time.h>
 
+#include "shm/row.h"
 #include "shm/table.h"
 
-#define WORD(field)	(offsetof(struct tao_conn_row, field) / sizeof(uint64_t))
-#define W_NETID		WORD(cr_netid)
-#define W_MSGS_IN	WORD(cr_msgs_in)
-#define W_STATE		WORD(cr_lslot)	/* lslot, islot, state, pad */
-
-_Static_assert(sizeof(struct tao_conn_row) % sizeof(uint64_t) == 0,
-    "row image is whole words");
-_Static_assert(offsetof(struct tao_conn_row, cr_msgs_in) % 8 == 0 &&
-    offsetof(struct tao_conn_row, cr_msgs_out) == 8 * (W_MSGS_IN + 1) &&
-    offsetof(struct tao_conn_row, cr_bytes_in) == 8 * (W_MSGS_IN + 2) &&
-    offsetof(struct tao_conn_row, cr_bytes_out) == 8 * (W_MSGS_IN + 3),
-    "counters are four consecutive words");
-_Static_assert(offsetof(struct tao_conn_row, cr_lslot) % 8 == 0 &&
-    offsetof(struct tao_conn_row, cr_state) < 8 * (W_STATE + 1),
-    "lslot, islot and state share one word");
+#define W_NETID		TAO_ROW_W_NETID
+#define W_META		TAO_ROW_W_META
+#define W_ADDR		TAO_ROW_W_ADDR
+#define W_COUNTERS	TAO_ROW_W_COUNTERS
 
 /*
  * Readers never trust a writer to finish: a worker may be descheduled
@@ -92,12 +82,10 @@ write_end(struct tao_shm_row *r, uint32_t odd)
 }
 
 static void
-store_words(struct tao_shm_row *r, const struct tao_conn_row *src)
+store_words(struct tao_shm_row *r, const uint64_t *w)
 {
-	uint64_t w[TAO_ROW_WORDS];
 	size_t i;
 
-	memcpy(w, src, sizeof(w));
 	for (i = 0; i < TAO_ROW_WORDS; i++)
 		atomic_store_explicit(&r->sr_word[i], w[i],
 		    memory_order_relaxed);
@@ -111,16 +99,6 @@ load_words(const struct tao_shm_row *r, uint64_t *w)
 	for (i = 0; i < TAO_ROW_WORDS; i++)
 		w[i] = atomic_load_explicit(&r->sr_word[i],
 		    memory_order_relaxed);
-}
-
-/* The state out of the word that holds it, independent of byte order. */
-static uint16_t
-state_of_word(uint64_t w)
-{
-	struct tao_conn_row tmp;
-
-	memcpy((char *)&tmp + W_STATE * sizeof(w), &w, sizeof(w));
-	return tmp.cr_state;
 }
 
 int
@@ -146,6 +124,7 @@ tao__table_insert(struct tao_shm *shm, unsigned islot,
 	struct tao_table_part *p;
 	struct tao_shm_row *r;
 	struct tao_conn_row row;
+	uint64_t w[TAO_ROW_WORDS];
 	uint32_t idx, hwm, s;
 
 	if (islot >= shm->sh_nislots) {
@@ -173,14 +152,36 @@ tao__table_insert(struct tao_shm *shm, unsigned islot,
 		r = tao__shm_row(shm, islot, idx);
 	}
 	row = *init;
-	row.cr_islot = islot;
-	if (row.cr_state == TAO_ROW_FREE)
+	if (row.cr_state == TAO_ROW_FREE || row.cr_state > TAO_ROW_CLOSING)
 		row.cr_state = TAO_ROW_OPEN;
-	row.cr_peer[sizeof(row.cr_peer) - 1] = '\0';
+	tao__row_encode(&row, w);
 	s = write_begin(r);
-	store_words(r, &row);
+	store_words(r, w);
 	write_end(r, s);
 	return (int)idx;
+}
+
+/* Store three counter words; a row whose words did not change is only
+ * read (an idle connection's row: no seqlock, no dirtied line).  Only
+ * this process writes the row, so its own words are current. */
+static void
+store_counters(struct tao_shm_row *r, const uint64_t c[4])
+{
+	uint64_t w[3];
+	uint32_t s;
+	int i, same = 1;
+
+	tao__row_pack_counters(c, w);
+	for (i = 0; i < 3; i++)
+		same &= atomic_load_explicit(&r->sr_word[W_COUNTERS + i],
+		    memory_order_relaxed) == w[i];
+	if (same)
+		return;
+	s = write_begin(r);
+	for (i = 0; i < 3; i++)
+		atomic_store_explicit(&r->sr_word[W_COUNTERS + i], w[i],
+		    memory_order_relaxed);
+	write_end(r, s);
 }
 
 void
@@ -188,33 +189,11 @@ tao__table_update_counters(struct tao_shm *shm, unsigned islot,
     unsigned row, uint64_t msgs_in, uint64_t msgs_out, uint64_t bytes_in,
     uint64_t bytes_out)
 {
-	struct tao_shm_row *r;
-	uint32_t s;
+	const uint64_t c[4] = { msgs_in, msgs_out, bytes_in, bytes_out };
 
 	if (!in_range(shm, islot, row))
 		return;
-	r = tao__shm_row(shm, islot, row);
-	/* The writer's own words are current: an idle connection's row is
-	 * read, not written (no seqlock, no dirtied line). */
-	if (atomic_load_explicit(&r->sr_word[W_MSGS_IN],
-	    memory_order_relaxed) == msgs_in &&
-	    atomic_load_explicit(&r->sr_word[W_MSGS_IN + 1],
-	    memory_order_relaxed) == msgs_out &&
-	    atomic_load_explicit(&r->sr_word[W_MSGS_IN + 2],
-	    memory_order_relaxed) == bytes_in &&
-	    atomic_load_explicit(&r->sr_word[W_MSGS_IN + 3],
-	    memory_order_relaxed) == bytes_out)
-		return;
-	s = write_begin(r);
-	atomic_store_explicit(&r->sr_word[W_MSGS_IN], msgs_in,
-	    memory_order_relaxed);
-	atomic_store_explicit(&r->sr_word[W_MSGS_IN + 1], msgs_out,
-	    memory_order_relaxed);
-	atomic_store_explicit(&r->sr_word[W_MSGS_IN + 2], bytes_in,
-	    memory_order_relaxed);
-	atomic_store_explicit(&r->sr_word[W_MSGS_IN + 3], bytes_out,
-	    memory_order_relaxed);
-	write_end(r, s);
+	store_counters(tao__shm_row(shm, islot, row), c);
 }
 
 void
@@ -223,20 +202,33 @@ tao__table_add_counters(struct tao_shm *shm, unsigned islot, unsigned row,
     uint64_t bytes_out)
 {
 	const uint64_t add[4] = { msgs_in, msgs_out, bytes_in, bytes_out };
-	uint64_t sum[4];
+	uint64_t w[3], c[4];
 	struct tao_shm_row *r;
-	uint32_t s;
+	int i;
 
 	if (!in_range(shm, islot, row))
 		return;
 	r = tao__shm_row(shm, islot, row);
-	for (int i = 0; i < 4; i++)
-		sum[i] = atomic_load_explicit(&r->sr_word[W_MSGS_IN + i],
-		    memory_order_relaxed) + add[i];
-	s = write_begin(r);
-	for (int i = 0; i < 4; i++)
-		atomic_store_explicit(&r->sr_word[W_MSGS_IN + i], sum[i],
+	for (i = 0; i < 3; i++)
+		w[i] = atomic_load_explicit(&r->sr_word[W_COUNTERS + i],
 		    memory_order_relaxed);
+	tao__row_unpack_counters(w, c);
+	/* Saturate, never wrap: c[i] <= 2^48 - 1, so only a huge add can
+	 * overflow 64 bits; pack_counters clamps the rest. */
+	for (i = 0; i < 4; i++)
+		c[i] = add[i] > TAO_ROW_COUNTER_MAX ? TAO_ROW_COUNTER_MAX :
+		    c[i] + add[i];
+	store_counters(r, c);
+}
+
+/* Replace the meta word (the writer's own row, so its words are
+ * current). */
+static void
+store_meta(struct tao_shm_row *r, uint64_t meta)
+{
+	uint32_t s = write_begin(r);
+
+	atomic_store_explicit(&r->sr_word[W_META], meta, memory_order_relaxed);
 	write_end(r, s);
 }
 
@@ -245,55 +237,48 @@ tao__table_set_state(struct tao_shm *shm, unsigned islot, unsigned row,
     enum tao_row_state state)
 {
 	struct tao_shm_row *r;
-	struct tao_conn_row tmp;
 	uint64_t w;
-	uint32_t s;
 
 	if (!in_range(shm, islot, row))
 		return;
 	r = tao__shm_row(shm, islot, row);
-	/* Only this process writes the row, so its own words are current. */
-	w = atomic_load_explicit(&r->sr_word[W_STATE], memory_order_relaxed);
-	memcpy((char *)&tmp + W_STATE * sizeof(w), &w, sizeof(w));
-	tmp.cr_state = state;
-	memcpy(&w, (char *)&tmp + W_STATE * sizeof(w), sizeof(w));
-	s = write_begin(r);
-	atomic_store_explicit(&r->sr_word[W_STATE], w, memory_order_relaxed);
-	write_end(r, s);
+	w = atomic_load_explicit(&r->sr_word[W_META], memory_order_relaxed);
+	w &= ~((uint64_t)3 << TAO_ROW_STATE_SHIFT);
+	store_meta(r, w | (uint64_t)(state & 3) << TAO_ROW_STATE_SHIFT);
 }
 
 void
 tao__table_set_peer(struct tao_shm *shm, unsigned islot, unsigned row,
-    const char *peer)
+    const struct tao_row_peer *peer)
 {
 	struct tao_shm_row *r;
-	struct tao_conn_row tmp;
-	uint64_t w[TAO_ROW_WORDS];
+	uint64_t meta, addr[2];
 	uint32_t s;
-	size_t n;
 
 	if (!in_range(shm, islot, row))
 		return;
 	r = tao__shm_row(shm, islot, row);
-	load_words(r, w);	/* ours, so current */
-	memcpy(&tmp, w, sizeof(tmp));
-	n = strnlen(peer, sizeof(tmp.cr_peer) - 1);
-	memset(tmp.cr_peer, 0, sizeof(tmp.cr_peer));
-	memcpy(tmp.cr_peer, peer, n);
+	meta = atomic_load_explicit(&r->sr_word[W_META], memory_order_relaxed);
+	meta = tao__row_meta((int64_t)(meta & TAO_ROW_MS_MAX),
+	    tao__row_state(meta), peer->rp_family, peer->rp_port);
+	memcpy(addr, peer->rp_addr, sizeof(addr));
 	s = write_begin(r);
-	store_words(r, &tmp);
+	atomic_store_explicit(&r->sr_word[W_META], meta, memory_order_relaxed);
+	atomic_store_explicit(&r->sr_word[W_ADDR], addr[0],
+	    memory_order_relaxed);
+	atomic_store_explicit(&r->sr_word[W_ADDR + 1], addr[1],
+	    memory_order_relaxed);
 	write_end(r, s);
 }
 
 static void
 row_clear(struct tao_shm_row *r)
 {
-	struct tao_conn_row zero;
+	const uint64_t zero[TAO_ROW_WORDS] = { 0 };	/* FREE, netid 0 */
 	uint32_t s;
 
-	memset(&zero, 0, sizeof(zero));		/* state FREE, netid 0 */
 	s = write_begin(r);
-	store_words(r, &zero);
+	store_words(r, zero);
 	write_end(r, s);
 }
 
@@ -309,7 +294,7 @@ tao__table_remove(struct tao_shm *shm, unsigned islot, unsigned row)
 	r = tao__shm_row(shm, islot, row);
 	/* Removing a free row twice would put it on the free list twice
 	 * and hand it to two connections later. */
-	if (state_of_word(atomic_load_explicit(&r->sr_word[W_STATE],
+	if (tao__row_state(atomic_load_explicit(&r->sr_word[W_META],
 	    memory_order_relaxed)) == TAO_ROW_FREE)
 		return;
 	row_clear(r);
@@ -328,6 +313,22 @@ elapsed_ns(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (t.tv_sec - t0->tv_sec) * 1000000000L +
 	    (t.tv_nsec - t0->tv_nsec);
+}
+
+/* What a row does not store: the islot it lies in, and that islot's
+ * process (written by the master, shm/stats-t.h). */
+static void
+islot_fields(const struct tao_shm *shm, unsigned islot,
+    struct tao_conn_row *out)
+{
+	const struct tao_stats_block *b = tao__shm_stats(shm, islot);
+
+	out->cr_islot = (uint16_t)islot;
+	out->cr_pid = atomic_load_explicit(&b->sb_pid, memory_order_relaxed);
+	out->cr_generation = atomic_load_explicit(&b->sb_generation,
+	    memory_order_relaxed);
+	out->cr_lslot = (uint16_t)atomic_load_explicit(&b->sb_lslot,
+	    memory_order_relaxed);
 }
 
 /* One copy attempt: 1 with w filled if the row was stable throughout. */
@@ -385,12 +386,12 @@ read_row(const struct tao_shm *shm, unsigned islot, unsigned row,
 		spent = elapsed_ns(&t0);
 		*budget_ns -= spent > 0 ? spent : 1;
 	}
-	memcpy(out, w, sizeof(*out));
+	tao__row_decode(w, out);
 	if (out->cr_state == TAO_ROW_FREE) {
 		errno = ENOENT;
 		return -1;
 	}
-	out->cr_peer[sizeof(out->cr_peer) - 1] = '\0';
+	islot_fields(shm, islot, out);
 	return 0;
 busy:
 	errno = EAGAIN;
@@ -430,9 +431,9 @@ tao__table_next(const struct tao_shm *shm, struct tao_table_iter *it,
 		while (it->ti_row < hwm) {
 			r = tao__shm_row(shm, it->ti_islot, it->ti_row++);
 			/* Skip free rows without taking the seqlock. */
-			w = atomic_load_explicit(&r->sr_word[W_STATE],
+			w = atomic_load_explicit(&r->sr_word[W_META],
 			    memory_order_relaxed);
-			if (state_of_word(w) == TAO_ROW_FREE &&
+			if (tao__row_state(w) == TAO_ROW_FREE &&
 			    (atomic_load_explicit(&r->sr_seq,
 			    memory_order_relaxed) & 1) == 0)
 				continue;

@@ -15,11 +15,13 @@
 #include "shm/table-t.h"
 
 /*
- * Publish a row for a new connection.  *init is copied; its cr_islot is
- * replaced by islot and a FREE state becomes OPEN.  Returns the row index
- * (>= 0), or -1 with errno ENOSPC (the partition's max_connections rows are
- * all live) or EINVAL (islot out of range).  O(1): a LIFO free list, then
- * never-used rows.
+ * Publish a row for a new connection.  *init is copied, except what a
+ * row does not store (cr_pid, cr_generation, cr_lslot, cr_islot: the
+ * islot's); a FREE state becomes OPEN, connected_ms is clamped to
+ * [0, TAO_ROW_MS_MAX] and the counters saturate at TAO_ROW_COUNTER_MAX.
+ * Returns the row index (>= 0), or -1 with errno ENOSPC (the partition's
+ * max_connections rows are all live) or EINVAL (islot out of range).
+ * O(1): a LIFO free list, then never-used rows.
  */
 int	tao__table_insert(struct tao_shm *, unsigned islot,
 	    const struct tao_conn_row *init);
@@ -29,15 +31,16 @@ int	tao__table_insert(struct tao_shm *, unsigned islot,
  * the netid carry its row (shm/segment-t.h). */
 int	tao__table_next_free(const struct tao_shm *, unsigned islot);
 
-/* Store the four counters (absolute values, not increments); a row whose
- * counters did not change is only read.  For the periodic publish, not
- * per event. */
+/* Store the four counters (absolute values, not increments, each
+ * saturated at TAO_ROW_COUNTER_MAX); a row whose counters did not change
+ * is only read.  For the periodic publish, not per event. */
 void	tao__table_update_counters(struct tao_shm *, unsigned islot,
 	    unsigned row, uint64_t msgs_in, uint64_t msgs_out,
 	    uint64_t bytes_in, uint64_t bytes_out);
 
 /* Add to the four counters (the writer's own row, so its words are
- * current).  For the periodic publish, not per event. */
+ * current); a sum past TAO_ROW_COUNTER_MAX stays there, it never wraps.
+ * For the periodic publish, not per event. */
 void	tao__table_add_counters(struct tao_shm *, unsigned islot,
 	    unsigned row, uint64_t msgs_in, uint64_t msgs_out,
 	    uint64_t bytes_in, uint64_t bytes_out);
@@ -46,18 +49,20 @@ void	tao__table_add_counters(struct tao_shm *, unsigned islot,
 void	tao__table_set_state(struct tao_shm *, unsigned islot, unsigned row,
 	    enum tao_row_state);
 
-/* Replace the peer text (a PROXY header named the real client). */
+/* Replace the peer (a PROXY header named the real client). */
 void	tao__table_set_peer(struct tao_shm *, unsigned islot, unsigned row,
-	    const char *peer);
+	    const struct tao_row_peer *);
 
 /* Free the row; its index may be handed out again by the next insert. */
 void	tao__table_remove(struct tao_shm *, unsigned islot, unsigned row);
 
 /*
  * Copy a row out under its seqlock.  0 with *out filled when the row is
- * live; -1 with errno ENOENT when it is free (or out of range), EAGAIN when
- * it stayed mid-update for too long (its writer is descheduled, dead or
- * hostile; the reader spins, never sleeps, for at most about 50 us).
+ * live (cr_islot, cr_pid, cr_generation and cr_lslot from the islot's
+ * stats block, as the master last assigned it); -1 with errno ENOENT
+ * when it is free (or out of range), EAGAIN when it stayed mid-update
+ * for too long (its writer is descheduled, dead or hostile; the reader
+ * spins, never sleeps, for at most about 50 us).
  */
 int	tao__table_read(const struct tao_shm *, unsigned islot, unsigned row,
 	    struct tao_conn_row *out);

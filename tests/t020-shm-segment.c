@@ -104,7 +104,8 @@ test_layout(void)
 		    sizeof(*b) - TAO_SHM_LINE ||
 		    !inside(shm, b, sizeof(*b)) ||
 		    (uintptr_t)tao__shm_part(shm, i) % TAO_SHM_LINE != 0 ||
-		    !inside(shm, tao__shm_row(shm, i, 99), 128) ||
+		    !inside(shm, tao__shm_row(shm, i, 99),
+		    sizeof(struct tao_shm_row)) ||
 		    (uintptr_t)tao__shm_ringdata(shm, i) % TAO_SHM_PAGE != 0 ||
 		    !inside(shm, (const void *)tao__shm_ringdata(shm, i), 65536) ||
 		    !inside(shm, tao__shm_ringctl(shm, i),
@@ -112,7 +113,7 @@ test_layout(void)
 			good = 0;
 	}
 	ok(good, "every per-islot block aligned and inside the mapping");
-	ok((char *)tao__shm_row(shm, 0, 99) + 128 <=
+	ok((char *)(tao__shm_row(shm, 0, 99) + 1) <=
 	    (char *)tao__shm_part(shm, 1), "partition 0 ends before 1");
 	tao__shm_destroy(shm);
 }

@@ -1,10 +1,14 @@
 /*
  * t021-shm-table - shm/table.c: insert, update, state, remove, read,
- * iterate and find; a partition full; the seqlock under a writer process
- * hammering rows while a reader process checks every copy for
- * self-consistency; reclaim of a partition whose writer was SIGKILLed with
+ * iterate and find; a partition full; the 64-byte packed row (v4 and v6
+ * peers, connected_ms and state round-trip, counters saturate at 2^48 - 1
+ * instead of wrapping, pid/generation/lslot come from the islot); the
+ * seqlock under a writer process hammering rows while a reader process
+ * checks every copy for self-consistency; reclaim of a partition whose writer was SIGKILLed with
  * a row's sequence left odd.
  */
+#include <sys/socket.h>
+#include <arpa/inet.h>
 #include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -21,11 +25,52 @@
 #include <unistd.h>
 
 #include "shm/segment.h"
+#include "shm/row.h"
 #include "shm/table.h"
 #include "tap.h"
 #include "lib/harness.h"
 #include "lib/kids.h"
 
+
+_Static_assert(sizeof(struct tao_shm_row) == 64, "a row is 64 bytes");
+
+/* "a.b.c.d:port" or "[v6]:port" into a row's binary peer; anything else
+ * is no peer. */
+static struct tao_row_peer
+peer_parse(const char *text)
+{
+	struct tao_row_peer p;
+	char host[64];
+	unsigned port;
+
+	memset(&p, 0, sizeof(p));
+	if (sscanf(text, "[%63[^]]]:%u", host, &port) == 2 &&
+	    inet_pton(AF_INET6, host, p.rp_addr) == 1)
+		p.rp_family = TAO_ROW_PEER_V6;
+	else if (sscanf(text, "%63[0-9.]:%u", host, &port) == 2 &&
+	    inet_pton(AF_INET, host, p.rp_addr) == 1)
+		p.rp_family = TAO_ROW_PEER_V4;
+	else
+		return p;
+	p.rp_port = (uint16_t)port;
+	return p;
+}
+
+/* The peer back as text, as taoctl conns prints it. */
+static const char *
+peer_text(const struct tao_row_peer *p)
+{
+	static char out[64];
+	char host[INET6_ADDRSTRLEN];
+
+	if (p->rp_family == TAO_ROW_PEER_NONE)
+		return "?";
+	inet_ntop(p->rp_family == TAO_ROW_PEER_V6 ? AF_INET6 : AF_INET,
+	    p->rp_addr, host, sizeof(host));
+	snprintf(out, sizeof(out), p->rp_family == TAO_ROW_PEER_V6 ?
+	    "[%s]:%u" : "%s:%u", host, (unsigned)p->rp_port);
+	return out;
+}
 
 static struct tao_conn_row
 row_make(uint64_t netid, const char *peer)
@@ -35,11 +80,11 @@ row_make(uint64_t netid, const char *peer)
 	memset(&r, 0, sizeof(r));
 	r.cr_netid = netid;
 	r.cr_connected_ms = 1700000000000 + (int64_t)netid;
-	r.cr_pid = 1234;
-	r.cr_generation = 2;
-	r.cr_lslot = 1;
-	r.cr_islot = 999;		/* insert must overwrite it */
-	snprintf(r.cr_peer, sizeof(r.cr_peer), "%s", peer);
+	r.cr_pid = 99;			/* not stored: the islot's */
+	r.cr_generation = 98;
+	r.cr_lslot = 97;
+	r.cr_islot = 999;
+	r.cr_peer = peer_parse(peer);
 	return r;
 }
 
@@ -52,6 +97,7 @@ basic_one_row(struct tao_shm *shm)
 	struct tao_conn_row in, out;
 	int a;
 
+	tao__shm_islot_assign(shm, 1, 1234, 1, 2);
 	in = row_make(11, "[::1]:12345");
 	a = tao__table_insert(shm, 1, &in);
 	is_int(a, 0, "first insert gets row 0");
@@ -60,8 +106,9 @@ basic_one_row(struct tao_shm *shm)
 	    out.cr_pid == 1234 && out.cr_generation == 2 &&
 	    out.cr_lslot == 1 && out.cr_islot == 1 &&
 	    out.cr_state == TAO_ROW_OPEN && out.cr_msgs_in == 0,
-	    "fields copied, islot set, state OPEN");
-	is_str(out.cr_peer, "[::1]:12345", "peer text");
+	    "fields copied, pid/generation/lslot/islot from the islot, "
+	    "state OPEN");
+	is_str(peer_text(&out.cr_peer), "[::1]:12345", "peer");
 	tao__table_update_counters(shm, 1, a, 5, 6, 700, 800);
 	tao__table_read(shm, 1, a, &out);
 	ok(out.cr_msgs_in == 5 && out.cr_msgs_out == 6 &&
@@ -177,6 +224,111 @@ test_iterate_find(void)
 	tao__shm_destroy(shm);
 }
 
+/* ---- the packed row ---- */
+
+static void
+packing_size_peers(struct tao_shm *shm)
+{
+	struct tao_conn_row in, out;
+	int a;
+
+	is_int(sizeof(struct tao_shm_row), 64, "a shm row is 64 bytes");
+	in = row_make(41, "192.0.2.200:65535");
+	in.cr_connected_ms = TAO_ROW_MS_MAX;	/* the year 2527 */
+	a = tao__table_insert(shm, 0, &in);
+	ok(tao__table_read(shm, 0, a, &out) == 0 &&
+	    out.cr_peer.rp_family == TAO_ROW_PEER_V4 &&
+	    out.cr_peer.rp_port == 65535 &&
+	    memcmp(out.cr_peer.rp_addr, in.cr_peer.rp_addr, 16) == 0,
+	    "a v4 peer round-trips");
+	is_str(peer_text(&out.cr_peer), "192.0.2.200:65535", "as text too");
+	ok(out.cr_connected_ms == TAO_ROW_MS_MAX && out.cr_netid == 41,
+	    "connected_ms 2^44 - 1 round-trips");
+	in = row_make(42, "[2001:db8:ffff::1:fffe]:1");
+	in.cr_connected_ms = 1765000000123;
+	in.cr_state = TAO_ROW_CLOSING;
+	a = tao__table_insert(shm, 0, &in);
+	ok(tao__table_read(shm, 0, a, &out) == 0 &&
+	    out.cr_peer.rp_family == TAO_ROW_PEER_V6 &&
+	    out.cr_peer.rp_port == 1 &&
+	    memcmp(out.cr_peer.rp_addr, in.cr_peer.rp_addr, 16) == 0 &&
+	    out.cr_connected_ms == 1765000000123, "a v6 peer and "
+	    "connected_ms round-trip");
+	is_str(peer_text(&out.cr_peer), "[2001:db8:ffff::1:fffe]:1",
+	    "as text too");
+	ok(out.cr_state == TAO_ROW_CLOSING, "state CLOSING round-trips");
+	tao__table_set_state(shm, 0, a, TAO_ROW_OPEN);
+	ok(tao__table_read(shm, 0, a, &out) == 0 &&
+	    out.cr_state == TAO_ROW_OPEN && out.cr_netid == 42 &&
+	    out.cr_connected_ms == 1765000000123 &&
+	    out.cr_peer.rp_port == 1, "set_state OPEN keeps its word "
+	    "neighbours");
+	in.cr_peer = peer_parse("10.1.2.3:8080");
+	tao__table_set_peer(shm, 0, a, &in.cr_peer);
+	ok(tao__table_read(shm, 0, a, &out) == 0 &&
+	    strcmp(peer_text(&out.cr_peer), "10.1.2.3:8080") == 0 &&
+	    out.cr_state == TAO_ROW_OPEN &&
+	    out.cr_connected_ms == 1765000000123, "set_peer, v6 to v4");
+	in = row_make(43, "x");
+	in.cr_connected_ms = -5;
+	a = tao__table_insert(shm, 0, &in);
+	ok(tao__table_read(shm, 0, a, &out) == 0 &&
+	    out.cr_peer.rp_family == TAO_ROW_PEER_NONE &&
+	    strcmp(peer_text(&out.cr_peer), "?") == 0 &&
+	    out.cr_connected_ms == 0, "no peer; a negative time reads 0");
+}
+
+static void
+packing_saturate(struct tao_shm *shm)
+{
+	const uint64_t max = TAO_ROW_COUNTER_MAX;
+	struct tao_conn_row in, out;
+	int a;
+
+	in = row_make(51, "127.0.0.1:51");
+	in.cr_msgs_in = max - 1;
+	in.cr_msgs_out = 1;
+	in.cr_bytes_in = max;
+	in.cr_bytes_out = UINT64_MAX;
+	a = tao__table_insert(shm, 0, &in);
+	ok(tao__table_read(shm, 0, a, &out) == 0 && out.cr_msgs_in == max - 1 &&
+	    out.cr_msgs_out == 1 && out.cr_bytes_in == max &&
+	    out.cr_bytes_out == max, "48-bit counters: insert keeps them, "
+	    "clamps 2^64 - 1 to 2^48 - 1");
+	tao__table_add_counters(shm, 0, a, 5, (UINT64_C(1) << 47), 1,
+	    UINT64_MAX);
+	tao__table_read(shm, 0, a, &out);
+	ok(out.cr_msgs_in == max && out.cr_bytes_in == max &&
+	    out.cr_bytes_out == max, "add_counters saturates at 2^48 - 1, "
+	    "never wraps");
+	is_int(out.cr_msgs_out, (UINT64_C(1) << 47) + 1,
+	    "a neighbour counter is not disturbed");
+	tao__table_add_counters(shm, 0, a, 1, 0, 1, 1);
+	tao__table_read(shm, 0, a, &out);
+	ok(out.cr_msgs_in == max && out.cr_bytes_in == max,
+	    "and stays there");
+	tao__table_update_counters(shm, 0, a, UINT64_MAX, max + 1, 7,
+	    max - 7);
+	tao__table_read(shm, 0, a, &out);
+	ok(out.cr_msgs_in == max && out.cr_msgs_out == max &&
+	    out.cr_bytes_in == 7 && out.cr_bytes_out == max - 7 &&
+	    out.cr_netid == 51 && out.cr_peer.rp_port == 51,
+	    "update_counters saturates too, neighbours intact");
+}
+
+static void
+test_packing(void)
+{
+	struct tao_shm_params p = { 1, 8, 4096 };
+	struct tao_shm *shm = tao__shm_create(&p);
+
+	if (shm == NULL)
+		bail("tao__shm_create");
+	packing_size_peers(shm);
+	packing_saturate(shm);
+	tao__shm_destroy(shm);
+}
+
 /* ---- seqlock: a writer process against a reader process ---- */
 
 #define SQ_ROWS		8
@@ -192,8 +344,22 @@ struct sq_job {
 };
 
 /* Every version of a row has its four counters equal, and netid equal to
- * connected_ms and to the number in its peer text, so any mix of two
- * versions shows. */
+ * connected_ms, to its peer port and to both halves of its peer address,
+ * so any mix of two versions shows. */
+static struct tao_row_peer
+sq_peer(uint64_t v)
+{
+	struct tao_row_peer p;
+	uint64_t half = ~v;
+
+	memset(&p, 0, sizeof(p));
+	p.rp_family = TAO_ROW_PEER_V6;
+	p.rp_port = (uint16_t)v;
+	memcpy(p.rp_addr, &v, 8);
+	memcpy(p.rp_addr + 8, &half, 8);
+	return p;
+}
+
 static struct tao_conn_row
 sq_row(uint64_t v)
 {
@@ -202,7 +368,7 @@ sq_row(uint64_t v)
 	memset(&r, 0, sizeof(r));
 	r.cr_netid = v;
 	r.cr_connected_ms = (int64_t)v;
-	snprintf(r.cr_peer, sizeof(r.cr_peer), "peer-%020" PRIu64 "-end", v);
+	r.cr_peer = sq_peer(v);
 	return r;
 }
 
@@ -219,7 +385,7 @@ slow_write(struct tao_shm_row *sr, const struct tao_conn_row *img)
 	volatile unsigned spin;
 	size_t i;
 
-	memcpy(w, img, sizeof(w));
+	tao__row_encode(img, w);
 	s = atomic_load_explicit(&sr->sr_seq, memory_order_relaxed) | 1;
 	atomic_store_explicit(&sr->sr_seq, s, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
@@ -279,13 +445,15 @@ sq_writer(void *arg)
 static int
 sq_consistent(const struct tao_conn_row *r)
 {
-	char want[TAO_ROW_PEER_MAX];
+	struct tao_row_peer want = sq_peer(r->cr_netid);
 
-	snprintf(want, sizeof(want), "peer-%020" PRIu64 "-end", r->cr_netid);
 	return r->cr_msgs_out == r->cr_msgs_in &&
 	    r->cr_bytes_in == r->cr_msgs_in && r->cr_bytes_out == r->cr_msgs_in &&
 	    r->cr_connected_ms == (int64_t)r->cr_netid &&
-	    r->cr_state == TAO_ROW_OPEN && strcmp(r->cr_peer, want) == 0;
+	    r->cr_state == TAO_ROW_OPEN &&
+	    r->cr_peer.rp_family == want.rp_family &&
+	    r->cr_peer.rp_port == want.rp_port &&
+	    memcmp(r->cr_peer.rp_addr, want.rp_addr, 16) == 0;
 }
 
 static int
@@ -473,6 +641,7 @@ main(void)
 	plan(0);
 	test_basic();
 	test_iterate_find();
+	test_packing();
 	test_seqlock();
 	test_reclaim_odd();
 	return done_testing();

@@ -40,6 +40,7 @@
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "shm/stats.h"
+#include "shm/row.h"
 #include "shm/table.h"
 #include "tap.h"
 #include "lib/harness.h"
@@ -71,7 +72,7 @@ poison_table(struct tao_shm *shm, uint64_t netid)
 	memset(&img, 0x41, sizeof(img));
 	img.cr_state = TAO_ROW_OPEN;
 	img.cr_netid = netid;
-	memcpy(w, &img, sizeof(w));
+	tao__row_encode(&img, w);
 	for (unsigned i = 0; i < shm->sh_nislots; i++) {
 		struct tao_table_part *p = tao__shm_part(shm, i);
 

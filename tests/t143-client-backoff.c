@@ -223,15 +223,16 @@ test_big_header(void)
 	if (tao_client_register(c, TYPE_BIG, NULL, got_big, &g) != 0)
 		bail("tao_client_register");
 	deadline = th_now_ms() + th_ms(5000);
-	while (c->c_in.fr_len < 8 + FIRST && th_now_ms() < deadline && !s.failed)
+	while (tao__framer_len(&c->c_in) < 8 + FIRST &&
+	    th_now_ms() < deadline && !s.failed)
 		(void)tao_loop_run_once(l, 50);
 	/* a few more turns: the old client grew the buffer on the next
 	 * read round of the same event, or on the next event */
 	for (int i = 0; i < 5; i++)
 		(void)tao_loop_run_once(l, 10);
-	cap = c->c_in.fr_cap;
-	ok(c->c_in.fr_len == 8 + FIRST, "header + %d bytes arrived (%zu buffered)",
-	    FIRST, (size_t)c->c_in.fr_len);
+	cap = tao__framer_cap(&c->c_in);
+	ok(tao__framer_len(&c->c_in) == 8 + FIRST, "header + %d bytes "
+	    "arrived (%zu buffered)", FIRST, tao__framer_len(&c->c_in));
 	ok(cap < (1u << 20), "a header announcing %u bytes did not allocate "
 	    "them: read buffer %zu bytes", BIG, cap);
 	atomic_store(&s.go_on, 1);

@@ -44,6 +44,28 @@ conn_settings(const struct tao_conn *c)
 	return &tao__conn_worker(c)->w_p.wp_settings;
 }
 
+struct tao_conn_cold *
+tao__conn_cold(struct tao_conn *c)
+{
+	struct tao_conn_cold *cc;
+
+	if (c->c_cold != NULL)
+		return c->c_cold;
+	if ((cc = calloc(1, sizeof(*cc))) == NULL)
+		return NULL;
+	cc->cc_timeout_id = -1;
+	LIST_INIT(&cc->cc_timers);
+	return c->c_cold = cc;
+}
+
+/* A connection never registered: its memory, cold part included. */
+static void
+conn_discard(struct tao_conn *c)
+{
+	free(c->c_cold);
+	free(c);
+}
+
 /* Over max_connections: accepted and closed at once, logged at most
  * once a second. */
 static void
@@ -60,8 +82,9 @@ conn_refuse(struct tao_worker *w, struct tao_conn *c,
 		log_warnx("max_connections reached: refusing %s", peer);
 	}
 	close(c->c_io.io_fd);
-	free(c);
+	conn_discard(c);
 }
+
 
 /*
  * Start serving fd: a new connection (netid 0: give it one) or one handed
@@ -82,15 +105,12 @@ conn_new(struct tao_worker *w, struct tao_listener *l, int fd,
 		return NULL;
 	}
 	c->c_io.io_fd = fd;
-	c->c_worker = w;
 	c->c_lindex = (uint8_t)(l - w->w_listeners);
 	c->c_row = -1;
-	c->c_timeout_id = -1;
 	c->c_netid = netid;
 	tao__peer_set(&c->c_peer, sa);
-	c->c_last_rx_ms = c->c_last_tx_ms = w->w_loop.el_now_ms;
+	c->c_last_rx_ms = c->c_last_tx_ms = tao__conn_stamp(w->w_loop.el_now_ms);
 	tao__wq_init(&c->c_wq);
-	LIST_INIT(&c->c_timers);
 	if (netid != 0)
 		c->c_flags |= TAO_CONN_MIGRATING;
 	return c;
@@ -130,7 +150,7 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 
 	if ((c = conn_new(w, l, fd, sa, netid)) == NULL)
 		return;
-	if (tao__wshm_conn_open(w, c, sa) == -1) {
+	if (tao__wshm_conn_open(w, c) == -1) {
 		conn_refuse(w, c, sa);	/* over max_connections */
 		return;
 	}
@@ -140,11 +160,11 @@ conn_start(struct tao_worker *w, struct tao_listener *l, int fd,
 		    sizeof(one));
 	if (proxy) {
 		c->c_flags |= TAO_CONN_PROXY;
-		c->c_frame_start_ms = w->w_loop.el_now_ms;	/* its deadline */
+		tao__conn_frame_begin(c, w->w_loop.el_now_ms);	/* its deadline */
 	} else if (tao__access_admit(c) == -1) {
 		tao__wshm_conn_close(w, c);	/* counted by admit */
 		close(fd);
-		free(c);
+		conn_discard(c);
 		return;
 	}
 	/* A tls listener's connection starts with the handshake (tls.c). */
@@ -165,7 +185,7 @@ fail:
 	tao__wtls_close(c);
 	tao__wshm_conn_close(w, c);
 	close(fd);
-	free(c);
+	conn_discard(c);
 	TAO_STAT_ADD(w, ERRORS, 1);
 }
 
@@ -247,8 +267,9 @@ conn_dispatch(struct tao_conn *c, const struct tao_frame *f)
 	struct tao_message m;
 	int found;
 
-	tao__conn_count(c, &c->c_msgs_in, 1);
-	c->c_last_rx_ms = w->w_loop.el_now_ms;	/* a frame, not loose bytes */
+	tao__conn_count_msg(c, &c->c_msgs_in);
+	c->c_last_rx_ms = tao__conn_stamp(w->w_loop.el_now_ms);	/* a frame,
+							 * not loose bytes */
 	TAO_STAT_ADD(w, MSGS_IN, 1);
 	found = tao__framer_lookup(r, f, &m, &h);
 	if (f->type == TAO_TYPE_HEARTBEAT && tao__conn_listener(c)->l_codec ==
@@ -287,7 +308,7 @@ conn_ready(void *owner)
 
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return -1;
-	if ((c->c_flags & TAO_CONN_CLOSING) || c->c_job != NULL)
+	if ((c->c_flags & TAO_CONN_CLOSING) || tao__conn_job(c) != NULL)
 		return 0;	/* a blocking job first: order (pool.h) */
 	if (c->c_wq.q_bytes >= conn_settings(c)->st_write_queue_max) {
 		c->c_flags |= TAO_CONN_READ_PAUSED;
@@ -324,10 +345,10 @@ tao__conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 	switch (rc) {
 	case TAO_FRAMER_IDLE:
 		if (own)	/* the unfinished frame is done */
-			c->c_frame_start_ms = 0;
+			tao__conn_frame_end(c);
 		break;
 	case TAO_FRAMER_BEGUN:
-		c->c_frame_start_ms = tao__conn_worker(c)->w_loop.el_now_ms;
+		tao__conn_frame_begin(c, tao__conn_worker(c)->w_loop.el_now_ms);
 		tao__conn_arm_timeouts(c);
 		break;
 	case TAO_FRAMER_BAD:
@@ -416,7 +437,7 @@ tao__conn_read(struct tao_conn *c)
 		tao__conn_count(c, &c->c_bytes_in, (size_t)n);
 		tao__conn_input(c, buf, (size_t)n);
 		if ((c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
-		    TAO_CONN_READ_PAUSED)) || c->c_job != NULL)
+		    TAO_CONN_READ_PAUSED)) || tao__conn_job(c) != NULL)
 			return c->c_flags & TAO_CONN_CLOSED ? -1 : 0;
 		/* A short read emptied the socket; a TLS read took what
 		 * OpenSSL read ahead, and unless it had to leave some
@@ -449,7 +470,7 @@ tao__conn_flush(struct tao_conn *c)
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return -1;	/* on the closed list, never on the flush list */
 	tao__evloop_flush_del(&w->w_loop, &c->c_pending);
-	if ((c->c_flags & TAO_CONN_CLOSING) && c->c_job != NULL) {
+	if ((c->c_flags & TAO_CONN_CLOSING) && tao__conn_job(c) != NULL) {
 		/* Closing waits for the job's replies (tao__conn_job_done). */
 		rc = c->c_wq.q_bytes == 0 ? 1 : tao__conn_tls(c) == NULL ?
 		    tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
@@ -472,7 +493,7 @@ tao__conn_flush(struct tao_conn *c)
 		tao__whist_written(w, c, written);
 		TAO_STAT_ADD(w, BYTES_OUT, written);
 		tao__conn_count(c, &c->c_bytes_out, written);
-		c->c_last_tx_ms = w->w_loop.el_now_ms;
+		c->c_last_tx_ms = tao__conn_stamp(w->w_loop.el_now_ms);
 	}
 	if (rc == -1) {
 		if (errno != EPIPE && errno != ECONNRESET)
@@ -506,7 +527,7 @@ tao__conn_update_events(struct tao_conn *c)
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;
 	if (!(c->c_flags & (TAO_CONN_READ_PAUSED | TAO_CONN_CLOSING)) &&
-	    c->c_job == NULL)
+	    tao__conn_job(c) == NULL)
 		want |= EPOLLIN;
 	if (c->c_wq.q_bytes > 0)
 		want |= EPOLLOUT;
@@ -514,7 +535,7 @@ tao__conn_update_events(struct tao_conn *c)
 		want = tao__wtls_events(c, want);
 	/* Not read while its job runs, but a reset still closes it (epoll
 	 * reports errors and hang-ups whatever the mask). */
-	if (want == 0 && c->c_job != NULL)
+	if (want == 0 && tao__conn_job(c) != NULL)
 		want = EPOLLERR;
 	if (want == c->c_io.io_events)
 		return;

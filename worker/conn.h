@@ -9,9 +9,10 @@
  * write_queue_max bytes or more, tao_conn_send() refuses and the connection is
  * not read (undecoded input waits in c_in).
  *
- * TLS (worker/tls.h): c_tls is set for connections of a tls listener;
- * the socket calls (read, writev, close) go through OpenSSL instead, and
- * every plaintext path pays one test of c_tls at most.
+ * TLS (worker/tls.h): an SSL is kept (tao__conn_tls, in the cold part)
+ * for connections of a tls listener; the socket calls (read, writev,
+ * close) go through OpenSSL instead, and every plaintext path pays one
+ * test of the cold pointer at most.
  *
  * Life: accepted -> open -> [closing: flush, then close] -> closed.  A
  * closed connection stays allocated, with its input buffer, and linked on
@@ -52,6 +53,7 @@ enum tao_conn_flag {
 	TAO_CONN_IPHELD		= 1 << 14,	/* a max_connections_per_ip
 						 * unit (worker/access.c) */
 	TAO_CONN_TLS_HELD	= 1 << 15,	/* OpenSSL holds input */
+	TAO_CONN_IN_FRAME	= 1 << 16,	/* c_frame_start_ms is set */
 };
 
 struct tao_proxy_stash;
@@ -70,27 +72,57 @@ struct tao__peer {
 	uint8_t			 p_addr[16];
 };
 
+/*
+ * What few connections need, allocated on first need and freed with the
+ * connection (tao__conn_free): an idle plaintext connection with no
+ * timeout armed holds none.  A connection with heartbeat_ms or
+ * idle_timeout_ms always has a timer, so it has one too.
+ */
+struct tao_conn_cold {
+	struct ssl_st		*cc_tls;	/* NULL: plaintext listener */
+	/* A blocking handler's job in flight (worker/pool.h): while set the
+	 * connection is not read, and it is not freed. */
+	struct tao_job		*cc_job;
+	int64_t			 cc_timeout_id;	/* lazy timeout timer, -1 */
+	struct tao__timer_list	 cc_timers;	/* every timer c owns */
+};
+
+/*
+ * Times are 32-bit stamps, the low half of the loop's millisecond clock
+ * (tao__conn_stamp), read back as full times with tao__conn_stamp_ms:
+ * exact while a stamp is under 2^31 ms (24 days) old.  Every timeout
+ * that reads one is at most two days (master/config.c MS_MAX is a day;
+ * heartbeat waits 2x), far below that, and a connection whose timeouts
+ * read c_last_rx_ms/c_last_tx_ms at any time (heartbeat, idle) has a
+ * timer that fires at least that often and ages the stamps
+ * (timeouts.c): one older than TAO_CONN_STAMP_OLD (12 days) is moved up
+ * to exactly that age, which changes no decision of a timeout shorter
+ * than it.  The other reads are of stamps set when their timer was
+ * armed (a frame's start, output becoming pending).
+ */
 struct tao_conn {
 	struct tao_io		 c_io;		/* io_fd: the socket */
 	uint32_t		 c_flags;
 	int32_t			 c_row;		/* shm table row, -1 none */
-	struct tao_worker	*c_worker;
 	uint64_t		 c_netid;
-	/* Unfinished input (core/framer.h), 32-bit sizes.  With c_peer,
-	 * the listener's index in the hole after it, 32-bit counters and
-	 * c_proxy the struct must stay within jemalloc's 224-byte size
-	 * class (t291 checks it). */
+	/* Unfinished input (core/framer.h): 16 bytes, the sizes live in
+	 * the buffer.  The struct must stay within jemalloc's 160-byte
+	 * size class (t291 checks it). */
 	struct tao_framer	 c_in;
 	struct tao__peer	 c_peer;
-	uint8_t			 c_lindex;	/* in w_listeners: see below */
-	struct tao_wqueue	 c_wq;
-	uint64_t		 c_last_rx_ms;
+	uint32_t		 c_last_rx_ms;	/* stamps, see above */
 	/* Last output progress, or when output became pending: idle and
 	 * send timeouts (timeouts.c). */
-	uint64_t		 c_last_tx_ms;
-	uint64_t		 c_frame_start_ms;	/* 0: between frames */
-	int64_t			 c_timeout_id;	/* lazy timeout timer */
-	struct tao__timer_list	 c_timers;
+	uint32_t		 c_last_tx_ms;
+	/* Valid while TAO_CONN_IN_FRAME: tao__conn_frame_begin/_end. */
+	uint32_t		 c_frame_start_ms;
+	/* Counted since the last publish (wshm.c), which adds them to the
+	 * table row once a second and zeroes them; published early by
+	 * tao__conn_count and tao__conn_count_msg before they could wrap. */
+	uint32_t		 c_bytes_in, c_bytes_out;
+	uint16_t		 c_msgs_in, c_msgs_out;
+	uint8_t			 c_lindex;	/* in w_listeners: see below */
+	struct tao_wqueue	 c_wq;
 	/* The user's data; before on_connect, while a PROXY header is
 	 * read (TAO_CONN_PROXY), a split header's bytes (proxy.c): the
 	 * program sees the connection only after, so they share a word. */
@@ -98,43 +130,131 @@ struct tao_conn {
 		void			*c_data;
 		struct tao_proxy_stash	*c_proxy;
 	};
-	struct ssl_st		*c_tls;		/* NULL: plaintext listener */
-	/* Counted since the last publish (wshm.c), which adds them to the
-	 * table row once a second and zeroes them; 32 bits, published early
-	 * by tao__conn_count before they could wrap. */
-	uint32_t		 c_msgs_in, c_msgs_out;
-	uint32_t		 c_bytes_in, c_bytes_out;
+	struct tao_conn_cold	*c_cold;	/* NULL until needed */
 	TAILQ_ENTRY(tao_conn)	 c_entry;	/* w_conns, until freed */
 	struct tao_pending	 c_pending;	/* flush list, or closed list */
-	/* A blocking handler's job in flight (worker/pool.h): while set the
-	 * connection is not read, and it is not freed. */
-	struct tao_job		*c_job;
 };
 
 _Static_assert(TAO_WORKER_MAX_LISTENERS <= 256, "c_lindex is 8 bits");
 
 /*
- * Read c's worker and SSL through these, not the fields: where they are
- * kept is the layout's business (an idle connection's size, t291).
+ * The worker this process runs: exactly one per process (master/server.c
+ * s_worker), set by tao__worker_run before any connection exists (tests
+ * that fake a worker set it themselves).
+ */
+extern struct tao_worker *tao__worker_self;
+
+/*
+ * Read c's worker, SSL, job and timers through these, not the fields:
+ * where they are kept is the layout's business (an idle connection's
+ * size, t291).
  */
 static inline struct tao_worker *
 tao__conn_worker(const struct tao_conn *c)
 {
-	return c->c_worker;
+	(void)c;
+	return tao__worker_self;
 }
+
+/* c's cold part, allocated (zeroed, no timer) if it has none; NULL with
+ * errno ENOMEM.  conn.c. */
+struct tao_conn_cold *tao__conn_cold(struct tao_conn *);
 
 static inline struct ssl_st *
 tao__conn_tls(const struct tao_conn *c)
 {
-	return c->c_tls;
+	return c->c_cold != NULL ? c->c_cold->cc_tls : NULL;
 }
 
 /* 0, or -1 (ENOMEM) if there is no room to keep ssl. */
 static inline int
 tao__conn_set_tls(struct tao_conn *c, struct ssl_st *ssl)
 {
-	c->c_tls = ssl;
+	if (ssl == NULL && c->c_cold == NULL)
+		return 0;
+	if (tao__conn_cold(c) == NULL)
+		return -1;
+	c->c_cold->cc_tls = ssl;
 	return 0;
+}
+
+static inline struct tao_job *
+tao__conn_job(const struct tao_conn *c)
+{
+	return c->c_cold != NULL ? c->c_cold->cc_job : NULL;
+}
+
+/* 0, or -1 (ENOMEM) if there is no room to keep j. */
+static inline int
+tao__conn_set_job(struct tao_conn *c, struct tao_job *j)
+{
+	if (j == NULL && c->c_cold == NULL)
+		return 0;
+	if (tao__conn_cold(c) == NULL)
+		return -1;
+	c->c_cold->cc_job = j;
+	return 0;
+}
+
+/* The lazy timeout timer's id, or -1 (timeouts.c). */
+static inline int64_t
+tao__conn_timeout_id(const struct tao_conn *c)
+{
+	return c->c_cold != NULL ? c->c_cold->cc_timeout_id : -1;
+}
+
+/* The list of timers c owns, or NULL if it never had one. */
+static inline struct tao__timer_list *
+tao__conn_timers(struct tao_conn *c)
+{
+	return c->c_cold != NULL ? &c->c_cold->cc_timers : NULL;
+}
+
+/* ---- 32-bit millisecond stamps (see struct tao_conn) ---- */
+
+#define TAO_CONN_STAMP_OLD	(UINT32_C(1) << 30)
+
+static inline uint32_t
+tao__conn_stamp(uint64_t now_ms)
+{
+	return (uint32_t)now_ms;
+}
+
+/* The full time of a stamp taken less than 2^31 ms before now_ms; one
+ * that looks later than now_ms (taken from a clock read after now_ms)
+ * reads as now_ms. */
+static inline uint64_t
+tao__conn_stamp_ms(uint32_t stamp, uint64_t now_ms)
+{
+	uint32_t age = (uint32_t)now_ms - stamp;
+
+	return now_ms - (age < (UINT32_C(1) << 31) ? age : 0);
+}
+
+/* A stamp older than TAO_CONN_STAMP_OLD moved up to that age. */
+static inline void
+tao__conn_stamp_age(uint32_t *stamp, uint64_t now_ms)
+{
+	uint32_t age = (uint32_t)now_ms - *stamp;
+
+	if (age > TAO_CONN_STAMP_OLD && age < (UINT32_C(1) << 31))
+		*stamp = (uint32_t)now_ms - TAO_CONN_STAMP_OLD;
+}
+
+/* A frame (or a handshake, or a PROXY header) starts now: its deadline
+ * runs from here. */
+static inline void
+tao__conn_frame_begin(struct tao_conn *c, uint64_t now_ms)
+{
+	c->c_frame_start_ms = tao__conn_stamp(now_ms);
+	c->c_flags |= TAO_CONN_IN_FRAME;
+}
+
+/* Between frames again: no frame deadline. */
+static inline void
+tao__conn_frame_end(struct tao_conn *c)
+{
+	c->c_flags &= ~TAO_CONN_IN_FRAME;
 }
 
 /* The listener that accepted c (or took it over in a reload). */
@@ -155,13 +275,23 @@ tao__conn_of_pending(struct tao_pending *p)
 /* Add the counts to the row now and zero them (wshm.c). */
 void	tao__wshm_conn_publish(struct tao_conn *);
 
-/* Count n into one of c's 32-bit counters (n < 2^31: one read or write). */
+/* Count n into one of c's 32-bit byte counters (n < 2^31: one read or
+ * write). */
 static inline void
 tao__conn_count(struct tao_conn *c, uint32_t *counter, size_t n)
 {
 	if (n > UINT32_MAX - *counter)
 		tao__wshm_conn_publish(c);
 	*counter += (uint32_t)n;
+}
+
+/* Count one message into one of c's 16-bit message counters. */
+static inline void
+tao__conn_count_msg(struct tao_conn *c, uint16_t *counter)
+{
+	if (*counter == UINT16_MAX)
+		tao__wshm_conn_publish(c);
+	*counter += 1;
 }
 
 /* "addr:port" of the peer, formatted from c_peer into a static buffer:

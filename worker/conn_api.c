@@ -89,7 +89,7 @@ tao__conn_quiescent(const struct tao_conn *c)
 {
 	return !(c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
 	    TAO_CONN_READ_PAUSED | TAO_CONN_PROXY)) && c->c_in.fr_buf == NULL &&
-	    c->c_wq.q_bytes == 0 && c->c_job == NULL;
+	    c->c_wq.q_bytes == 0 && tao__conn_job(c) == NULL;
 }
 
 /*

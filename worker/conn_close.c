@@ -60,7 +60,7 @@ tao__conn_drain(struct tao_conn *c)
 {
 	if (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING))
 		return;
-	if (c->c_job != NULL) {
+	if (tao__conn_job(c) != NULL) {
 		/* Answer what waits behind the job first (job_done). */
 		c->c_flags |= TAO_CONN_DRAIN_AFTER_JOB;
 		return;
@@ -128,9 +128,12 @@ tao__conn_close_now(struct tao_conn *c, int err)
 	/* It stays on w_conns (marked closed) until the deferred frees: a
 	 * loop over w_conns whose callback closes another connection keeps
 	 * a valid next pointer.  c_pending moves to the closed list. */
-	tao__timers_cancel_owner(w->w_loop.el_timers, &c->c_timers);
-	c->c_timeout_id = -1;
-	if (c->c_job != NULL) {
+	if (c->c_cold != NULL) {
+		tao__timers_cancel_owner(w->w_loop.el_timers,
+		    &c->c_cold->cc_timers);
+		c->c_cold->cc_timeout_id = -1;
+	}
+	if (tao__conn_job(c) != NULL) {
 		tao__evloop_flush_del(&w->w_loop, &c->c_pending);
 		tao__pool_conn_closed(c, err, saved_errno);
 		return;
@@ -152,15 +155,16 @@ tao__conn_job_done(struct tao_conn *c, int err, int saved_errno)
 		return;
 	}
 	/* The peer was not silent, we were busy: its clocks restart. */
-	c->c_last_rx_ms = w->w_loop.el_now_ms;
-	if (c->c_frame_start_ms != 0)
-		c->c_frame_start_ms = w->w_loop.el_now_ms;
+	c->c_last_rx_ms = tao__conn_stamp(w->w_loop.el_now_ms);
+	if (c->c_flags & TAO_CONN_IN_FRAME)
+		tao__conn_frame_begin(c, w->w_loop.el_now_ms);
 	/* Go on with what arrived behind the job, then read again. */
 	if (c->c_in.fr_buf != NULL && !(c->c_flags & TAO_CONN_READ_PAUSED))
 		tao__conn_input(c, NULL, 0);
 	if (c->c_flags & TAO_CONN_CLOSED)
 		return;
-	if ((c->c_flags & TAO_CONN_DRAIN_AFTER_JOB) && c->c_job == NULL) {
+	if ((c->c_flags & TAO_CONN_DRAIN_AFTER_JOB) &&
+	    tao__conn_job(c) == NULL) {
 		c->c_flags &= ~TAO_CONN_DRAIN_AFTER_JOB;
 		tao__conn_drain(c);
 		return;
@@ -180,5 +184,6 @@ tao__conn_free(struct tao_conn *c)
 	tao__wq_clear(&c->c_wq, &w->w_loop.el_pool);
 	tao__framer_free(&c->c_in);
 	tao__proxy_free(c);
+	free(c->c_cold);	/* its timers were cancelled at close */
 	free(c);
 }

@@ -100,7 +100,8 @@ conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
 	if (bounded && c->c_wq.q_bytes >= w->w_p.wp_settings.st_write_queue_max)
 		return TAO_EWOULDBLOCK;
 	if (c->c_wq.q_bytes == 0)
-		c->c_last_tx_ms = w->w_loop.el_now_ms;	/* send_timeout_ms from here */
+		/* send_timeout_ms from here */
+		c->c_last_tx_ms = tao__conn_stamp(w->w_loop.el_now_ms);
 	tao__conn_listener(c)->l_codec->encode(type, len, head, &head_len,
 	    tail, &tail_len);
 	if (len >= SEND_DIRECT_MIN && c->c_wq.q_bytes == 0 &&
@@ -117,7 +118,7 @@ conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
 	    tail, tail_len) == -1)
 		return TAO_ENOMEM;
 	tao__whist_queued(w, c, head_len + len + tail_len);
-	tao__conn_count(c, &c->c_msgs_out, 1);
+	tao__conn_count_msg(c, &c->c_msgs_out);
 	TAO_STAT_ADD(w, MSGS_OUT, 1);
 	tao__evloop_flush_add(&w->w_loop, &c->c_pending);
 	return 0;

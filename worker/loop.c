@@ -433,6 +433,8 @@ static const struct tao_evloop_ops worker_ops = {
 	.after_io = after_io,
 };
 
+struct tao_worker *tao__worker_self;
+
 int
 tao__worker_run(const struct tao_worker_params *p)
 {
@@ -442,6 +444,7 @@ tao__worker_run(const struct tao_worker_params *p)
 	int rc;
 
 	memset(w, 0, sizeof(*w));
+	tao__worker_self = w;	/* every connection's (worker/conn.h) */
 	w->w_p = *p;
 	w->w_loop.el_epfd = -1;
 	w->w_stats = tao__shm_stats(p->wp_shm, (unsigned)p->wp_islot);

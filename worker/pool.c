@@ -196,6 +196,10 @@ tao__pool_submit(struct tao_worker *w, struct tao_conn *c,
 
 	if ((j = calloc(1, sizeof(*j) + m->len)) == NULL)
 		return TAO_ENOMEM;
+	if (tao__conn_set_job(c, j) == -1) {	/* its cold part */
+		free(j);
+		return TAO_ENOMEM;
+	}
 	j->j_pool = w->w_pool;
 	j->j_conn = c;
 	j->j_handler = h;
@@ -207,7 +211,6 @@ tao__pool_submit(struct tao_worker *w, struct tao_conn *c,
 	atomic_init(&j->j_closed, 0);
 	j->j_done.o_job = j;
 	j->j_done.o_kind = OP_DONE;
-	c->c_job = j;
 	pool_feed(w->w_pool, j);
 	return 0;
 }
@@ -215,9 +218,11 @@ tao__pool_submit(struct tao_worker *w, struct tao_conn *c,
 void
 tao__pool_conn_closed(struct tao_conn *c, int err, int saved_errno)
 {
-	c->c_job->j_close_err = err;
-	c->c_job->j_close_errno = saved_errno;
-	atomic_store_explicit(&c->c_job->j_closed, 1, memory_order_release);
+	struct tao_job *j = tao__conn_job(c);
+
+	j->j_close_err = err;
+	j->j_close_errno = saved_errno;
+	atomic_store_explicit(&j->j_closed, 1, memory_order_release);
 }
 
 static void
@@ -237,7 +242,7 @@ apply(struct tao_op *op)
 		break;
 	case OP_DONE: {
 		int err = j->j_close_err, saved_errno = j->j_close_errno;
-		c->c_job = NULL;
+		(void)tao__conn_set_job(c, NULL);	/* it has a cold part */
 		tao__whist_job(tao__conn_worker(c), j->j_handler, j->j_ns);
 		if (j->j_closing)
 			tao_conn_close(c);

@@ -29,9 +29,9 @@
 
 #include "core/log.h"
 #include "proto/proxy.h"
-#include "shm/table.h"
 #include "worker/conn.h"
 #include "worker/proxy.h"
+#include "worker/wshm.h"
 
 struct tao_proxy_stash {
 	size_t		ps_len;
@@ -61,9 +61,11 @@ tao__proxy_fail(struct tao_conn *c, const char *why)
 uint64_t
 tao__proxy_deadline(const struct tao_conn *c)
 {
-	uint64_t ms = tao__conn_worker(c)->w_p.wp_settings.st_frame_timeout_ms;
+	const struct tao_worker *w = tao__conn_worker(c);
+	uint64_t ms = w->w_p.wp_settings.st_frame_timeout_ms;
 
-	return c->c_frame_start_ms + (ms > 0 ? ms : TAO_PROXY_HEADER_MS);
+	return tao__conn_stamp_ms(c->c_frame_start_ms, w->w_loop.el_now_ms) +
+	    (ms > 0 ? ms : TAO_PROXY_HEADER_MS);
 }
 
 /* Take n bytes the peek showed out of the socket, into dst. */
@@ -88,8 +90,6 @@ consume(struct tao_conn *c, uint8_t *dst, size_t n)
 static void
 set_peer(struct tao_conn *c, const struct tao_proxy_hdr *h)
 {
-	struct tao_worker *w = tao__conn_worker(c);
-
 	if (h->ph_local)
 		return;		/* LOCAL, UNKNOWN: the socket's address */
 	memset(&c->c_peer, 0, sizeof(c->c_peer));
@@ -98,9 +98,7 @@ set_peer(struct tao_conn *c, const struct tao_proxy_hdr *h)
 	c->c_peer.p_port = htons(h->ph_src_port);
 	memcpy(c->c_peer.p_addr, h->ph_src.ip_bytes,
 	    h->ph_src.ip_family == TAO_IP_V4 ? 4 : 16);
-	if (c->c_row >= 0)
-		tao__table_set_peer(w->w_p.wp_shm, (unsigned)w->w_p.wp_islot,
-		    (unsigned)c->c_row, tao__conn_peer(c));
+	tao__wshm_conn_set_peer(c);
 }
 
 static void
@@ -167,7 +165,7 @@ tao__proxy_read(struct tao_conn *c)
 	count_in(c, h.ph_len - have);
 	tao__proxy_free(c);
 	c->c_flags &= ~TAO_CONN_PROXY;
-	c->c_frame_start_ms = 0;
+	tao__conn_frame_end(c);
 	set_peer(c, &h);
 	return tao__conn_proxied(c);
 }

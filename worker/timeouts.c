@@ -1,7 +1,8 @@
 /*
  * timeouts.c - heartbeat, idle and frame timeouts, checked lazily.
  *
- * Receiving a frame only stores the time (c_last_rx_ms); nothing touches
+ * Receiving a frame only stores the time (c_last_rx_ms, a 32-bit stamp:
+ * worker/conn.h says why that is exact here); nothing touches
  * the timer heap per message.  Each connection that has any timeout
  * enabled owns one timer.  When it fires, the deadlines are recomputed
  * from the stored times: if one has passed the connection is closed and
@@ -34,8 +35,12 @@
 static uint64_t
 conn_next_deadline(const struct tao_conn *c, const char **why)
 {
-	const struct tao_settings *st = &tao__conn_worker(c)->w_p.wp_settings;
-	uint64_t d = UINT64_MAX, t;
+	const struct tao_worker *w = tao__conn_worker(c);
+	const struct tao_settings *st = &w->w_p.wp_settings;
+	uint64_t now = w->w_loop.el_now_ms, d = UINT64_MAX, t;
+	uint64_t rx = tao__conn_stamp_ms(c->c_last_rx_ms, now);
+	uint64_t tx = tao__conn_stamp_ms(c->c_last_tx_ms, now);
+	uint64_t frame = tao__conn_stamp_ms(c->c_frame_start_ms, now);
 
 	/* While a blocking job runs the peer is not read: only output can
 	 * time out (tao__conn_job_done restarts the clocks). */
@@ -43,26 +48,24 @@ conn_next_deadline(const struct tao_conn *c, const char **why)
 		*why = "PROXY header timeout";
 		return tao__proxy_deadline(c);	/* nothing else yet */
 	}
-	if (c->c_job != NULL)
+	if (tao__conn_job(c) != NULL)
 		goto output;
 	if (st->st_heartbeat_ms > 0) {
-		t = c->c_last_rx_ms + 2 * st->st_heartbeat_ms;
+		t = rx + 2 * st->st_heartbeat_ms;
 		if (t < d) {
 			d = t;
 			*why = "heartbeat timeout";
 		}
 	}
 	if (st->st_idle_timeout_ms > 0) {
-		t = c->c_last_rx_ms > c->c_last_tx_ms ? c->c_last_rx_ms :
-		    c->c_last_tx_ms;
-		t += st->st_idle_timeout_ms;
+		t = (rx > tx ? rx : tx) + st->st_idle_timeout_ms;
 		if (t < d) {
 			d = t;
 			*why = "idle timeout";
 		}
 	}
-	if (st->st_frame_timeout_ms > 0 && c->c_frame_start_ms != 0) {
-		t = c->c_frame_start_ms + st->st_frame_timeout_ms;
+	if (st->st_frame_timeout_ms > 0 && (c->c_flags & TAO_CONN_IN_FRAME)) {
+		t = frame + st->st_frame_timeout_ms;
 		if (t < d) {
 			d = t;
 			*why = "frame timeout";
@@ -71,14 +74,14 @@ conn_next_deadline(const struct tao_conn *c, const char **why)
 output:
 	if (tao__conn_tls(c) != NULL && !tao__wtls_can_send(c)) {
 		/* c_frame_start_ms is the accept time until it is done. */
-		t = c->c_frame_start_ms + (st->st_send_timeout_ms > 0 ?
+		t = frame + (st->st_send_timeout_ms > 0 ?
 		    st->st_send_timeout_ms : TAO_TLS_HANDSHAKE_MS);
 		if (t < d) {
 			d = t;
 			*why = "TLS handshake timeout";
 		}
 	} else if (st->st_send_timeout_ms > 0 && c->c_wq.q_bytes > 0) {
-		t = c->c_last_tx_ms + st->st_send_timeout_ms;
+		t = tx + st->st_send_timeout_ms;
 		if (t < d) {
 			d = t;
 			*why = "send timeout";
@@ -96,7 +99,11 @@ conn_timeout_fired(void *owner, void *arg)
 	uint64_t now = tao__now_ms(), d;
 
 	(void)arg;
-	c->c_timeout_id = -1;
+	c->c_cold->cc_timeout_id = -1;	/* a timer owner has a cold part */
+	/* Keep the stamps within reach of the clock (worker/conn.h). */
+	tao__conn_stamp_age(&c->c_last_rx_ms, w->w_loop.el_now_ms);
+	tao__conn_stamp_age(&c->c_last_tx_ms, w->w_loop.el_now_ms);
+	tao__conn_stamp_age(&c->c_frame_start_ms, w->w_loop.el_now_ms);
 	d = conn_next_deadline(c, &why);
 	if (d <= now && c->c_wq.q_bytes > 0 && tao__wtls_can_send(c)) {
 		/* The same for output: the socket may have room we have not
@@ -106,7 +113,7 @@ conn_timeout_fired(void *owner, void *arg)
 		d = conn_next_deadline(c, &why);
 	}
 	if (d <= now && !(c->c_flags & TAO_CONN_READ_PAUSED) &&
-	    c->c_job == NULL) {
+	    tao__conn_job(c) == NULL) {
 		/* A worker running late (a stall, a burst) may not have read
 		 * frames that are already in the socket: read them before
 		 * judging the peer silent.  One read, only when a timeout is
@@ -134,24 +141,28 @@ conn_timeout_fired(void *owner, void *arg)
 void
 tao__conn_arm_timeouts(struct tao_conn *c)
 {
+	struct tao_timers *ts = tao__conn_worker(c)->w_loop.el_timers;
+	struct tao_conn_cold *cc;
 	const char *why = NULL;
 	uint64_t d;
 
 	d = conn_next_deadline(c, &why);
 	if (d == UINT64_MAX)
 		return;	/* nothing to watch; a frame that starts arms it */
-	if (c->c_timeout_id > 0) {
+	if ((cc = tao__conn_cold(c)) == NULL) {
+		log_warn("timeout timer for %s", tao__conn_peer(c));
+		return;
+	}
+	if (cc->cc_timeout_id > 0) {
 		/* Armed no later than needed: leave it (the common case). A
 		 * frame timeout shorter than the heartbeat can need it
 		 * earlier. */
-		if (tao__timers_deadline(tao__conn_worker(c)->w_loop.el_timers,
-		    c->c_timeout_id) <= d)
+		if (tao__timers_deadline(ts, cc->cc_timeout_id) <= d)
 			return;
-		(void)tao__timers_cancel(tao__conn_worker(c)->w_loop.el_timers,
-		    c->c_timeout_id, c);
+		(void)tao__timers_cancel(ts, cc->cc_timeout_id, c);
 	}
-	c->c_timeout_id = tao__timers_add(tao__conn_worker(c)->w_loop.el_timers, d, 0,
-	    conn_timeout_fired, c, NULL, &c->c_timers);
-	if (c->c_timeout_id == -1)
+	cc->cc_timeout_id = tao__timers_add(ts, d, 0, conn_timeout_fired, c,
+	    NULL, &cc->cc_timers);
+	if (cc->cc_timeout_id == -1)
 		log_warn("timeout timer for %s", tao__conn_peer(c));
 }

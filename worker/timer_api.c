@@ -18,6 +18,7 @@ static int64_t
 add(struct tao_worker *w, struct tao_conn *c, uint64_t deadline,
     uint64_t period, tao_timer_fn fn, void *arg)
 {
+	struct tao_conn_cold *cc = NULL;
 	int64_t id;
 
 	if (fn == NULL)
@@ -26,9 +27,12 @@ add(struct tao_worker *w, struct tao_conn *c, uint64_t deadline,
 		return TAO_ESTATE;	/* the heap is the loop's */
 	if (c != NULL && (c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING)))
 		return TAO_ECLOSED;
+	/* A connection's timers are listed in its cold part. */
+	if (c != NULL && (cc = tao__conn_cold(c)) == NULL)
+		return TAO_ENOMEM;
 	id = tao__timers_add(w->w_loop.el_timers, deadline, period,
 	    (tao__timer_cb)(void (*)(void))fn, c, arg,
-	    c != NULL ? &c->c_timers : NULL);
+	    cc != NULL ? &cc->cc_timers : NULL);
 	return id == -1 ? TAO_ENOMEM : id;
 }
 

@@ -59,7 +59,7 @@ tao__wtls_accept(struct tao_conn *c)
 	}
 	/* The handshake counts as a frame: frame_timeout_ms bounds it, and
 	 * so does send_timeout_ms or TAO_TLS_HANDSHAKE_MS (timeouts.c). */
-	c->c_frame_start_ms = tao__conn_worker(c)->w_loop.el_now_ms;
+	tao__conn_frame_begin(c, tao__conn_worker(c)->w_loop.el_now_ms);
 	return 0;
 }
 
@@ -102,7 +102,7 @@ handshake_done(struct tao_conn *c)
 	/* No frame has started yet: the handshake's deadline is lifted (the
 	 * armed timer finds nothing due and lapses, see timeouts.c). */
 	if (c->c_in.fr_buf == NULL)
-		c->c_frame_start_ms = 0;
+		tao__conn_frame_end(c);
 	if (tao__log_level() >= TAO_LOG_DEBUG)
 		log_debug("TLS %s: %s %s%s", tao__conn_peer(c),
 		    SSL_get_version(ssl), SSL_get_cipher_name(ssl),

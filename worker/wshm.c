@@ -14,11 +14,14 @@
  *   - this worker's open-connection count: the limit units it holds
  *     (sb_held), one per open connection, also the "connections" gauge;
  *   - the peer address: kept binary in the connection (c_peer); the row
- *     holds the one formatted copy, made at open, for operators.
+ *     holds a binary copy, made at open (and when a PROXY header names
+ *     the real client), which `taoctl conns` formats.
  */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "shm/segment.h"
 #include "shm/table.h"
@@ -30,19 +33,27 @@
 
 #define PUBLISH_MS	1000
 
-/* This worker's pid for its rows, taken once at attach: getpid is a
- * system call per accepted connection otherwise (glibc caches nothing). */
-static pid_t	row_pid;
-
 static unsigned
 self(const struct tao_worker *w)
 {
 	return (unsigned)w->w_p.wp_islot;
 }
 
+/* The row's copy of a kept peer (shm/ knows no address families). */
 static void
-row_fill(struct tao_worker *w, struct tao_conn_row *row,
-    const struct sockaddr *peer)
+row_peer(const struct tao__peer *p, struct tao_row_peer *rp)
+{
+	memset(rp, 0, sizeof(*rp));
+	rp->rp_family = p->p_family == AF_INET6 ? TAO_ROW_PEER_V6 :
+	    p->p_family == AF_INET ? TAO_ROW_PEER_V4 : TAO_ROW_PEER_NONE;
+	rp->rp_port = ntohs(p->p_port);
+	memcpy(rp->rp_addr, p->p_addr, sizeof(rp->rp_addr));
+}
+
+/* The row of c; its pid, generation and listener slot are the islot's
+ * (the master assigned them), so they are not written here. */
+static void
+row_fill(const struct tao_conn *c, struct tao_conn_row *row)
 {
 	struct timespec ts;
 
@@ -50,16 +61,13 @@ row_fill(struct tao_worker *w, struct tao_conn_row *row,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	row->cr_connected_ms = (int64_t)ts.tv_sec * 1000 +
 	    ts.tv_nsec / 1000000;
-	row->cr_pid = (int32_t)(row_pid != 0 ? row_pid : getpid());
-	row->cr_generation = w->w_p.wp_generation;
-	row->cr_lslot = (uint16_t)w->w_p.wp_slot;
+	row->cr_netid = c->c_netid;
 	row->cr_state = TAO_ROW_OPEN;
-	tao__format_peer(peer, row->cr_peer, sizeof(row->cr_peer));
+	row_peer(&c->c_peer, &row->cr_peer);
 }
 
 int
-tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c,
-    const struct sockaddr *peer)
+tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c)
 {
 	struct tao_shm *shm = w->w_p.wp_shm;
 	struct tao_conn_row row;
@@ -82,8 +90,7 @@ tao__wshm_conn_open(struct tao_worker *w, struct tao_conn *c,
 		tao__shm_conn_release(shm, self(w));
 		return -1;
 	}
-	row_fill(w, &row, peer);
-	row.cr_netid = c->c_netid;
+	row_fill(c, &row);
 	/* -1: table full; the connection still works, unlisted */
 	c->c_row = next < 0 ? -1 : tao__table_insert(shm, self(w), &row);
 	return 0;
@@ -100,6 +107,18 @@ tao__wshm_conn_close(struct tao_worker *w, struct tao_conn *c)
 		tao__table_remove(shm, self(w), (unsigned)c->c_row);
 	c->c_row = -1;
 	tao__shm_conn_release(shm, self(w));
+}
+
+void
+tao__wshm_conn_set_peer(struct tao_conn *c)
+{
+	struct tao_worker *w = tao__conn_worker(c);
+	struct tao_row_peer rp;
+
+	if (c->c_row < 0)
+		return;
+	row_peer(&c->c_peer, &rp);
+	tao__table_set_peer(w->w_p.wp_shm, self(w), (unsigned)c->c_row, &rp);
 }
 
 void
@@ -138,7 +157,6 @@ publish_tick(void *owner, void *arg)
 int
 tao__wshm_attach(struct tao_worker *w)
 {
-	row_pid = getpid();
 	return tao__timers_add(w->w_loop.el_timers, tao__now_ms_ceil() + PUBLISH_MS,
 	    PUBLISH_MS, publish_tick, NULL, w, NULL) == -1 ? -1 : 0;
 }
