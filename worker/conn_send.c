@@ -109,7 +109,7 @@ conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
 		int rc = send_direct(c, head, head_len, data, len, tail,
 		    tail_len);
 		if (rc == 0) {
-			tao__conn_count(c, &c->c_msgs_out, 1);
+			tao__conn_count_msg(c, &c->c_msgs_out);
 			TAO_STAT_ADD(w, MSGS_OUT, 1);
 		}
 		return rc;
