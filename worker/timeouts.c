@@ -77,7 +77,8 @@ output:
 			d = t;
 			*why = "TLS handshake timeout";
 		}
-	} else if (st->st_send_timeout_ms > 0 && c->c_wq.q_bytes > 0) {
+	} else if (st->st_send_timeout_ms > 0 && (c->c_wq.q_bytes > 0 ||
+	    tao__wtls_pending(c) > 0)) {
 		t = c->c_last_tx_ms + st->st_send_timeout_ms;
 		if (t < d) {
 			d = t;
@@ -98,7 +99,8 @@ conn_timeout_fired(void *owner, void *arg)
 	(void)arg;
 	c->c_timeout_id = -1;
 	d = conn_next_deadline(c, &why);
-	if (d <= now && c->c_wq.q_bytes > 0 && tao__wtls_can_send(c)) {
+	if (d <= now && (c->c_wq.q_bytes > 0 || tao__wtls_pending(c) > 0) &&
+	    tao__wtls_can_send(c)) {
 		/* The same for output: the socket may have room we have not
 		 * seen yet.  Progress moves the send deadline. */
 		if (tao__conn_flush(c) == -1)
