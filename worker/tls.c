@@ -55,6 +55,10 @@ tao__wtls_accept(struct tao_conn *c)
 	/* Read-ahead: one read(2) takes what the socket holds, not a
 	 * record header and then its body (see tao__wtls_read). */
 	SSL_set_read_ahead(ssl, 1);
+	/* Our write BIO never blocks (tls_out.h): SSL_write_ex writes all
+	 * it is given, TAO_TLS_STAGE_BATCH at most, with one record buffer
+	 * for all its records, not one per record as partial writes do. */
+	SSL_clear_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
 	if (tao__conn_set_tls(c, ssl) == -1) {
 		log_warnx("TLS: out of memory for %s", tao__conn_peer(c));
 		SSL_free(ssl);
@@ -270,7 +274,10 @@ tao__wtls_flush(struct tao_conn *c, size_t *written)
 		return c->c_wq.q_bytes == 0;	/* after the handshake */
 	c->c_flags &= ~TAO_CONN_TLS_WANT_IN;
 	while ((data = tao__wq_peek(&c->c_wq, &len)) != NULL) {
-		/* Partial writes: n is one record's worth, or all of len. */
+		/* All of it: the BIO takes everything.  A retry (after
+		 * WANT_READ) passes the same bytes, perhaps more. */
+		if (len > TAO_TLS_STAGE_BATCH)
+			len = TAO_TLS_STAGE_BATCH;
 		errno = 0;
 		if (SSL_write_ex(tao__conn_tls(c), data, len, &n) != 1)
 			return flush_end(c, write_failed(c));
