@@ -10,7 +10,10 @@
  *	TAO_CONN_TLS_WANT_IN	a write must read first: poll EPOLLIN, and
  *				on it flush again
  *
- * A write that would block is retried with the same bytes: they stay at
+ * OpenSSL's writes never block: they go to the worker's staging buffer,
+ * and what the socket does not take is kept for the connection
+ * (tls_out.h), so WANT_OUT no longer arises from our write BIO.  Should
+ * a write wait to read, it is retried with the same bytes: they stay at
  * the head of the output queue until SSL_write_ex reports them written,
  * and a chunk only grows at its tail, so the retry passes the same data,
  * possibly longer (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER makes the address
@@ -55,10 +58,6 @@ tao__wtls_accept(struct tao_conn *c)
 	/* Read-ahead: one read(2) takes what the socket holds, not a
 	 * record header and then its body (see tao__wtls_read). */
 	SSL_set_read_ahead(ssl, 1);
-	/* Our write BIO never blocks (tls_out.h): SSL_write_ex writes all
-	 * it is given, TAO_TLS_STAGE_BATCH at most, with one record buffer
-	 * for all its records, not one per record as partial writes do. */
-	SSL_clear_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
 	if (tao__conn_set_tls(c, ssl) == -1) {
 		log_warnx("TLS: out of memory for %s", tao__conn_peer(c));
 		SSL_free(ssl);
