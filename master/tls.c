@@ -203,13 +203,15 @@ tao__mtls_ctx_new(const struct tao_config *cf, char *err, size_t errlen)
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/*
-	 * The worker writes from its output queue one chunk at a time and
-	 * takes what OpenSSL accepted (partial writes); a retry after
-	 * WANT_WRITE passes the same bytes, possibly with more behind them.
-	 * Idle connections give their record buffers back.
+	 * The worker's write BIO never blocks (worker/tls_out.h), so no
+	 * partial writes: SSL_write_ex encrypts all it is given (a bounded
+	 * slice of the output queue) with one record buffer, not one per
+	 * record.  A retry after WANT_READ passes the same bytes, possibly
+	 * with more behind them.  Idle connections give their record
+	 * buffers back.
 	 */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	    SSL_MODE_RELEASE_BUFFERS);
 	if (set_up_sessions(ctx, cf, err, errlen) == -1)
 		goto fail;
 	if (load_identity(ctx, cf, err, errlen) == -1)

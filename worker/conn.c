@@ -365,13 +365,22 @@ tao__conn_input(struct tao_conn *c, const uint8_t *buf, size_t n)
 	}
 }
 
+/* Queued output, or TLS ciphertext the socket has not taken yet. */
+static inline int
+conn_output_pending(const struct tao_conn *c)
+{
+	return c->c_wq.q_bytes > 0 || (tao__conn_tls(c) != NULL &&
+	    tao__wtls_pending(c) > 0);
+}
+
 /* Is there output that can still go out?  Before the TLS handshake is
- * done, none ever will. */
+ * done, none ever will (but its own flight will). */
 static inline int
 conn_has_output(const struct tao_conn *c)
 {
-	return c->c_wq.q_bytes > 0 && (tao__conn_tls(c) == NULL ||
-	    tao__wtls_can_send(c));
+	return (c->c_wq.q_bytes > 0 && (tao__conn_tls(c) == NULL ||
+	    tao__wtls_can_send(c))) || (tao__conn_tls(c) != NULL &&
+	    tao__wtls_pending(c) > 0);
 }
 
 static void
@@ -472,7 +481,7 @@ tao__conn_flush(struct tao_conn *c)
 	tao__evloop_flush_del(&w->w_loop, &c->c_pending);
 	if ((c->c_flags & TAO_CONN_CLOSING) && tao__conn_job(c) != NULL) {
 		/* Closing waits for the job's replies (tao__conn_job_done). */
-		rc = c->c_wq.q_bytes == 0 ? 1 : tao__conn_tls(c) == NULL ?
+		rc = !conn_output_pending(c) ? 1 : tao__conn_tls(c) == NULL ?
 		    tao__wq_flush(&c->c_wq, &w->w_loop.el_pool,
 		    c->c_io.io_fd, &written) : tao__wtls_flush(c, &written);
 		tao__whist_written(w, c, written);
@@ -505,7 +514,7 @@ tao__conn_flush(struct tao_conn *c)
 		tao__conn_close_now(c, 0);
 		return -1;
 	}
-	if (rc == 0 && c->c_wq.q_bytes > 0)
+	if (rc == 0 && conn_output_pending(c))
 		tao__conn_arm_timeouts(c);	/* send_timeout_ms */
 	if ((c->c_flags & TAO_CONN_READ_PAUSED) && c->c_wq.q_bytes <=
 	    w->w_p.wp_settings.st_write_queue_max / 2) {
@@ -569,13 +578,13 @@ tao__conn_on_event(struct tao_conn *c, uint32_t events)
 		if (tao__conn_read(c) == -1)
 			return;
 	} else if (events & (EPOLLERR | EPOLLHUP)) {
-		if (!(events & EPOLLOUT) || c->c_wq.q_bytes == 0) {
+		if (!(events & EPOLLOUT) || !conn_output_pending(c)) {
 			conn_socket_errno(c);
 			tao__conn_abort(c, TAO_ESYS, NULL);
 			return;
 		}
 	}
-	if (c->c_wq.q_bytes > 0 || tao__pending_linked(&c->c_pending)) {
+	if (conn_output_pending(c) || tao__pending_linked(&c->c_pending)) {
 		if (tao__conn_flush(c) == -1)
 			return;
 	} else

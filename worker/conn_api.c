@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "worker/conn.h"
+#include "worker/tls.h"
 
 void
 tao__format_peer(const struct sockaddr *sa, char *out, size_t outlen)
@@ -89,7 +90,8 @@ tao__conn_quiescent(const struct tao_conn *c)
 {
 	return !(c->c_flags & (TAO_CONN_CLOSED | TAO_CONN_CLOSING |
 	    TAO_CONN_READ_PAUSED | TAO_CONN_PROXY)) && c->c_in.fr_buf == NULL &&
-	    c->c_wq.q_bytes == 0 && tao__conn_job(c) == NULL;
+	    c->c_wq.q_bytes == 0 && tao__wtls_pending(c) == 0 &&
+	    tao__conn_job(c) == NULL;
 }
 
 /*

@@ -19,6 +19,7 @@
 
 #include "worker/conn.h"
 #include "worker/pool.h"
+#include "worker/tls.h"
 #include "worker/whist.h"
 
 /* From this payload size up a direct write costs less than the copy. */
@@ -99,8 +100,9 @@ conn_send(struct tao_conn *c, int32_t type, const void *data, size_t len,
 		return TAO_ETOOBIG;
 	if (bounded && c->c_wq.q_bytes >= w->w_p.wp_settings.st_write_queue_max)
 		return TAO_EWOULDBLOCK;
-	if (c->c_wq.q_bytes == 0)
-		/* send_timeout_ms from here */
+	if (c->c_wq.q_bytes == 0 && (tao__conn_tls(c) == NULL ||
+	    tao__wtls_pending(c) == 0))
+		/* send_timeout_ms from here (kept TLS output is pending) */
 		c->c_last_tx_ms = tao__conn_stamp(w->w_loop.el_now_ms);
 	tao__conn_listener(c)->l_codec->encode(type, len, head, &head_len,
 	    tail, &tail_len);

@@ -80,7 +80,8 @@ output:
 			d = t;
 			*why = "TLS handshake timeout";
 		}
-	} else if (st->st_send_timeout_ms > 0 && c->c_wq.q_bytes > 0) {
+	} else if (st->st_send_timeout_ms > 0 && (c->c_wq.q_bytes > 0 ||
+	    tao__wtls_pending(c) > 0)) {
 		t = tx + st->st_send_timeout_ms;
 		if (t < d) {
 			d = t;
@@ -105,7 +106,8 @@ conn_timeout_fired(void *owner, void *arg)
 	tao__conn_stamp_age(&c->c_last_tx_ms, w->w_loop.el_now_ms);
 	tao__conn_stamp_age(&c->c_frame_start_ms, w->w_loop.el_now_ms);
 	d = conn_next_deadline(c, &why);
-	if (d <= now && c->c_wq.q_bytes > 0 && tao__wtls_can_send(c)) {
+	if (d <= now && (c->c_wq.q_bytes > 0 || tao__wtls_pending(c) > 0) &&
+	    tao__wtls_can_send(c)) {
 		/* The same for output: the socket may have room we have not
 		 * seen yet.  Progress moves the send deadline. */
 		if (tao__conn_flush(c) == -1)

@@ -10,7 +10,10 @@
  *	TAO_CONN_TLS_WANT_IN	a write must read first: poll EPOLLIN, and
  *				on it flush again
  *
- * A write that would block is retried with the same bytes: they stay at
+ * OpenSSL's writes never block: they go to the worker's staging buffer,
+ * and what the socket does not take is kept for the connection
+ * (tls_out.h), so WANT_OUT no longer arises from our write BIO.  Should
+ * a write wait to read, it is retried with the same bytes: they stay at
  * the head of the output queue until SSL_write_ex reports them written,
  * and a chunk only grows at its tail, so the retry passes the same data,
  * possibly longer (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER makes the address
@@ -29,6 +32,7 @@
 #include "worker/conn.h"
 #include "core/log.h"
 #include "worker/tls.h"
+#include "worker/tls_out.h"
 
 int
 tao__wtls_accept(struct tao_conn *c)
@@ -42,7 +46,9 @@ tao__wtls_accept(struct tao_conn *c)
 		ERR_clear_error();
 		return -1;
 	}
-	if (SSL_set_fd(ssl, c->c_io.io_fd) != 1) {	/* BIO_NOCLOSE */
+	/* Reads: the socket BIO; writes: staged, one write(2) per pass
+	 * (tls_out.h). */
+	if (tao__wtls_out_attach(ssl, c->c_io.io_fd) == -1) {
 		log_warnx("TLS: cannot attach %s", tao__conn_peer(c));
 		ERR_clear_error();
 		SSL_free(ssl);
@@ -145,8 +151,8 @@ read_failed(struct tao_conn *c, int rc, const char *what)
  * only while it is being read at all (tao__wtls_events): a paused
  * connection, or one with a job, is left alone until it resumes.
  */
-ssize_t
-tao__wtls_read(struct tao_conn *c, void *buf, size_t len)
+static ssize_t
+tls_read(struct tao_conn *c, void *buf, size_t len)
 {
 	size_t n, got = 0;
 	int rc;
@@ -166,9 +172,18 @@ tao__wtls_read(struct tao_conn *c, void *buf, size_t len)
 				return read_failed(c, 0, "read from");
 			/* Had some: what stopped it comes again next time
 			 * (errors and close_notify stay); a write it waits
-			 * for is polled for. */
-			if (SSL_get_error(tao__conn_tls(c), 0) == SSL_ERROR_WANT_WRITE)
+			 * for is polled for.  A close_notify read ahead
+			 * with the last data must be seen once that data
+			 * is answered, and epoll will not tell: read again
+			 * (TLS_HELD), which returns 0. */
+			switch (SSL_get_error(tao__conn_tls(c), 0)) {
+			case SSL_ERROR_WANT_WRITE:
 				c->c_flags |= TAO_CONN_TLS_WANT_OUT;
+				break;
+			case SSL_ERROR_ZERO_RETURN:
+				c->c_flags |= TAO_CONN_TLS_HELD;
+				break;
+			}
 			ERR_clear_error();
 			return (ssize_t)got;
 		}
@@ -177,6 +192,25 @@ tao__wtls_read(struct tao_conn *c, void *buf, size_t len)
 	if (SSL_has_pending(tao__conn_tls(c)))
 		c->c_flags |= TAO_CONN_TLS_HELD;
 	return (ssize_t)got;
+}
+
+/*
+ * What the handshake or a read wrote (a flight, a ticket, an alert) goes
+ * out now; if the socket fails the connection is over, whatever was
+ * read (0, the peer's close, stays 0).
+ */
+ssize_t
+tao__wtls_read(struct tao_conn *c, void *buf, size_t len)
+{
+	ssize_t n = tls_read(c, buf, len);
+	int saved = errno;
+
+	if (tao__wtls_out_push(c) == -1 && n != 0) {
+		c->c_flags |= TAO_CONN_TLS_FAILED;
+		return -1;
+	}
+	errno = saved;
+	return n;
 }
 
 /* After a failed SSL_write_ex: 0 to wait, -1 error. */
@@ -203,26 +237,63 @@ write_failed(struct tao_conn *c)
 	}
 }
 
+/* After SSL calls that came to rc (1 done, 0 wait, -1 error): push what
+ * they staged; the worse of the two. */
+static int
+flush_end(struct tao_conn *c, int rc)
+{
+	int saved = errno, sent = tao__wtls_out_push(c);
+
+	if (sent == -1 && rc != -1) {
+		c->c_flags |= TAO_CONN_TLS_FAILED;
+		return -1;
+	}
+	errno = saved;
+	return rc < sent ? rc : sent;
+}
+
+/*
+ * The remainder first (it may be a handshake flight); then records of
+ * the queue's head, staged and written TAO_TLS_STAGE_BATCH at a time:
+ * a 16 KiB message is two records in one write(2).  Nothing more is
+ * encrypted while a remainder waits.
+ */
 int
 tao__wtls_flush(struct tao_conn *c, size_t *written)
 {
 	struct tao_worker *w = tao__conn_worker(c);
 	const void *data;
 	size_t len, n;
+	int rc;
 
 	*written = 0;
+	if ((rc = flush_end(c, 1)) != 1)
+		return rc;
 	if (!(c->c_flags & TAO_CONN_TLS_READY))
 		return c->c_wq.q_bytes == 0;	/* after the handshake */
 	c->c_flags &= ~TAO_CONN_TLS_WANT_IN;
 	while ((data = tao__wq_peek(&c->c_wq, &len)) != NULL) {
-		/* Partial writes: n is one record's worth, or all of len. */
+		/* All of it: the BIO takes everything.  A retry (after
+		 * WANT_READ) passes the same bytes, perhaps more. */
+		if (len > TAO_TLS_STAGE_BATCH)
+			len = TAO_TLS_STAGE_BATCH;
 		errno = 0;
 		if (SSL_write_ex(tao__conn_tls(c), data, len, &n) != 1)
-			return write_failed(c);
+			return flush_end(c, write_failed(c));
 		tao__wq_consume(&c->c_wq, &w->w_loop.el_pool, n);
 		*written += n;
+		if (tao__wtls_out_staged() >= TAO_TLS_STAGE_BATCH &&
+		    (rc = flush_end(c, 1)) != 1)
+			return rc;
 	}
-	return 1;
+	return flush_end(c, 1);
+}
+
+size_t
+tao__wtls_pending(const struct tao_conn *c)
+{
+	return tao__conn_tls(c) == NULL ? 0 :
+	    tao__wtls_out_kept(tao__conn_tls(c));
 }
 
 uint32_t
@@ -237,6 +308,8 @@ tao__wtls_events(const struct tao_conn *c, uint32_t want)
 		want |= EPOLLOUT;
 	if (c->c_flags & TAO_CONN_TLS_WANT_IN)
 		want |= EPOLLIN;
+	if (tao__wtls_pending(c) > 0)
+		want |= EPOLLOUT;	/* ciphertext kept (tls_out.h) */
 	return want;
 }
 
@@ -273,13 +346,16 @@ tao__wtls_close(struct tao_conn *c)
 	 * close_notify says "I have sent all I meant to": not after a fatal
 	 * error (OpenSSL forbids it), nor when queued output is being
 	 * dropped (the client must see a truncation, not a clean end).
-	 * One try, never waiting: a peer that cannot take 24 more bytes
-	 * does not get them.
+	 * Ciphertext still kept counts as queued.  One try, never
+	 * waiting: a peer that cannot take 24 more bytes does not get them.
 	 */
 	if ((c->c_flags & (TAO_CONN_TLS_READY | TAO_CONN_TLS_FAILED)) ==
-	    TAO_CONN_TLS_READY && c->c_wq.q_bytes == 0)
+	    TAO_CONN_TLS_READY && c->c_wq.q_bytes == 0 &&
+	    tao__wtls_out_kept(ssl) == 0) {
 		(void)SSL_shutdown(ssl);
+		(void)tao__wtls_out_push(c);
+	}
 	ERR_clear_error();
-	SSL_free(ssl);
+	SSL_free(ssl);		/* and a remainder with its BIO */
 	(void)tao__conn_set_tls(c, NULL);
 }

@@ -6,7 +6,9 @@
  * its plaintext logic and calls in here only where a socket is touched:
  *
  *	read(fd)         -> tao__wtls_read    (drives the handshake first)
- *	writev(queue)    -> tao__wtls_flush   (SSL_write_ex per chunk)
+ *	writev(queue)    -> tao__wtls_flush   (SSL_write_ex per record,
+ *	                                       one write(2) per batch:
+ *	                                       tls_out.h)
  *	epoll interest   -> tao__wtls_events  (what OpenSSL waits for)
  *	epoll readiness  -> tao__wtls_ready   (retry what waited for it)
  *	close(fd)        -> tao__wtls_close   (close_notify, SSL_free)
@@ -50,14 +52,18 @@ ssize_t	tao__wtls_read(struct tao_conn *, void *buf, size_t len);
 /* Like tao__wq_flush: 1 all written, 0 would block (or the handshake is
  * not done), -1 error (errno); *written gets the plaintext bytes sent. */
 int	tao__wtls_flush(struct tao_conn *, size_t *written);
+/* Ciphertext kept for c that its socket has not taken (0 for plaintext):
+ * output is pending while this or the queue is not empty. */
+size_t	tao__wtls_pending(const struct tao_conn *);
 /* The epoll mask for c, given the one plaintext logic wants. */
 uint32_t tao__wtls_events(const struct tao_conn *, uint32_t want);
 /* Translate readiness: EPOLLOUT for a read waiting to write is EPOLLIN. */
 uint32_t tao__wtls_ready(const struct tao_conn *, uint32_t events);
 /* Nothing can be sent before the handshake completes; 1 for plaintext. */
 int	tao__wtls_can_send(const struct tao_conn *);
-/* Send close_notify if the session is healthy and no queued output is
- * being dropped (once, not waiting), free the SSL; c_tls becomes NULL.
+/* Send close_notify if the session is healthy and no queued output or
+ * kept ciphertext is being dropped (once, not waiting), free the SSL;
+ * c_tls becomes NULL.
  * Call before the queue is cleared and the socket closed. */
 void	tao__wtls_close(struct tao_conn *);
 
