@@ -20,6 +20,11 @@
  * BIO (so the remainder is found from the SSL), and goes out before
  * anything new; once drained the SSL gets the shared BIO back and the
  * private one is freed.  An idle connection holds nothing here.
+ * During a handshake OpenSSL pushes its buffering BIO in front of the
+ * write BIO, which sets the shared BIO's back pointer (prev_bio) to
+ * that SSL's buffer; with many handshakes at once it names only the
+ * last.  Harmless as OpenSSL 3.0 stands: nothing reads the back pointer
+ * of a bottom (sink) BIO, and BIO_pop only clears it.
  *
  * Invariant: the staging buffer is empty between calls into tls.c, so
  * a connection never sends another's bytes: every SSL call that can
