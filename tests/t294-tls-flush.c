@@ -32,6 +32,7 @@
 #include <openssl/ssl.h>
 
 #include "tests/lib/harness.h"
+#include "tests/lib/harness-fault.h"
 #include "tests/lib/tlsclient.h"
 #include "tests/tap.h"
 
@@ -219,24 +220,6 @@ close_with_request(int port, uint8_t *buf, uint8_t *want)
 	close(t.fd);
 }
 
-/* syscw of pid (write(2), writev(2), sendmsg... calls), or -1. */
-static long long
-syscw(pid_t pid)
-{
-	char path[64], line[128];
-	long long v = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (sscanf(line, "syscw: %lld", &v) == 1)
-			break;
-	fclose(fp);
-	return v;
-}
-
 #define NECHO	200
 
 static void
@@ -250,10 +233,10 @@ one_write_per_echo(struct th_daemon *d)
 	if (open_client(&t, d->port[0]) == -1)
 		bail("client");
 	(void)tlsc_echo(&t, 1, 16384, 1);	/* warm: tickets are out */
-	w0 = syscw(w);
+	w0 = th_proc_field(w, "io", "syscw");
 	for (int i = 0; i < NECHO; i++)
 		fails += tlsc_echo(&t, 1, 16384, (uint32_t)i) != 0;
-	w1 = syscw(w);
+	w1 = th_proc_field(w, "io", "syscw");
 	tlsc_close(&t);
 	ok(fails == 0 && w0 >= 0 && w1 - w0 <= NECHO + NECHO / 4,
 	    "%d echoes of 16 KiB (two records each): %lld write calls of "

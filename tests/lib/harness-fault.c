@@ -83,21 +83,29 @@ th_cpu_ticks(pid_t pid)
 	return (long)(utime + stime);
 }
 
-long
-th_vmdata_kb(pid_t pid)
+long long
+th_proc_field(pid_t pid, const char *file, const char *key)
 {
 	char path[64], line[256];
-	long kb = -1;
+	size_t klen = strlen(key);
+	long long v = -1;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), fp) != NULL)
-		if (sscanf(line, "VmData: %ld", &kb) == 1)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+		    sscanf(line + klen + 1, "%lld", &v) == 1)
 			break;
 	fclose(fp);
-	return kb;
+	return v;
+}
+
+long
+th_vmdata_kb(pid_t pid)
+{
+	return (long)th_proc_field(pid, "status", "VmData");
 }
 
 int

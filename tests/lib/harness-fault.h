@@ -26,6 +26,8 @@ long		 th_cpu_ticks(pid_t pid);
 /* VmData of /proc/PID/status in KiB (what malloc reserved, touched or
  * not), -1 if gone. */
 long		 th_vmdata_kb(pid_t pid);
+/* The number after "key:" in /proc/PID/file (status, io), or -1. */
+long long	 th_proc_field(pid_t pid, const char *file, const char *key);
 
 /* Lines of d's log that are sanitizer reports (ASan, LSan, UBSan): call
  * it after th_daemon_stop(), when every process has written its last. */
